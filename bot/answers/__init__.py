@@ -1,0 +1,1 @@
+"""Sourced answers composed from retrieved passages."""

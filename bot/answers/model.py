@@ -1,0 +1,66 @@
+"""The answer, as plain data that every renderer (terminal, Discord, Matrix) can read.
+
+Nothing here knows how an answer is displayed; renderers live beside their platform.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Citation(BaseModel):
+    """One quoted sentence and exactly where it comes from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    marker: int
+    passage_id: str
+    doc_id: str
+    title: str
+    author: str
+    section: str
+    quote: str
+
+
+class RetrievedPassage(BaseModel):
+    """A passage the retriever ranked for a question, with its score."""
+
+    model_config = ConfigDict(frozen=True)
+
+    passage_id: str
+    doc_id: str
+    title: str
+    author: str
+    section: str
+    score: float
+    text: str
+
+
+class SectionPointer(BaseModel):
+    """A section worth reading when the library does not answer a question."""
+
+    model_config = ConfigDict(frozen=True)
+
+    passage_id: str
+    doc_id: str
+    title: str
+    author: str
+    section: str
+
+
+class Answer(BaseModel):
+    """What the bot says to a question.
+
+    `text` is the answer with citation markers like ``[1]`` (or the plain statement that the
+    library does not answer); `citations` are numbered by those markers; `passages` are the
+    retrieved passages in rank order; `closest` lists where to read on when `answered` is False.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    answered: bool
+    text: str
+    citations: list[Citation]
+    passages: list[RetrievedPassage]
+    closest: list[SectionPointer] = []

@@ -1,0 +1,1 @@
+"""The platform-neutral command core: places, settings, permissions and commands."""

@@ -1,0 +1,127 @@
+"""Per-place settings: one typed model, its documented defaults, and value parsing.
+
+A place with no stored settings reads these defaults, so a new server needs no set-up.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class AnswerLength(StrEnum):
+    BRIEF = "brief"
+    DETAILED = "detailed"
+
+
+class Strictness(StrEnum):
+    LENIENT = "lenient"
+    NORMAL = "normal"
+    STRICT = "strict"
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class ServerSettings(BaseModel):
+    """What an admin can change for a place. Field descriptions are the help text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    enabled: bool = Field(True, description="Whether the bot answers at all in this place.")
+    allowed_channels: tuple[str, ...] = Field(
+        (), description="Channels where the bot may answer; empty means everywhere."
+    )
+    denied_channels: tuple[str, ...] = Field(
+        (), description="Channels where the bot never answers, even when the list above is empty."
+    )
+    sources_shown: int = Field(3, ge=1, le=5, description="How many sources an answer lists (1-5).")
+    answer_length: AnswerLength = Field(
+        AnswerLength.BRIEF, description="brief (one or two sentences) or detailed (up to three)."
+    )
+    show_quotes: bool = Field(True, description="Quote the sentences, or only cite them.")
+    visibility: Visibility = Field(
+        Visibility.PUBLIC, description="Answers public or private (Discord ephemeral) by default."
+    )
+    cooldown_seconds: int = Field(
+        5, ge=0, le=3600, description="Seconds a person waits between questions."
+    )
+    strictness: Strictness = Field(
+        Strictness.NORMAL,
+        description="How sure the bot must be before answering: lenient, normal or strict.",
+    )
+    answer_in_thread: bool = Field(
+        False, description="Answer in a new thread where the platform has threads."
+    )
+    command_prefix: str = Field(
+        "!", min_length=1, max_length=5, description="Matrix command prefix."
+    )
+    respond_to_mentions: bool = Field(True, description="Treat a mention of the bot as a question.")
+
+    @field_validator("command_prefix")
+    @classmethod
+    def _prefix_has_no_space(cls, value: str) -> str:
+        if any(ch.isspace() for ch in value):
+            raise ValueError("the prefix cannot contain spaces")
+        return value
+
+
+# Settings that admins change with `settings set`; the channel list has its own command.
+SETTABLE = tuple(
+    name for name in ServerSettings.model_fields if name not in {"allowed_channels", "denied_channels"}
+)
+
+_TRUE = {"true", "yes", "on", "1", "enable", "enabled"}
+_FALSE = {"false", "no", "off", "0", "disable", "disabled"}
+
+
+class SettingValueError(ValueError):
+    """A setting name or value an admin typed is not allowed; the message says what is."""
+
+
+def allowed_values(name: str) -> str:
+    """A short human description of what `name` accepts."""
+    field = ServerSettings.model_fields[name]
+    annotation = field.annotation
+    if annotation is bool:
+        return "on or off"
+    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+        return ", ".join(member.value for member in annotation)
+    if annotation is int:
+        low = high = None
+        for meta in field.metadata:
+            low = getattr(meta, "ge", low)
+            high = getattr(meta, "le", high)
+        return f"a whole number from {low} to {high}"
+    if name == "command_prefix":
+        return "1 to 5 characters, no spaces"
+    return "a value"
+
+
+def parse_setting(name: str, raw: str) -> Any:
+    """Turn what an admin typed into a value for `name`, or explain what is allowed."""
+    if name not in SETTABLE:
+        raise SettingValueError(
+            f"Unknown setting `{name}`. Settings: {', '.join(SETTABLE)}."
+        )
+    value = raw.strip()
+    annotation = ServerSettings.model_fields[name].annotation
+    parsed: Any = value
+    if annotation is bool:
+        lowered = value.lower()
+        if lowered in _TRUE:
+            parsed = True
+        elif lowered in _FALSE:
+            parsed = False
+        else:
+            raise SettingValueError(f"`{name}` must be {allowed_values(name)}; got `{value}`.")
+    try:
+        return ServerSettings.model_validate({name: parsed}).model_dump(mode="json")[name]
+    except ValidationError:
+        raise SettingValueError(
+            f"`{name}` must be {allowed_values(name)}; got `{value[:40]}`."
+        ) from None

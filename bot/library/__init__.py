@@ -1,0 +1,1 @@
+"""The library: documents, their catalogue, cleaning and passages."""
