@@ -20,6 +20,7 @@ class Citation(BaseModel):
     author: str
     section: str
     quote: str
+    caveat: str | None = None  # e.g. the text is satire: its claims are not the author's view
 
 
 class RetrievedPassage(BaseModel):

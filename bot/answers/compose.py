@@ -1,0 +1,210 @@
+"""Turns ranked passages into an answer made only of the library's own sentences.
+
+The bot never writes prose of its own: it picks the sentences that best cover the question,
+quotes them word for word, and cites each. Whether the library answers at all is judged by
+how much of the question's meaning the best passage covers, not by a raw BM25 score, which
+is zero or negative for common terms in a small library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.answers.model import Answer, Citation, RetrievedPassage, SectionPointer
+from bot.library.catalogue import DocumentInfo
+from bot.library.segmentation import Passage
+from bot.retrieval.retriever import Hit, Retriever
+
+# Minimum share of the question's weight the best passage must cover, by strictness.
+COVERAGE_THRESHOLDS = {"lenient": 0.35, "normal": 0.5, "strict": 0.65}
+
+_YEAR = re.compile(r"\b1[89]\d\d\b")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:hundred|thousand|million|dozen)s?\b", re.IGNORECASE)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    max_sentences: int = 2
+    strictness: str = "normal"
+    closest_sections: int = 3
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    hit: Hit
+    index: int  # sentence index within the passage
+    sentence: str
+    score: float
+
+
+def _question_kind(question: str) -> str:
+    q = question.lower()
+    if re.search(r"\b(when|what year|which year|what date|how long ago)\b", q):
+        return "date"
+    if re.search(r"\b(how many|how much|what number|what percentage|how large|how big)\b", q):
+        return "number"
+    if re.search(r"\b(who|whom|whose|which couple|which person|what person)\b", q):
+        return "person"
+    return "other"
+
+
+def _type_bonus(kind: str, sentence: str) -> float:
+    if kind == "date":
+        return 1.0 if _YEAR.search(sentence) else 0.0
+    if kind == "number":
+        return 1.0 if _NUMBER.search(sentence) else 0.0
+    if kind == "person":
+        return 0.5 if _NAME.search(sentence) else 0.0
+    return 0.0
+
+
+class Composer:
+    """Chooses the sentences that answer a question and decides when to decline."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        documents: dict[str, DocumentInfo],
+        options: ComposeOptions,
+    ) -> None:
+        self._retriever = retriever
+        self._documents = documents
+        self._options = options
+
+    def _weights(self, question: str) -> dict[str, float]:
+        terms = dict.fromkeys(self._retriever.tokenizer(question))
+        return {t: self._retriever.weight(t) for t in terms}
+
+    def coverage(self, weights: dict[str, float], terms: set[str]) -> float:
+        total = sum(weights.values())
+        if total <= 0:
+            return 0.0
+        return sum(w for t, w in weights.items() if t in terms) / total
+
+    def _passage_terms(self, passage: Passage) -> set[str]:
+        info = self._documents[passage.doc_id]
+        text = " ".join([passage.text, passage.section, info.title, info.author])
+        return set(self._retriever.tokenizer(text))
+
+    def compose(self, question: str, hits: Sequence[Hit], options: ComposeOptions) -> Answer:
+        weights = self._weights(question)
+        passages = [self._retrieved(h) for h in hits]
+        if not hits or not weights:
+            return self._decline(question, hits, passages)
+        best_coverage = max(self.coverage(weights, self._passage_terms(h.passage)) for h in hits[:3])
+        threshold = COVERAGE_THRESHOLDS.get(options.strictness, COVERAGE_THRESHOLDS["normal"])
+        if best_coverage < threshold:
+            return self._decline(question, hits, passages)
+        chosen = self._choose(question, weights, hits, options.max_sentences)
+        if not chosen:
+            return self._decline(question, hits, passages)
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for marker, candidate in enumerate(chosen, start=1):
+            passage = candidate.hit.passage
+            info = self._documents[passage.doc_id]
+            citations.append(
+                Citation(
+                    marker=marker,
+                    passage_id=passage.id,
+                    doc_id=passage.doc_id,
+                    title=info.title,
+                    author=info.author,
+                    section=passage.section,
+                    quote=candidate.sentence,
+                    caveat=info.satire,
+                )
+            )
+            parts.append(f"{candidate.sentence} [{marker}]")
+        return Answer(
+            question=question,
+            answered=True,
+            text=" ".join(parts),
+            citations=citations,
+            passages=passages,
+        )
+
+    def _choose(
+        self, question: str, weights: dict[str, float], hits: Sequence[Hit], limit: int
+    ) -> list[_Candidate]:
+        kind = _question_kind(question)
+        tokenizer = self._retriever.tokenizer
+        top_score = max(h.score for h in hits) or 1.0
+        total = sum(weights.values()) or 1.0
+        candidates: list[_Candidate] = []
+        for hit in hits:
+            context = set(tokenizer(hit.passage.section))
+            for index, sentence in enumerate(hit.passage.sentences):
+                terms = set(tokenizer(sentence))
+                covered = sum(w for t, w in weights.items() if t in terms) / total
+                if covered == 0:
+                    continue
+                near = sum(w for t, w in weights.items() if t in context and t not in terms)
+                score = (
+                    covered
+                    + 0.15 * near / total
+                    + 0.35 * max(hit.score, 0.0) / top_score
+                    + 0.15 * _type_bonus(kind, sentence)
+                    - 0.05 * hit.rank
+                )
+                candidates.append(_Candidate(hit, index, sentence, score))
+        if not candidates:
+            return []
+        candidates.sort(key=lambda c: -c.score)
+        best = candidates[0]
+        chosen = [best]
+        for other in candidates[1:]:
+            if len(chosen) >= limit:
+                break
+            if other.score >= 0.75 * best.score and other.sentence != best.sentence:
+                chosen.append(other)
+        return chosen
+
+    def _retrieved(self, hit: Hit) -> RetrievedPassage:
+        info = self._documents[hit.passage.doc_id]
+        return RetrievedPassage(
+            passage_id=hit.passage.id,
+            doc_id=hit.passage.doc_id,
+            title=info.title,
+            author=info.author,
+            section=hit.passage.section,
+            score=round(hit.score, 4),
+            text=hit.passage.text,
+        )
+
+    def _decline(
+        self, question: str, hits: Sequence[Hit], passages: list[RetrievedPassage]
+    ) -> Answer:
+        closest: list[SectionPointer] = []
+        seen: set[tuple[str, str]] = set()
+        for hit in hits:
+            key = (hit.passage.doc_id, hit.passage.section)
+            if key in seen or hit.score <= 0:
+                continue
+            seen.add(key)
+            info = self._documents[hit.passage.doc_id]
+            closest.append(
+                SectionPointer(
+                    passage_id=hit.passage.id,
+                    doc_id=hit.passage.doc_id,
+                    title=info.title,
+                    author=info.author,
+                    section=hit.passage.section,
+                )
+            )
+            if len(closest) >= self._options.closest_sections:
+                break
+        text = "The library does not answer that."
+        if closest:
+            text += " The closest sections are listed below."
+        return Answer(
+            question=question,
+            answered=False,
+            text=text,
+            citations=[],
+            passages=passages,
+            closest=closest,
+        )

@@ -1,0 +1,87 @@
+"""The library's question-answering engine: load, index, retrieve, compose.
+
+Built once at start from the configuration and shared by every platform; its methods are
+synchronous and pure given the library, with async wrappers that run them in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot.answers.compose import ComposeOptions, Composer
+from bot.answers.model import Answer
+from bot.config import Config
+from bot.library.loader import Library, bundled_library_dir, load_library
+from bot.retrieval.index import load_or_build
+from bot.retrieval.retriever import BM25Params, Hit, Retriever
+from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
+
+# How many passages answers are composed from (and returned with an answer).
+ANSWER_POOL = 8
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    documents: int
+    passages: int
+    skipped: tuple[tuple[str, str], ...]
+    built_at: datetime
+    from_cache: bool
+
+
+class AnswerEngine:
+    def __init__(self, library: Library, retriever: Retriever, report: IndexReport,
+                 compose_defaults: ComposeOptions) -> None:
+        self.library = library
+        self.retriever = retriever
+        self.report = report
+        self.defaults = compose_defaults
+        self._composer = Composer(
+            retriever, {d.info.id: d.info for d in library.documents}, compose_defaults
+        )
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        return self.retriever.search(query, k)
+
+    def answer(self, question: str, options: ComposeOptions | None = None) -> Answer:
+        opts = options or self.defaults
+        hits = self.retriever.search(question, ANSWER_POOL)
+        return self._composer.compose(question, hits, opts)
+
+    async def asearch(self, query: str, k: int) -> list[Hit]:
+        return await asyncio.to_thread(self.search, query, k)
+
+    async def aanswer(self, question: str, options: ComposeOptions | None = None) -> Answer:
+        return await asyncio.to_thread(self.answer, question, options)
+
+
+def library_folders(config: Config) -> list[Path]:
+    base = config.library.path or bundled_library_dir()
+    return [base, *config.library.extra_paths]
+
+
+def build_engine(config: Config, folders: Sequence[Path] | None = None) -> AnswerEngine:
+    """Load the library, load or build its index, and assemble the engine."""
+    library = load_library(folders or library_folders(config), config.library.passage_max_chars)
+    r = config.retrieval
+    tokenizer = Tokenizer(TokenizerOptions(stemming=r.stemming, stop_words=r.stop_words))
+    index = load_or_build(library, r, tokenizer, config.data_dir / "index")
+    retriever = Retriever(
+        library.passages, index.tokens, tokenizer, BM25Params(r.variant, r.k1, r.b)
+    )
+    report = IndexReport(
+        documents=len(library.documents),
+        passages=len(library.passages),
+        skipped=tuple((s.file, s.reason) for s in library.skipped),
+        built_at=index.built_at,
+        from_cache=index.loaded_from_cache,
+    )
+    defaults = ComposeOptions(
+        max_sentences=config.answers.max_sentences,
+        closest_sections=config.answers.closest_sections,
+    )
+    return AnswerEngine(library, retriever, report, defaults)

@@ -1,0 +1,158 @@
+"""Reads folders of documents into a library of passages.
+
+A document that cannot be read is reported by name and skipped: one bad file never
+stops the rest of the library from loading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from bot.library.catalogue import DocumentInfo, catalogue_for
+from bot.library.cleaning import (
+    CleaningHints,
+    CleanText,
+    DocFormat,
+    Vocabulary,
+    clean,
+    guess_format,
+)
+from bot.library.segmentation import Passage, SectionText, split_passages
+
+log = logging.getLogger(__name__)
+
+# Bump when cleaning or splitting changes, so cached indexes are rebuilt.
+PIPELINE_VERSION = "1"
+NOTES_SECTION = "Notes"
+MAX_DOCUMENT_BYTES = 20_000_000
+
+
+@dataclass(frozen=True)
+class Document:
+    info: DocumentInfo
+    passages: tuple[Passage, ...]
+
+
+@dataclass(frozen=True)
+class SkippedDocument:
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Library:
+    """The documents and their passages, in a fixed order, with a content fingerprint."""
+
+    documents: tuple[Document, ...]
+    skipped: tuple[SkippedDocument, ...]
+    fingerprint: str
+    _by_id: dict[str, Passage] = field(default_factory=dict, repr=False, compare=False)
+    _docs: dict[str, Document] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for document in self.documents:
+            self._docs[document.info.id] = document
+            for passage in document.passages:
+                self._by_id[passage.id] = passage
+
+    @property
+    def passages(self) -> list[Passage]:
+        return [p for d in self.documents for p in d.passages]
+
+    def passage(self, passage_id: str) -> Passage | None:
+        return self._by_id.get(passage_id)
+
+    def document(self, doc_id: str) -> Document:
+        return self._docs[doc_id]
+
+
+def bundled_library_dir() -> Path:
+    """The library shipped with the package (a wheel) or beside it (a source checkout)."""
+    installed = Path(str(resources.files("bot"))) / "knowledge"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[2] / "knowledge"
+
+
+def sections_of(cleaned: CleanText, title: str) -> list[SectionText]:
+    """Group the cleaner's blocks under their nearest heading; notes form their own section."""
+    sections: list[SectionText] = []
+    heading = title
+    paragraphs: list[str] = []
+    for block in cleaned.blocks:
+        if block.kind == "heading":
+            if paragraphs:
+                sections.append(SectionText(heading, tuple(paragraphs)))
+            heading, paragraphs = block.text, []
+        elif block.text.strip():
+            paragraphs.append(block.text)
+    if paragraphs:
+        sections.append(SectionText(heading, tuple(paragraphs)))
+    notes = tuple(n for n in cleaned.notes if n.strip())
+    if notes:
+        sections.append(SectionText(NOTES_SECTION, notes))
+    return sections
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"is larger than {MAX_DOCUMENT_BYTES // 1_000_000} MB")
+    if b"\x00" in data:
+        raise ValueError("is not a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError("is not UTF-8 text") from None
+
+
+def load_library(folders: Sequence[Path], passage_max_chars: int) -> Library:
+    """Load every document of `folders`; report and skip what cannot be used."""
+    entries: list[tuple[Path, DocumentInfo]] = []
+    skipped: list[SkippedDocument] = []
+    for folder in folders:
+        if not folder.is_dir():
+            skipped.append(SkippedDocument(str(folder), "is not a folder"))
+            continue
+        entries.extend(catalogue_for(folder))
+
+    raw_texts: list[tuple[Path, DocumentInfo, str]] = []
+    seen: set[str] = set()
+    digest = hashlib.sha256(f"pipeline {PIPELINE_VERSION} max {passage_max_chars}".encode())
+    for path, info in entries:
+        if info.id in seen:
+            skipped.append(SkippedDocument(path.name, f"repeats the document id `{info.id}`"))
+            continue
+        try:
+            raw = _read_text(path)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            skipped.append(SkippedDocument(path.name, reason))
+            continue
+        if not raw.strip():
+            skipped.append(SkippedDocument(path.name, "is empty"))
+            continue
+        seen.add(info.id)
+        raw_texts.append((path, info, raw))
+        digest.update(info.model_dump_json().encode())
+        digest.update(hashlib.sha256(raw.encode()).digest())
+
+    vocabulary = Vocabulary.from_texts(raw for _, _, raw in raw_texts)
+    documents: list[Document] = []
+    for path, info, raw in raw_texts:
+        fmt = DocFormat(info.format) if info.format else guess_format(path.name, raw)
+        hints = CleaningHints(end_marker=info.end_marker, drop_lines=info.drop_lines)
+        cleaned = clean(raw, fmt, vocabulary, hints)
+        passages = split_passages(info.id, sections_of(cleaned, info.title), passage_max_chars)
+        if not passages:
+            skipped.append(SkippedDocument(path.name, "has no readable text"))
+            continue
+        documents.append(Document(info, tuple(passages)))
+    for item in skipped:
+        log.warning("skipped document %s: %s", item.file, item.reason)
+    return Library(tuple(documents), tuple(skipped), digest.hexdigest())

@@ -1,0 +1,485 @@
+"""BM25 scores exactly as rank-bm25 defines them, computed from postings so it scales.
+
+rank-bm25's `get_scores` walks every passage for every query term, which costs about a
+second per question at a million passages. Here each term keeps the list of passages that
+contain it (CSR arrays), so a question only touches the passages that share a term with it,
+and `top_k` prunes further (MaxScore): once the k-th best partial score beats everything the
+remaining terms could still add, passages that only contain those terms are never visited.
+The index saves to `.npy` files that load memory-mapped, so a restart does not rebuild.
+
+The scores are rank-bm25 0.2.2's, operation for operation: Okapi's idf floor of
+`epsilon * average_idf` for terms in more than half the passages, BM25+'s `idf * delta`
+given to every passage for every known query term, a repeated query term counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from array import array
+from collections.abc import Callable, Iterable, Sequence, Sized
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+Variant = Literal["okapi", "plus", "l"]
+Progress = Callable[[int, int], None]
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+FORMAT_VERSION = 1
+_VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
+_DEFAULT_DELTA: dict[Variant, float] = {"okapi": 0.0, "plus": 1.0, "l": 0.5}
+_HEADER = "header.json"
+_TERMS = "terms.json"
+_ARRAYS = ("indptr", "doc_ids", "tfs", "doc_len", "idf", "max_gain")
+_PROGRESS_EVERY = 10_000
+# Bounds are compared with this relative slack so rounding never prunes a true top-k passage.
+_SLACK = 1e-9
+# Probe a posting list by binary search when it is this many times longer than the candidates.
+_PROBE_RATIO = 16
+
+
+@dataclass(frozen=True)
+class BM25Parameters:
+    """The knobs of the score; an index saved with other knobs is not reused."""
+
+    variant: Variant = "okapi"
+    k1: float = 1.5
+    b: float = 0.75
+    epsilon: float = 0.25
+    delta: float = 0.0
+
+    @classmethod
+    def of(
+        cls,
+        variant: Variant,
+        k1: float,
+        b: float,
+        epsilon: float,
+        delta: float | None,
+    ) -> BM25Parameters:
+        if variant not in _VARIANTS:
+            raise ValueError(f"unknown BM25 variant {variant!r}; expected one of {_VARIANTS}")
+        if not (k1 >= 0 and 0 <= b <= 1 and epsilon >= 0):
+            raise ValueError("BM25 needs k1 >= 0, 0 <= b <= 1 and epsilon >= 0")
+        if delta is not None and delta < 0:
+            raise ValueError("BM25 delta must not be negative")
+        chosen = _DEFAULT_DELTA[variant] if delta is None else float(delta)
+        return cls(variant, float(k1), float(b), float(epsilon), chosen)
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    indptr: IntArray
+    doc_ids: NDArray[np.int32]
+    tfs: NDArray[np.float32]
+    doc_len: NDArray[np.int32]
+    idf: FloatArray
+    max_gain: FloatArray
+
+
+class PostingsBM25:
+    """rank-bm25's BM25 over tokenized passages, served from an inverted index.
+
+    Passage ids are positions in the corpus given to the constructor. Instances are
+    read-only after construction and safe to query from several threads.
+    """
+
+    def __init__(
+        self,
+        corpus: Iterable[Sequence[str]],
+        variant: Variant = "okapi",
+        k1: float = 1.5,
+        b: float = 0.75,
+        epsilon: float = 0.25,
+        delta: float | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        """Index `corpus` in one pass; `progress(done, total)` is called every few thousand
+        passages (`total` is 0 when the corpus has no length)."""
+        params = BM25Parameters.of(variant, k1, b, epsilon, delta)
+        terms, arrays, total_len = _build(corpus, params, progress)
+        self._attach(params, terms, arrays, total_len)
+
+    def _attach(
+        self, params: BM25Parameters, terms: list[str], arrays: _Arrays, total_len: int
+    ) -> None:
+        self.params = params
+        self._terms = terms
+        self._vocab = {term: row for row, term in enumerate(terms)}
+        self._a = arrays
+        self._n = int(arrays.doc_len.shape[0])
+        self._total_len = total_len
+        self._avgdl = total_len / self._n
+        # Same operations as rank-bm25: (1 - b) + (b * doc_len) / avgdl.
+        self._norm: FloatArray = (1 - params.b) + params.b * arrays.doc_len.astype(
+            np.float64
+        ) / self._avgdl
+        self._k1norm: FloatArray = params.k1 * self._norm
+        self._local = threading.local()
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self._terms)
+
+    @property
+    def average_length(self) -> float:
+        return self._avgdl
+
+    def idf(self, term: str) -> float:
+        """The term's idf as rank-bm25 uses it (0 for a term no passage contains)."""
+        row = self._vocab.get(term)
+        return 0.0 if row is None else float(self._a.idf[row])
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def scores(self, query_tokens: Sequence[str]) -> FloatArray:
+        """The score of every passage, equal to rank-bm25's `get_scores` (dense, O(passages))."""
+        score = np.zeros(self._n)
+        for token in query_tokens:
+            row = self._vocab.get(token)
+            if row is None:
+                continue
+            ids, tfs = self._postings(row)
+            tf = np.zeros(self._n)
+            tf[ids] = tfs
+            score += self._contribution(float(self._a.idf[row]), tf, self._norm, self._k1norm)
+        return score
+
+    def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """The `k` best (passage id, score) pairs, best first, ties to the lower id.
+
+        The same pairs as sorting rank-bm25's `get_scores`; an empty query gives [].
+        """
+        if k <= 0:
+            raise ValueError("k must be positive")
+        if not query_tokens:
+            return []
+        rows, mults = self._known_rows(query_tokens)
+        if k >= self._n or any(self._a.idf[row] <= 0 for row in rows):
+            # Every passage is returned, or a matching passage may score at or below one
+            # that matches nothing: the pruning below would be unsound, so rank them all.
+            return self._dense_top_k(query_tokens, k)
+        if not rows:
+            return [(i, 0.0) for i in range(k)]
+        candidates = self._candidates(rows, mults, k)
+        if len(candidates) < k:
+            # Fewer passages match than asked for: the rest score the baseline, ties by id.
+            pool = np.arange(k + len(candidates), dtype=np.int64)
+            filler = np.setdiff1d(pool, candidates, assume_unique=True)[: k - len(candidates)]
+            candidates = np.concatenate([candidates, filler])
+        exact = self._exact(query_tokens, candidates)
+        order = np.lexsort((candidates, -exact))[:k]
+        return [(int(candidates[i]), float(exact[i])) for i in order]
+
+    def _dense_top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        score = self.scores(query_tokens)
+        k = min(k, self._n)
+        if k < self._n:
+            kth = np.partition(score, self._n - k)[self._n - k]
+            pool = np.flatnonzero(score >= kth)
+        else:
+            pool = np.arange(self._n)
+        order = pool[np.lexsort((pool, -score[pool]))][:k]
+        return [(int(i), float(score[i])) for i in order]
+
+    def _known_rows(self, query_tokens: Sequence[str]) -> tuple[list[int], list[int]]:
+        counts: dict[int, int] = {}
+        for token in query_tokens:
+            row = self._vocab.get(token)
+            if row is not None:
+                counts[row] = counts.get(row, 0) + 1
+        return list(counts), list(counts.values())
+
+    def _candidates(self, rows: list[int], mults: list[int], k: int) -> IntArray:
+        """Passages that may belong to the top k, all if fewer than k match (MaxScore).
+
+        Gains are scores above the baseline every passage gets (0, or BM25+'s idf * delta),
+        so a passage's gain only comes from the terms it contains. Terms are taken by their
+        largest possible gain, highest first; their posting lists are merged into a scratch
+        accumulator until the k-th best partial score exceeds what all remaining terms
+        together could add. From then on only the candidates found so far can still make
+        the top k, and the remaining terms are looked up for them alone.
+        """
+        bound = [m * float(self._a.max_gain[row]) for row, m in zip(rows, mults, strict=True)]
+        order = sorted(range(len(rows)), key=lambda i: -bound[i])
+        remaining = sum(bound)
+        acc, seen = self._scratch()
+        parts: list[IntArray] = []
+        found = 0
+        theta = -math.inf
+        done = 0
+        try:
+            for i in order:
+                ids, tfs = self._postings(rows[i])
+                acc[ids] += mults[i] * self._gain(rows[i], ids, tfs)
+                fresh = ids[~seen[ids]]
+                seen[fresh] = True
+                parts.append(fresh.astype(np.int64))
+                found += len(fresh)
+                remaining -= bound[i]
+                done += 1
+                if found >= k and done < len(order):
+                    cand = np.concatenate(parts)
+                    parts = [cand]
+                    theta = _kth_largest(acc[cand], k)
+                    if remaining < theta - _slack(theta):
+                        break
+            cand = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            partial = acc[cand]
+        finally:
+            for part in parts:
+                acc[part] = 0.0
+                seen[part] = False
+        if found < k:
+            return cand
+        theta = _kth_largest(partial, k)
+        for i in order[done:]:
+            keep = partial + remaining >= theta - _slack(theta)
+            cand, partial = cand[keep], partial[keep]
+            ids, tfs = self._postings(rows[i])
+            if len(ids) > _PROBE_RATIO * len(cand):
+                pos = np.minimum(np.searchsorted(ids, cand), len(ids) - 1)
+                hit = ids[pos] == cand
+                partial[hit] += mults[i] * self._gain(rows[i], cand[hit], tfs[pos[hit]])
+            else:
+                try:
+                    acc[ids] = self._gain(rows[i], ids, tfs)
+                    partial += mults[i] * acc[cand]
+                finally:
+                    acc[ids] = 0.0
+            remaining -= bound[i]
+            theta = max(theta, _kth_largest(partial, k))
+        kth = _kth_largest(partial, k)
+        return cand[partial >= kth - _slack(kth)]
+
+    def _scratch(self) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """Per-thread accumulators, left all zero/False after every query."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = (np.zeros(self._n), np.zeros(self._n, dtype=np.bool_))
+            self._local.scratch = scratch
+        return cast(tuple[FloatArray, NDArray[np.bool_]], scratch)
+
+    def _postings(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+        start, end = int(self._a.indptr[row]), int(self._a.indptr[row + 1])
+        return self._a.doc_ids[start:end], self._a.tfs[start:end]
+
+    def _gain(self, row: int, ids: NDArray[np.integer], tfs: NDArray[np.float32]) -> FloatArray:
+        """Score above the baseline for passages `ids` containing the term `tfs` times."""
+        return _gain(
+            self.params, float(self._a.idf[row]), tfs.astype(np.float64), self._norm[ids],
+            self._k1norm[ids],
+        )
+
+    def _exact(self, query_tokens: Sequence[str], ids: IntArray) -> FloatArray:
+        """rank-bm25's `get_batch_scores` for `ids`, operation for operation."""
+        score = np.zeros(len(ids))
+        norm, k1norm = self._norm[ids], self._k1norm[ids]
+        for token in query_tokens:
+            row = self._vocab.get(token)
+            if row is None:
+                continue
+            docs, tfs = self._postings(row)
+            pos = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
+            tf = np.where(docs[pos] == ids, tfs[pos].astype(np.float64), 0.0)
+            score += self._contribution(float(self._a.idf[row]), tf, norm, k1norm)
+        return score
+
+    def _contribution(
+        self, idf: float, tf: FloatArray, norm: FloatArray, k1norm: FloatArray
+    ) -> FloatArray:
+        """One query term's score, written exactly as rank-bm25 writes it."""
+        p = self.params
+        if p.variant == "okapi":
+            return idf * (tf * (p.k1 + 1) / (tf + k1norm))
+        if p.variant == "plus":
+            return idf * (p.delta + (tf * (p.k1 + 1)) / (k1norm + tf))
+        ctd = tf / norm
+        return cast(FloatArray, idf * tf * (p.k1 + 1) * (ctd + p.delta) / (p.k1 + ctd + p.delta))
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def save(self, folder: Path, content_hash: str) -> None:
+        """Write the index to `folder`; the header goes last, so a half-written index
+        never loads."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / _HEADER).unlink(missing_ok=True)
+        for name in _ARRAYS:
+            _replace(folder / f"{name}.npy", lambda f, n=name: np.save(f, getattr(self._a, n)))
+        _replace(folder / _TERMS, lambda f: f.write(json.dumps(self._terms).encode()))
+        header = {
+            "format_version": FORMAT_VERSION,
+            "parameters": asdict(self.params),
+            "content_hash": content_hash,
+            "passages": self._n,
+            "terms": len(self._terms),
+            "postings": int(self._a.doc_ids.shape[0]),
+            "total_length": self._total_len,
+        }
+        _replace(folder / _HEADER, lambda f: f.write(json.dumps(header, indent=2).encode()))
+
+    @classmethod
+    def load(
+        cls,
+        folder: Path,
+        content_hash: str,
+        variant: Variant = "okapi",
+        k1: float = 1.5,
+        b: float = 0.75,
+        epsilon: float = 0.25,
+        delta: float | None = None,
+    ) -> PostingsBM25 | None:
+        """The index saved in `folder`, or None (rebuild) when it is missing, damaged, of
+        another format version, built with other parameters or from other content."""
+        params = BM25Parameters.of(variant, k1, b, epsilon, delta)
+        try:
+            header = json.loads((folder / _HEADER).read_text(encoding="utf-8"))
+            if (
+                header.get("format_version") != FORMAT_VERSION
+                or header.get("content_hash") != content_hash
+                or header.get("parameters") != asdict(params)
+            ):
+                return None
+            terms = json.loads((folder / _TERMS).read_text(encoding="utf-8"))
+            loaded = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _ARRAYS}
+            arrays = _Arrays(**loaded)
+            n, v, postings = int(header["passages"]), int(header["terms"]), header["postings"]
+            if not _consistent(arrays, terms, n, v, postings):
+                return None
+            index = cls.__new__(cls)
+            index._attach(params, terms, arrays, int(header["total_length"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError):
+            return None
+        return index
+
+
+def _build(
+    corpus: Iterable[Sequence[str]], params: BM25Parameters, progress: Progress | None
+) -> tuple[list[str], _Arrays, int]:
+    total = len(corpus) if isinstance(corpus, Sized) else 0
+    vocab: dict[str, int] = {}
+    token_rows = array("i")
+    doc_len = array("i")
+    for done, doc in enumerate(corpus, start=1):
+        token_rows.extend([vocab.setdefault(t, len(vocab)) for t in doc])
+        doc_len.append(len(doc))
+        if progress is not None and done % _PROGRESS_EVERY == 0:
+            progress(done, total)
+    n = len(doc_len)
+    if n == 0:
+        raise ValueError("cannot index an empty corpus")
+    if progress is not None and n % _PROGRESS_EVERY:
+        progress(n, total)
+    lengths = np.frombuffer(doc_len, dtype=np.int32).copy()
+    rows = np.frombuffer(token_rows, dtype=np.int32)
+    # One sort of (term, passage) keys groups every posting list in passage order.
+    keys = rows.astype(np.int64) * n + np.repeat(np.arange(n, dtype=np.int64), lengths)
+    del token_rows
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    tfs = np.diff(np.append(starts, len(keys))).astype(np.float32)
+    unique = keys[starts]
+    del keys, starts
+    term_of = unique // n
+    doc_ids = (unique - term_of * n).astype(np.int32)
+    del unique
+    df = np.bincount(term_of, minlength=len(vocab))
+    del term_of
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    total_len = int(lengths.sum())
+    idf = _idf(params, df.tolist(), n)
+    # The largest gain of each term bounds what it can add to any passage (for pruning).
+    avgdl = total_len / n
+    norm = (1 - params.b) + params.b * lengths.astype(np.float64) / avgdl
+    gains = _gain(
+        params,
+        np.repeat(idf, df),
+        tfs.astype(np.float64),
+        norm[doc_ids],
+        params.k1 * norm[doc_ids],
+    )
+    max_gain = (
+        np.maximum.reduceat(gains, indptr[:-1]) if len(gains) else np.zeros(0, dtype=np.float64)
+    )
+    arrays = _Arrays(indptr, doc_ids, tfs, lengths, idf, max_gain)
+    return list(vocab), arrays, total_len
+
+
+def _idf(params: BM25Parameters, df: list[int], n: int) -> FloatArray:
+    """Per-term idf with rank-bm25's formulas, in its order (first appearance), in floats."""
+    if params.variant == "plus":
+        return np.array([math.log((n + 1) / f) for f in df], dtype=np.float64)
+    if params.variant == "l":
+        return np.array([math.log(n + 1) - math.log(f + 0.5) for f in df], dtype=np.float64)
+    values = [math.log(n - f + 0.5) - math.log(f + 0.5) for f in df]
+    average = sum(values) / len(values) if values else 0.0
+    floor = params.epsilon * average
+    return np.array([floor if v < 0 else v for v in values], dtype=np.float64)
+
+
+def _gain(
+    params: BM25Parameters,
+    idf: float | FloatArray,
+    tf: FloatArray,
+    norm: FloatArray,
+    k1norm: FloatArray,
+) -> FloatArray:
+    """Score above the every-passage baseline (BM25+'s idf * delta), for bounds and pruning."""
+    if params.variant == "l":
+        ctd = tf / norm
+        return cast(
+            FloatArray,
+            idf * tf * (params.k1 + 1) * (ctd + params.delta) / (params.k1 + ctd + params.delta),
+        )
+    return cast(FloatArray, idf * (tf * (params.k1 + 1) / (tf + k1norm)))
+
+
+def _kth_largest(values: FloatArray, k: int) -> float:
+    if len(values) < k:
+        return -math.inf
+    return float(np.partition(values, len(values) - k)[len(values) - k])
+
+
+def _slack(theta: float) -> float:
+    return _SLACK * max(1.0, abs(theta))
+
+
+def _consistent(arrays: _Arrays, terms: object, n: int, v: int, postings: object) -> bool:
+    return (
+        isinstance(terms, list)
+        and len(terms) == v
+        and all(isinstance(t, str) for t in terms)
+        and n > 0
+        and arrays.indptr.shape == (v + 1,)
+        and arrays.indptr.dtype == np.int64
+        and arrays.doc_ids.dtype == np.int32
+        and arrays.tfs.dtype == np.float32
+        and arrays.doc_len.dtype == np.int32
+        and arrays.idf.dtype == np.float64
+        and arrays.max_gain.dtype == np.float64
+        and arrays.doc_ids.shape == (postings,)
+        and arrays.tfs.shape == (postings,)
+        and arrays.doc_len.shape == (n,)
+        and arrays.idf.shape == (v,)
+        and arrays.max_gain.shape == (v,)
+        and int(arrays.indptr[0]) == 0
+        and int(arrays.indptr[-1]) == postings
+    )
+
+
+def _replace(path: Path, write: Callable[[os.PathLike[str] | object], object]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+    os.replace(tmp, path)
