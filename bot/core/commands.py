@@ -1,0 +1,419 @@
+"""The command layer: every command of every platform, defined once.
+
+Adapters translate a platform's events into these calls and render the replies; the
+terminal chat uses the same calls. Admin commands check `Caller.is_admin` here, so an
+adapter that forgets a check still cannot change settings for a non-admin.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from typing import Literal
+
+from bot import __version__
+from bot.answers.compose import ComposeOptions
+from bot.answers.engine import AnswerEngine
+from bot.answers.model import RetrievedPassage
+from bot.config import LimitsConfig
+from bot.core.limits import RateLimiter
+from bot.core.places import Caller, Where
+from bot.core.replies import (
+    AboutReply,
+    AnswerReply,
+    CommandHelp,
+    Confirmation,
+    DocumentSummary,
+    HelpReply,
+    LibraryReply,
+    PassageView,
+    Refusal,
+    RefusalReason,
+    Reply,
+    SearchReply,
+    SettingsReply,
+    UnansweredReply,
+)
+from bot.core.settings import (
+    SETTABLE,
+    AnswerLength,
+    ServerSettings,
+    SettingValueError,
+    Visibility,
+    parse_setting,
+)
+from bot.core.store import SettingsStore
+from bot.core.text import has_words, mostly_non_latin, normalize_input
+
+ChannelAction = Literal["allow", "deny", "clear"]
+
+SEARCH_RESULTS = 5
+MAX_PASSAGE_ID = 100
+
+COMMANDS: tuple[CommandHelp, ...] = (
+    CommandHelp(name="ask", usage="ask <question>", admin_only=False,
+                summary="Answer a history question from the library, citing sources."),
+    CommandHelp(name="search", usage="search <words>", admin_only=False,
+                summary="List the passages that best match, with ids and scores."),
+    CommandHelp(name="source", usage="source <passage id>", admin_only=False,
+                summary="Show a whole passage, its document and its neighbours."),
+    CommandHelp(name="library", usage="library", admin_only=False,
+                summary="List the documents in the library."),
+    CommandHelp(name="help", usage="help", admin_only=False, summary="Show this help."),
+    CommandHelp(name="about", usage="about", admin_only=False,
+                summary="Version, library size and index date."),
+    CommandHelp(name="settings show", usage="settings show", admin_only=True,
+                summary="Show this place's settings and recent changes."),
+    CommandHelp(name="settings set", usage="settings set <name> <value>", admin_only=True,
+                summary="Change a setting."),
+    CommandHelp(name="settings reset", usage="settings reset [<name>]", admin_only=True,
+                summary="Restore one setting, or all, to the default."),
+    CommandHelp(name="channels", usage="channels allow|deny|clear [<channel>]", admin_only=True,
+                summary="Choose the channels where the bot answers (empty = everywhere)."),
+    CommandHelp(name="unanswered", usage="unanswered [askers]", admin_only=True,
+                summary="Recent questions the library did not answer."),
+)
+
+NOT_ADMIN = "Only admins of this server or room can do that."
+
+
+def _refuse(reason: RefusalReason, message: str, retry_after: float | None = None) -> Refusal:
+    return Refusal(reason=reason, message=message, retry_after=retry_after)
+
+
+class Core:
+    """Platform-neutral commands. Built by `bot.app.open_app`; adapters only call it."""
+
+    def __init__(
+        self,
+        engine: AnswerEngine,
+        store: SettingsStore,
+        limits: LimitsConfig,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self._limits = limits
+        self._rate = rate_limiter or RateLimiter(limits.place_questions_per_minute)
+
+    # -- everyone -------------------------------------------------------------------------
+
+    async def ask(self, question: str, caller: Caller, where: Where) -> AnswerReply | Refusal:
+        """Answer a question from the library, or decline and point at the closest sections."""
+        settings = await self.store.get(where.place)
+        checked = self._check_question(question, settings, caller, where, "ask")
+        if isinstance(checked, Refusal):
+            return checked
+        options = ComposeOptions(
+            max_sentences=(
+                self.engine.defaults.max_sentences
+                if settings.answer_length is AnswerLength.DETAILED
+                else min(2, self.engine.defaults.max_sentences)
+            ),
+            strictness=settings.strictness.value,
+            closest_sections=self.engine.defaults.closest_sections,
+        )
+        answer = await self.engine.aanswer(checked, options)
+        if not answer.answered:
+            if mostly_non_latin(checked):
+                answer = answer.model_copy(
+                    update={"text": answer.text + " The library is in English: try asking in "
+                            "English."}
+                )
+            await self.store.record_unanswered(where.place, where.channel, caller.user_id, checked)
+        return AnswerReply(
+            answer=answer,
+            sources_shown=settings.sources_shown,
+            show_quotes=settings.show_quotes,
+            private=settings.visibility is Visibility.PRIVATE,
+            in_thread=settings.answer_in_thread,
+        )
+
+    async def search(self, query: str, caller: Caller, where: Where) -> SearchReply | Refusal:
+        settings = await self.store.get(where.place)
+        checked = self._check_question(query, settings, caller, where, "search")
+        if isinstance(checked, Refusal):
+            return checked
+        hits = await self.engine.asearch(checked, SEARCH_RESULTS)
+        documents = self.engine.library
+        return SearchReply(
+            query=checked,
+            hits=[
+                RetrievedPassage(
+                    passage_id=h.passage.id,
+                    doc_id=h.passage.doc_id,
+                    title=documents.document(h.passage.doc_id).info.title,
+                    author=documents.document(h.passage.doc_id).info.author,
+                    section=h.passage.section,
+                    score=round(h.score, 3),
+                    text=h.passage.text,
+                )
+                for h in hits
+            ],
+        )
+
+    async def source(self, passage_id: str) -> PassageView | Refusal:
+        wanted = normalize_input(passage_id).strip("`'\"<>[]()").lower()
+        if not wanted:
+            return _refuse(RefusalReason.EMPTY, "Give a passage id, like `kuzbass:3`.")
+        library = self.engine.library
+        passage = library.passage(wanted[:MAX_PASSAGE_ID])
+        if passage is None and ":" not in wanted:
+            passage = library.passage(f"{wanted}:1")
+        if passage is None:
+            shown = wanted[:40]
+            return _refuse(
+                RefusalReason.NOT_FOUND,
+                f"There is no passage `{shown}`. Ids look like `kuzbass:3`; "
+                "`search` or `library` shows them.",
+            )
+        document = library.document(passage.doc_id)
+        ordinals = {p.ordinal: p.id for p in document.passages}
+        return PassageView(
+            passage_id=passage.id,
+            doc_id=passage.doc_id,
+            title=document.info.title,
+            author=document.info.author,
+            section=passage.section,
+            text=passage.text,
+            previous_id=ordinals.get(passage.ordinal - 1),
+            next_id=ordinals.get(passage.ordinal + 1),
+        )
+
+    def library(self) -> LibraryReply:
+        return LibraryReply(
+            documents=[
+                DocumentSummary(
+                    doc_id=d.info.id,
+                    title=d.info.title,
+                    author=d.info.author,
+                    year=d.info.year,
+                    passages=len(d.passages),
+                )
+                for d in self.engine.library.documents
+            ]
+        )
+
+    def help(self, caller: Caller) -> HelpReply:
+        return HelpReply(commands=[c for c in COMMANDS if caller.is_admin or not c.admin_only])
+
+    def about(self) -> AboutReply:
+        report = self.engine.report
+        return AboutReply(
+            version=__version__,
+            documents=report.documents,
+            passages=report.passages,
+            indexed_at=report.built_at,
+        )
+
+    def complete_passage(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
+        """(passage id, label) pairs for autocomplete, matching ids and document titles."""
+        wanted = normalize_input(prefix).lower()[:MAX_PASSAGE_ID]
+        results: list[tuple[str, str]] = []
+        for document in self.engine.library.documents:
+            title_match = wanted in document.info.title.lower()
+            for passage in document.passages:
+                if passage.id.startswith(wanted) or (title_match and wanted):
+                    results.append((passage.id, f"{passage.id} · {document.info.title}"))
+                elif not wanted:
+                    results.append((passage.id, f"{passage.id} · {document.info.title}"))
+                if len(results) >= limit:
+                    return results
+        return results
+
+    # -- admins ---------------------------------------------------------------------------
+
+    async def settings_for(self, where: Where) -> ServerSettings:
+        return await self.store.get(where.place)
+
+    async def settings_show(self, caller: Caller, where: Where) -> SettingsReply | Refusal:
+        if not caller.is_admin:
+            return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
+        settings = await self.store.get(where.place)
+        values = {
+            name: _display(value)
+            for name, value in settings.model_dump(mode="json").items()
+        }
+        return SettingsReply(
+            place=where.place,
+            values=values,
+            recent_changes=await self.store.recent_changes(where.place, limit=5),
+        )
+
+    async def settings_set(
+        self, caller: Caller, where: Where, name: str, value: str
+    ) -> Confirmation | Refusal:
+        if not caller.is_admin:
+            return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
+        name = normalize_input(name).lower().replace("-", "_")
+        try:
+            parsed = parse_setting(name, normalize_input(value))
+            old, new = await self.store.set(where.place, name, parsed, caller.user_id)
+        except SettingValueError as exc:
+            return _refuse(RefusalReason.INVALID, str(exc))
+        if old == new:
+            return Confirmation(message=f"`{name}` is already {_display(new)}.")
+        return Confirmation(message=f"`{name}` is now {_display(new)} (was {_display(old)}).")
+
+    async def settings_reset(
+        self, caller: Caller, where: Where, name: str | None
+    ) -> Confirmation | Refusal:
+        if not caller.is_admin:
+            return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
+        if name is not None:
+            name = normalize_input(name).lower().replace("-", "_")
+            if name not in SETTABLE:
+                return _refuse(
+                    RefusalReason.INVALID,
+                    f"Unknown setting `{name[:40]}`. Settings: {', '.join(SETTABLE)}.",
+                )
+        changed = await self.store.reset(where.place, name, caller.user_id)
+        if not changed:
+            return Confirmation(message="Nothing to reset: already the defaults.")
+        return Confirmation(message=f"Reset to the default: {', '.join(changed)}.")
+
+    async def channels(
+        self, caller: Caller, where: Where, action: ChannelAction, channel: str | None
+    ) -> Confirmation | Refusal:
+        if not caller.is_admin:
+            return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
+        if where.channel is None:
+            return _refuse(
+                RefusalReason.INVALID, "This place has no channels: the setting applies to it whole."
+            )
+        target = normalize_input(channel or "").lstrip("#<").rstrip(">") or None
+        if action == "clear":
+            await self.store.clear_channels(where.place, target, caller.user_id)
+            return Confirmation(
+                message="The bot may answer in every channel again."
+                if target is None
+                else f"Channel {target} is no longer listed."
+            )
+        if target is None:
+            return _refuse(RefusalReason.INVALID, f"Name the channel to {action}.")
+        if action == "allow":
+            await self.store.allow_channel(where.place, target, caller.user_id)
+            return Confirmation(message=f"The bot may answer in channel {target}.")
+        await self.store.deny_channel(where.place, target, caller.user_id)
+        return Confirmation(message=f"The bot will not answer in channel {target}.")
+
+    async def unanswered(
+        self, caller: Caller, where: Where, show_askers: bool = False
+    ) -> UnansweredReply | Refusal:
+        if not caller.is_admin:
+            return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
+        items = await self.store.unanswered(where.place, limit=20, include_askers=show_askers)
+        return UnansweredReply(items=items)
+
+    async def feedback(
+        self, caller: Caller, where: Where, question: str, passage_ids: Sequence[str], helpful: bool
+    ) -> Confirmation:
+        await self.store.record_feedback(
+            where.place, caller.user_id, question[: self._limits.max_question_chars],
+            list(passage_ids)[:10], helpful,
+        )
+        return Confirmation(message="Thanks for the feedback.")
+
+    # -- typed commands -------------------------------------------------------------------
+
+    async def dispatch_text(self, line: str, caller: Caller, where: Where) -> Reply:
+        """Run a typed command line (without the prefix): `ask ...`, `settings set x y`, ...
+
+        A line that names no command is a question. Used by the terminal and Matrix.
+        """
+        text = normalize_input(line)
+        head, _, rest = text.partition(" ")
+        command = head.lower()
+        rest = rest.strip()
+        if command == "samizdat":  # `!samizdat settings show` on Matrix
+            head, _, rest = rest.partition(" ")
+            command, rest = head.lower(), rest.strip()
+        if command in {"ask", "?"}:
+            return await self.ask(rest, caller, where)
+        if command == "search":
+            return await self.search(rest, caller, where)
+        if command == "source":
+            return await self.source(rest)
+        if command == "library" and not rest:
+            return self.library()
+        if command == "help" and not rest:
+            return self.help(caller)
+        if command == "about" and not rest:
+            return self.about()
+        if command == "settings":
+            return await self._settings_text(rest, caller, where)
+        if command == "channels":
+            action, _, channel = rest.partition(" ")
+            if action.lower() not in {"allow", "deny", "clear"}:
+                return _refuse(RefusalReason.INVALID, "Usage: channels allow|deny|clear [<channel>]")
+            verb: ChannelAction = action.lower()  # type: ignore[assignment]
+            return await self.channels(caller, where, verb, channel.strip() or None)
+        if command == "unanswered":
+            return await self.unanswered(caller, where, show_askers=rest.lower() == "askers")
+        return await self.ask(text, caller, where)
+
+    async def _settings_text(self, rest: str, caller: Caller, where: Where) -> Reply:
+        try:
+            parts = shlex.split(rest)
+        except ValueError:
+            parts = rest.split()
+        verb = parts[0].lower() if parts else "show"
+        if verb == "show":
+            return await self.settings_show(caller, where)
+        if verb == "set" and len(parts) >= 3:
+            return await self.settings_set(caller, where, parts[1], " ".join(parts[2:]))
+        if verb == "reset" and len(parts) <= 2:
+            return await self.settings_reset(caller, where, parts[1] if len(parts) == 2 else None)
+        return _refuse(
+            RefusalReason.INVALID,
+            "Usage: settings show | settings set <name> <value> | settings reset [<name>]. "
+            f"Settings: {', '.join(SETTABLE)}.",
+        )
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def _check_question(
+        self, raw: str, settings: ServerSettings, caller: Caller, where: Where, verb: str
+    ) -> str | Refusal:
+        """The cleaned question, or the reason it will not be answered here and now."""
+        if not settings.enabled:
+            return _refuse(RefusalReason.DISABLED, "The bot is switched off here.")
+        if where.channel is not None and (
+            where.channel in settings.denied_channels
+            or (settings.allowed_channels and where.channel not in settings.allowed_channels)
+        ):
+            return _refuse(RefusalReason.CHANNEL, "The bot does not answer in this channel.")
+        question = normalize_input(raw)
+        if not question:
+            return _refuse(
+                RefusalReason.EMPTY,
+                f"Ask something after `{verb}`, e.g. `{verb} who led the Workers' Opposition?`",
+            )
+        limit = self._limits.max_question_chars
+        if len(question) > limit:
+            return _refuse(
+                RefusalReason.TOO_LONG,
+                f"That is {len(question):,} characters; questions can be at most {limit:,}.",
+            )
+        if not has_words(question):
+            return _refuse(RefusalReason.EMPTY, "I could not find any words to look up in that.")
+        over = self._rate.check(where.place, caller.user_id, settings.cooldown_seconds)
+        if over is not None:
+            kind, wait = over
+            seconds = max(1, round(wait + 0.49))
+            message = (
+                f"Slow down a little: try again in {seconds} s."
+                if kind == "cooldown"
+                else f"Many questions here just now: try again in {seconds} s."
+            )
+            reason = RefusalReason.COOLDOWN if kind == "cooldown" else RefusalReason.BUSY
+            return _refuse(reason, message, retry_after=wait)
+        return question
+
+
+def _display(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return str(value)

@@ -1,0 +1,33 @@
+"""Cleaning what people type before the core looks at it."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_input(text: str) -> str:
+    """Drop control and format characters, collapse whitespace, trim."""
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in {"Cc", "Cf", "Cs", "Co", "Cn"}:
+            kept.append(" " if ch in "\t\n\r\x0b\x0c" else "")
+        else:
+            kept.append(ch)
+    return _SPACE.sub(" ", "".join(kept)).strip()
+
+
+def has_words(text: str) -> bool:
+    """True when the text has at least one letter or digit (not only emoji or punctuation)."""
+    return any(ch.isalnum() for ch in text)
+
+
+def mostly_non_latin(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return False
+    latin = sum(1 for ch in letters if "LATIN" in unicodedata.name(ch, ""))
+    return latin / len(letters) < 0.5
