@@ -8,6 +8,7 @@ abstention: unanswerable questions declined; false abstention: answerable ones d
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.answers.model import Answer
-from bot.retrieval.tokenize import words
+from bot.retrieval.tokenize import fold
 
 ANSWER_TEXT_LIMIT = 600
 EVIDENCE_OVERLAP = 0.7
@@ -59,6 +60,10 @@ def answer_hit(answer: Answer, expected: Sequence[str]) -> bool:
         return False
     text = answer.text[:ANSWER_TEXT_LIMIT].lower()
     return any(e.lower() in text for e in expected)
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", fold(text))
 
 
 def evidence_found(evidence: str, passage_text: str) -> bool:

@@ -14,6 +14,7 @@ given to every passage for every known query term, a repeated query term counted
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -22,7 +23,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, BinaryIO, Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,12 +38,11 @@ _VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
 _DEFAULT_DELTA: dict[Variant, float] = {"okapi": 0.0, "plus": 1.0, "l": 0.5}
 _HEADER = "header.json"
 _TERMS = "terms.json"
-_ARRAYS = ("indptr", "doc_ids", "tfs", "doc_len", "idf", "max_gain")
+_ARRAYS = ("indptr", "doc_ids", "tfs", "gains", "doc_len", "idf", "max_gain")
 _PROGRESS_EVERY = 10_000
-# Bounds are compared with this relative slack so rounding never prunes a true top-k passage.
-_SLACK = 1e-9
-# Probe a posting list by binary search when it is this many times longer than the candidates.
-_PROBE_RATIO = 16
+# Pruning sums float32 gains; this relative slack keeps rounding from dropping a true top-k
+# passage (the final order comes from exact float64 scores).
+_SLACK = 1e-6
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ class BM25Parameters:
 class _Arrays:
     indptr: IntArray
     doc_ids: NDArray[np.int32]
-    tfs: NDArray[np.float32]
+    tfs: NDArray[np.unsignedinteger[Any]]
+    gains: NDArray[np.float32]
     doc_len: NDArray[np.int32]
     idf: FloatArray
     max_gain: FloatArray
@@ -174,7 +175,7 @@ class PostingsBM25:
         candidates = self._candidates(rows, mults, k)
         if len(candidates) < k:
             # Fewer passages match than asked for: the rest score the baseline, ties by id.
-            pool = np.arange(k + len(candidates), dtype=np.int64)
+            pool = np.arange(min(self._n, k + len(candidates)), dtype=np.int64)
             filler = np.setdiff1d(pool, candidates, assume_unique=True)[: k - len(candidates)]
             candidates = np.concatenate([candidates, filler])
         exact = self._exact(query_tokens, candidates)
@@ -204,36 +205,42 @@ class PostingsBM25:
         """Passages that may belong to the top k, all if fewer than k match (MaxScore).
 
         Gains are scores above the baseline every passage gets (0, or BM25+'s idf * delta),
-        so a passage's gain only comes from the terms it contains. Terms are taken by their
-        largest possible gain, highest first; their posting lists are merged into a scratch
-        accumulator until the k-th best partial score exceeds what all remaining terms
-        together could add. From then on only the candidates found so far can still make
-        the top k, and the remaining terms are looked up for them alone.
+        so a passage only gains from the terms it contains, and each term's largest gain
+        bounds what it can add. Posting lists are merged into a scratch accumulator, the
+        shortest first. Once k passages are known, the k-th best of their full scores is a
+        floor `theta` for the top k; the unmerged terms whose bounds add up to less than
+        `theta` cannot lift a passage that has none of the others into the top k, so their
+        (usually long) lists are never merged, only looked up for the candidates found.
         """
         bound = [m * float(self._a.max_gain[row]) for row, m in zip(rows, mults, strict=True)]
-        order = sorted(range(len(rows)), key=lambda i: -bound[i])
-        remaining = sum(bound)
+        size = [int(self._a.indptr[row + 1] - self._a.indptr[row]) for row in rows]
+        pending = sorted(range(len(rows)), key=lambda i: size[i])
         acc, seen = self._scratch()
         parts: list[IntArray] = []
         found = 0
         theta = -math.inf
-        done = 0
         try:
-            for i in order:
-                ids, tfs = self._postings(rows[i])
-                acc[ids] += mults[i] * self._gain(rows[i], ids, tfs)
-                fresh = ids[~seen[ids]]
-                seen[fresh] = True
-                parts.append(fresh.astype(np.int64))
-                found += len(fresh)
-                remaining -= bound[i]
-                done += 1
-                if found >= k and done < len(order):
+            while pending:
+                if found >= k:
                     cand = np.concatenate(parts)
                     parts = [cand]
-                    theta = _kth_largest(acc[cand], k)
-                    if remaining < theta - _slack(theta):
+                    partial = acc[cand]
+                    best = np.argpartition(partial, len(partial) - k)[len(partial) - k :]
+                    full = partial[best] + self._probe(rows, mults, pending, cand[best])
+                    theta = max(theta, float(full.min()))
+                    essential = _essential(pending, bound, theta)
+                    if not essential:
                         break
+                    pending.remove(essential[0])
+                    i = essential[0]
+                else:
+                    i = pending.pop(0)
+                ids, gains = self._gains(rows[i])
+                acc[ids] += mults[i] * gains
+                fresh = ids[~seen[ids]].astype(np.int64)
+                seen[fresh] = True
+                parts.append(fresh)
+                found += len(fresh)
             cand = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
             partial = acc[cand]
         finally:
@@ -242,25 +249,30 @@ class PostingsBM25:
                 seen[part] = False
         if found < k:
             return cand
-        theta = _kth_largest(partial, k)
-        for i in order[done:]:
+        # Look the remaining terms up for the candidates, biggest bound first, dropping the
+        # candidates that can no longer reach theta even with every remaining term.
+        pending.sort(key=lambda i: -bound[i])
+        remaining = sum(bound[i] for i in pending)
+        for i in pending:
             keep = partial + remaining >= theta - _slack(theta)
             cand, partial = cand[keep], partial[keep]
-            ids, tfs = self._postings(rows[i])
-            if len(ids) > _PROBE_RATIO * len(cand):
-                pos = np.minimum(np.searchsorted(ids, cand), len(ids) - 1)
-                hit = ids[pos] == cand
-                partial[hit] += mults[i] * self._gain(rows[i], cand[hit], tfs[pos[hit]])
-            else:
-                try:
-                    acc[ids] = self._gain(rows[i], ids, tfs)
-                    partial += mults[i] * acc[cand]
-                finally:
-                    acc[ids] = 0.0
+            partial += self._probe(rows, mults, [i], cand)
             remaining -= bound[i]
             theta = max(theta, _kth_largest(partial, k))
         kth = _kth_largest(partial, k)
         return cand[partial >= kth - _slack(kth)]
+
+    def _probe(
+        self, rows: list[int], mults: list[int], terms: list[int], ids: IntArray
+    ) -> FloatArray:
+        """The gains of passages `ids` from `terms`, found by binary search in each list."""
+        total = np.zeros(len(ids))
+        for i in terms:
+            docs, gains = self._gains(rows[i])
+            pos = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
+            hit = docs[pos] == ids
+            total[hit] += mults[i] * gains[pos[hit]]
+        return total
 
     def _scratch(self) -> tuple[FloatArray, NDArray[np.bool_]]:
         """Per-thread accumulators, left all zero/False after every query."""
@@ -270,16 +282,13 @@ class PostingsBM25:
             self._local.scratch = scratch
         return cast(tuple[FloatArray, NDArray[np.bool_]], scratch)
 
-    def _postings(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+    def _postings(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.unsignedinteger[Any]]]:
         start, end = int(self._a.indptr[row]), int(self._a.indptr[row + 1])
         return self._a.doc_ids[start:end], self._a.tfs[start:end]
 
-    def _gain(self, row: int, ids: NDArray[np.integer], tfs: NDArray[np.float32]) -> FloatArray:
-        """Score above the baseline for passages `ids` containing the term `tfs` times."""
-        return _gain(
-            self.params, float(self._a.idf[row]), tfs.astype(np.float64), self._norm[ids],
-            self._k1norm[ids],
-        )
+    def _gains(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+        start, end = int(self._a.indptr[row]), int(self._a.indptr[row + 1])
+        return self._a.doc_ids[start:end], self._a.gains[start:end]
 
     def _exact(self, query_tokens: Sequence[str], ids: IntArray) -> FloatArray:
         """rank-bm25's `get_batch_scores` for `ids`, operation for operation."""
@@ -305,7 +314,7 @@ class PostingsBM25:
         if p.variant == "plus":
             return idf * (p.delta + (tf * (p.k1 + 1)) / (k1norm + tf))
         ctd = tf / norm
-        return cast(FloatArray, idf * tf * (p.k1 + 1) * (ctd + p.delta) / (p.k1 + ctd + p.delta))
+        return idf * tf * (p.k1 + 1) * (ctd + p.delta) / (p.k1 + ctd + p.delta)
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -315,7 +324,8 @@ class PostingsBM25:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / _HEADER).unlink(missing_ok=True)
         for name in _ARRAYS:
-            _replace(folder / f"{name}.npy", lambda f, n=name: np.save(f, getattr(self._a, n)))
+            data: NDArray[np.generic] = getattr(self._a, name)
+            _replace(folder / f"{name}.npy", functools.partial(np.save, arr=data))
         _replace(folder / _TERMS, lambda f: f.write(json.dumps(self._terms).encode()))
         header = {
             "format_version": FORMAT_VERSION,
@@ -387,7 +397,8 @@ def _build(
     del token_rows
     keys.sort()
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    tfs = np.diff(np.append(starts, len(keys))).astype(np.float32)
+    counts = np.diff(np.append(starts, len(keys)))
+    tfs = counts.astype(np.uint16 if counts.max() < 2**16 else np.uint32)
     unique = keys[starts]
     del keys, starts
     term_of = unique // n
@@ -402,7 +413,7 @@ def _build(
     # The largest gain of each term bounds what it can add to any passage (for pruning).
     avgdl = total_len / n
     norm = (1 - params.b) + params.b * lengths.astype(np.float64) / avgdl
-    gains = _gain(
+    gains = _gain_of(
         params,
         np.repeat(idf, df),
         tfs.astype(np.float64),
@@ -412,7 +423,7 @@ def _build(
     max_gain = (
         np.maximum.reduceat(gains, indptr[:-1]) if len(gains) else np.zeros(0, dtype=np.float64)
     )
-    arrays = _Arrays(indptr, doc_ids, tfs, lengths, idf, max_gain)
+    arrays = _Arrays(indptr, doc_ids, tfs, gains.astype(np.float32), lengths, idf, max_gain)
     return list(vocab), arrays, total_len
 
 
@@ -428,7 +439,7 @@ def _idf(params: BM25Parameters, df: list[int], n: int) -> FloatArray:
     return np.array([floor if v < 0 else v for v in values], dtype=np.float64)
 
 
-def _gain(
+def _gain_of(
     params: BM25Parameters,
     idf: float | FloatArray,
     tf: FloatArray,
@@ -438,11 +449,24 @@ def _gain(
     """Score above the every-passage baseline (BM25+'s idf * delta), for bounds and pruning."""
     if params.variant == "l":
         ctd = tf / norm
-        return cast(
-            FloatArray,
-            idf * tf * (params.k1 + 1) * (ctd + params.delta) / (params.k1 + ctd + params.delta),
-        )
-    return cast(FloatArray, idf * (tf * (params.k1 + 1) / (tf + k1norm)))
+        return idf * tf * (params.k1 + 1) * (ctd + params.delta) / (params.k1 + ctd + params.delta)
+    return idf * (tf * (params.k1 + 1) / (tf + k1norm))
+
+
+def _essential(pending: list[int], bound: list[float], theta: float) -> list[int]:
+    """The pending terms a passage must contain to reach `theta`, shortest list first.
+
+    The terms with the smallest bounds are left out for as long as their bounds add up to
+    less than `theta`: a passage with only those cannot reach it.
+    """
+    by_bound = sorted(pending, key=lambda i: bound[i])
+    total = 0.0
+    for cut, i in enumerate(by_bound):
+        total += bound[i]
+        if total >= theta - _slack(theta):
+            needed = set(by_bound[cut:])
+            return [i for i in pending if i in needed]
+    return []
 
 
 def _kth_largest(values: FloatArray, k: int) -> float:
@@ -464,7 +488,9 @@ def _consistent(arrays: _Arrays, terms: object, n: int, v: int, postings: object
         and arrays.indptr.shape == (v + 1,)
         and arrays.indptr.dtype == np.int64
         and arrays.doc_ids.dtype == np.int32
-        and arrays.tfs.dtype == np.float32
+        and arrays.tfs.dtype in (np.uint16, np.uint32)
+        and arrays.gains.dtype == np.float32
+        and arrays.gains.shape == (postings,)
         and arrays.doc_len.dtype == np.int32
         and arrays.idf.dtype == np.float64
         and arrays.max_gain.dtype == np.float64
@@ -478,7 +504,7 @@ def _consistent(arrays: _Arrays, terms: object, n: int, v: int, postings: object
     )
 
 
-def _replace(path: Path, write: Callable[[os.PathLike[str] | object], object]) -> None:
+def _replace(path: Path, write: Callable[[BinaryIO], object]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         write(f)

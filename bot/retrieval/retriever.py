@@ -18,6 +18,19 @@ from bot.library.segmentation import Passage
 from bot.retrieval.tokenize import Tokenizer
 
 
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _edits(word: str) -> set[str]:
+    """Every string one deletion, transposition, substitution or insertion from `word`."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in _ALPHABET}
+    inserts = {a + c + b for a, b in splits for c in _ALPHABET}
+    return (deletes | transposes | replaces | inserts) - {word}
+
+
 class EmptyLibraryError(Exception):
     """There is nothing to search: the library produced no passages."""
 
@@ -81,6 +94,34 @@ class Retriever:
     def known(self, term: str) -> bool:
         return term in self._doc_freq
 
+    def query_terms(self, question: str) -> list[str]:
+        """The question's terms, each unknown one replaced by the library's nearest term.
+
+        Chat spelling ("kolontai") and short forms ("co-ops" for "cooperatives") then meet
+        the text; a term with no near neighbour stays, and counts as unmatched.
+        """
+        return [term for _, term in self.query_pairs(question)]
+
+    def query_pairs(self, question: str) -> list[tuple[str, str]]:
+        """(word typed, term searched) pairs of a question, after spelling correction."""
+        return [
+            (word, term if self.known(term) else self._nearest_known(term) or term)
+            for word, term in self.tokenizer.pairs(question)
+        ]
+
+    def _nearest_known(self, term: str) -> str | None:
+        if len(term) < 4 or term.isdigit():
+            return None
+        candidates = self._terms_with_prefix(term)
+        if not candidates and len(term) >= 5:
+            candidates = [c for c in _edits(term) if c in self._doc_freq]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda c: (self._doc_freq[c], c))
+
+    def _terms_with_prefix(self, prefix: str) -> list[str]:
+        return [t for t in self._doc_freq if t.startswith(prefix) and len(t) <= len(prefix) + 4]
+
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         return np.asarray(self._bm25.get_scores(list(terms)), dtype=float)
 
@@ -97,7 +138,7 @@ class Retriever:
 
     def search(self, question: str, k: int) -> list[Hit]:
         """The `k` best passages for `question`, best first; no terms means no hits."""
-        return self.search_terms(self.tokenizer(question), k)
+        return self.search_terms(self.query_terms(question), k)
 
     async def asearch(self, question: str, k: int) -> list[Hit]:
         return await asyncio.to_thread(self.search, question, k)

@@ -23,11 +23,16 @@ STOP_WORDS = frozenset(
     only or other our ours ourselves out over own same she should so some such than that the
     their theirs them themselves then there these they this those through to too under until
     up very was wasn we were weren what when where which while who whom why will with would
-    you your yours yourself yourselves s t d ll m re ve y also did does tell get got like
-    many much said say says one ever""".split()
+    you your yours yourself yourselves s t d ll m re ve y also tell get got like said say
+    says ever many much""".split()
+    # Chat filler: words people type that carry no meaning a text could match.
+    + """whats didnt doesnt dont couldnt wouldnt shouldnt wasnt werent isnt arent hadnt hasnt
+    havent wont cant im ive lol lmao idk tbh btw pls please thanks thank hey hi ok okay guy guys
+    thing things stuff actually exactly apparently basically really literally anyway someone
+    somebody something kind sort besides gonna wanna kinda sorta""".split()
 )
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+(?:['’‐-][^\W_]+)*", re.UNICODE)
 
 
 def fold(text: str) -> str:
@@ -37,13 +42,24 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The folded words of `text`, possessive endings removed, before stemming."""
+    """The folded words of `text`, possessive endings removed, before stemming.
+
+    A hyphenated compound gives its parts and the joined word, so "co-ops" can meet
+    "coops" and "anarcho-syndicalist" meets "syndicalist".
+    """
     result = []
     for match in _WORD.finditer(fold(text)):
-        word = match.group(0).replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
-        result.extend(part for part in word.split("'") if part)
+        parts = match.group(0).replace("’", "'").replace("‐", "-").split("-")
+        for word in parts:
+            if len(parts) > 1 and len(word) < 3:
+                continue
+            if word.endswith("'s"):
+                word = word[:-2]
+            result.extend(part for part in word.split("'") if part)
+        compound = match.group(0)
+        if any(len(p) < 3 for p in parts) and len(parts) > 1:
+            joined = re.sub(r"[-‐]", "", compound).replace("’", "'")
+            result.append(joined.removesuffix("'s").replace("'", ""))
     return result
 
 
@@ -64,7 +80,11 @@ class Tokenizer:
         )
 
     def __call__(self, text: str) -> list[str]:
+        return [term for _, term in self.pairs(text)]
+
+    def pairs(self, text: str) -> list[tuple[str, str]]:
+        """(word, term) pairs, so callers can still see the word a term came from."""
         tokens = words(text)
         if self.options.stop_words:
             tokens = [t for t in tokens if t not in STOP_WORDS]
-        return [self._stem(t) for t in tokens]
+        return [(t, self._stem(t)) for t in tokens]

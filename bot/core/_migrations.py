@@ -1,0 +1,173 @@
+"""The settings database's schema history, and the runner that brings a file up to date.
+
+Migrations are numbered and append-only: once released, a step is never edited, only followed
+by a new one, so every database ever written can reach the current schema. The version lives
+in `PRAGMA user_version`, which SQLite keeps in the file header and changes inside the same
+transaction as the step itself, so a crash leaves a file at one version or the next, never
+between them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+import aiosqlite
+
+# Each step is a list of statements run in one `BEGIN IMMEDIATE` transaction. Statements, not
+# scripts: `executescript` commits any open transaction first, which would split a step in two.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: per-place settings (only the fields an admin changed) and who changed them.
+    (
+        """
+        CREATE TABLE place_settings (
+            place      TEXT PRIMARY KEY,
+            data       TEXT NOT NULL DEFAULT '{}',
+            updated_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE audit_log (
+            id        INTEGER PRIMARY KEY,
+            at        TEXT NOT NULL,
+            place     TEXT NOT NULL,
+            user_id   TEXT NOT NULL,
+            setting   TEXT NOT NULL,
+            old_value TEXT,
+            new_value TEXT
+        )
+        """,
+        "CREATE INDEX audit_log_by_place ON audit_log (place, id)",
+    ),
+    # 2: what the library could not answer and what readers thought of answers; indexes
+    # by user so that forgetting a person does not scan every table.
+    (
+        """
+        CREATE TABLE unanswered (
+            id       INTEGER PRIMARY KEY,
+            at       TEXT NOT NULL,
+            place    TEXT NOT NULL,
+            channel  TEXT,
+            user_id  TEXT NOT NULL,
+            question TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX unanswered_by_place ON unanswered (place, id)",
+        "CREATE INDEX unanswered_by_user ON unanswered (user_id)",
+        """
+        CREATE TABLE feedback (
+            id          INTEGER PRIMARY KEY,
+            at          TEXT NOT NULL,
+            place       TEXT NOT NULL,
+            user_id     TEXT NOT NULL,
+            question    TEXT NOT NULL,
+            passage_ids TEXT NOT NULL,
+            helpful     INTEGER NOT NULL CHECK (helpful IN (0, 1))
+        )
+        """,
+        "CREATE INDEX feedback_by_place ON feedback (place, id)",
+        "CREATE INDEX feedback_by_user ON feedback (user_id)",
+        "CREATE INDEX audit_log_by_user ON audit_log (user_id)",
+    ),
+    # 3: adapter state that must survive a restart: events already answered, sync tokens.
+    (
+        """
+        CREATE TABLE handled_events (
+            platform   TEXT NOT NULL,
+            event_id   TEXT NOT NULL,
+            handled_at TEXT NOT NULL,
+            PRIMARY KEY (platform, event_id)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX handled_events_by_age ON handled_events (handled_at)",
+        """
+        CREATE TABLE kv (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )
+        """,
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class DatabaseError(Exception):
+    """The settings database cannot be used; the message says why and what to do about it."""
+
+
+class NotADatabaseError(DatabaseError):
+    """The file exists but is not an SQLite database (a wrong path, or a damaged file)."""
+
+
+class DatabaseTooNewError(DatabaseError):
+    """A newer Samizdat wrote this file; an older one must not guess at a schema it never saw."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"database version {found} is newer than this Samizdat (knows up to {known}); "
+            "upgrade Samizdat or use another database file"
+        )
+        self.found = found
+        self.known = known
+
+
+async def schema_version(db: aiosqlite.Connection) -> int:
+    """The version recorded in the file; 0 for a new, empty database."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+async def migrate(db: aiosqlite.Connection, upto: int | None = None) -> int:
+    """Apply every step the file lacks, up to `upto` (default: all); return the new version.
+
+    Each step re-reads the version inside its own write transaction, so two processes opening
+    the same new file cannot both apply a step. Stopping early (`upto`) exists so tests can
+    build a database exactly as an older Samizdat left it.
+    """
+    if db.isolation_level is not None:
+        raise ValueError("migrate needs a connection opened with isolation_level=None")
+    target = SCHEMA_VERSION if upto is None else upto
+    if not 0 <= target <= SCHEMA_VERSION:
+        raise ValueError(f"no schema version {target}; versions run from 0 to {SCHEMA_VERSION}")
+    current = await schema_version(db)
+    if current > SCHEMA_VERSION:
+        raise DatabaseTooNewError(current, SCHEMA_VERSION)
+    while current < target:
+        step = current + 1
+        try:
+            await _run(db, "BEGIN IMMEDIATE")
+            current = await schema_version(db)
+            if current > SCHEMA_VERSION:
+                raise DatabaseTooNewError(current, SCHEMA_VERSION)
+            if current < step:
+                for statement in MIGRATIONS[step - 1]:
+                    await _run(db, statement)
+                # PRAGMA takes no parameters; `step` is an int we computed.
+                await _run(db, f"PRAGMA user_version = {step:d}")
+                current = step
+            await _run(db, "COMMIT")
+        except BaseException as error:
+            await rollback(db)
+            if isinstance(error, sqlite3.Error):
+                raise DatabaseError(
+                    f"could not upgrade the database to version {step}: {error}"
+                ) from error
+            raise
+    return current
+
+
+async def rollback(db: aiosqlite.Connection) -> None:
+    """End whatever transaction a failed or cancelled write left, if it left one.
+
+    Called even when `in_transaction` says there is none: after a cancellation, the BEGIN may
+    still be queued on aiosqlite's thread, and this ROLLBACK queues up behind it, never before.
+    """
+    with contextlib.suppress(sqlite3.OperationalError):  # "no transaction is active"
+        await _run(db, "ROLLBACK")
+
+
+async def _run(db: aiosqlite.Connection, sql: str) -> None:
+    async with db.execute(sql):
+        pass

@@ -1,0 +1,486 @@
+"""Everything Samizdat remembers between restarts, in one SQLite file.
+
+Per-place settings are stored as the fields an admin changed, never as a full copy, so a
+default improved in a later release reaches every place that did not choose otherwise. Every
+change is audited in the same transaction as the change itself: the log cannot disagree with
+the settings. The file is opened in WAL mode with `synchronous=FULL`: settings are written
+rarely, and an admin told "saved" should find it saved even after a power cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from pydantic import ValidationError
+
+from bot.core._migrations import (
+    SCHEMA_VERSION,
+    DatabaseError,
+    DatabaseTooNewError,
+    NotADatabaseError,
+    migrate,
+    rollback,
+    schema_version,
+)
+from bot.core.replies import AuditEntry, UnansweredQuestion
+from bot.core.settings import SETTABLE, ServerSettings, SettingValueError, allowed_values
+
+__all__ = [
+    "FORGOTTEN_USER",
+    "SCHEMA_VERSION",
+    "DatabaseError",
+    "DatabaseTooNewError",
+    "NotADatabaseError",
+    "SettingsStore",
+    "migrate",
+    "open_database",
+    "schema_version",
+]
+
+log = logging.getLogger(__name__)
+
+# What an audit record says about a person who asked to be forgotten.
+FORGOTTEN_USER = "(forgotten)"
+
+_CHANNEL_FIELDS = ("allowed_channels", "denied_channels")
+_BUSY_TIMEOUT_MS = 5000
+
+
+@asynccontextmanager
+async def open_database(path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    """Open (creating if needed) and upgrade the database at `path`; close it on every exit.
+
+    A file newer than this code, or not a database at all, is refused before anything is
+    written to it, so pointing Samizdat at the wrong file never damages that file.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(
+            path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000
+        )
+    except (OSError, sqlite3.Error) as error:
+        raise DatabaseError(f"cannot open the database {path}: {error}") from error
+    try:
+        await _prepare(db, path)
+        yield db
+    finally:
+        await db.close()
+
+
+async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
+    try:
+        await _run(db, f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
+        # Read before any pragma that writes (journal_mode does) so a refused file stays as is.
+        version = await schema_version(db)
+    except sqlite3.OperationalError as error:
+        raise DatabaseError(f"cannot read the database {path}: {error}") from error
+    except sqlite3.DatabaseError as error:
+        raise NotADatabaseError(
+            f"{path} is not a Samizdat database (SQLite says: {error}); "
+            "check the database path, or move the file aside to start afresh"
+        ) from error
+    if version > SCHEMA_VERSION:
+        raise DatabaseTooNewError(version, SCHEMA_VERSION)
+    try:
+        await _run(db, "PRAGMA foreign_keys = ON")
+        async with db.execute("PRAGMA journal_mode = WAL") as cursor:
+            row = await cursor.fetchone()
+        if row is None or str(row[0]).lower() != "wal":
+            log.warning("%s: SQLite refused WAL mode (kept %s)", path, row and row[0])
+        await _run(db, "PRAGMA synchronous = FULL")
+    except sqlite3.Error as error:
+        raise DatabaseError(f"cannot set up the database {path}: {error}") from error
+    await migrate(db)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    """A fixed-width ISO timestamp in UTC, so that text order is time order."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _audit_text(value: object) -> str:
+    """How a value reads in the audit log: strings bare, everything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class SettingsStore:
+    """Settings, audit, questions and adapter state of every place, on one open connection.
+
+    Writes are serialised by a lock and each runs read-modify-write inside one
+    `BEGIN IMMEDIATE` transaction, so concurrent commands never lose each other's changes.
+    Reads take the same lock so they never see another task's unfinished transaction. Use one
+    store per connection: the lock is the store's, not the connection's.
+    """
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        *,
+        unanswered_per_place: int = 500,
+        feedback_per_place: int = 2000,
+        handled_events_kept: timedelta = timedelta(days=7),
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        if db.isolation_level is not None:
+            raise ValueError("SettingsStore needs a connection from open_database")
+        if unanswered_per_place < 1 or feedback_per_place < 1:
+            raise ValueError("the per-place limits must be at least 1")
+        self._db = db
+        self._lock = asyncio.Lock()
+        self._unanswered_per_place = unanswered_per_place
+        self._feedback_per_place = feedback_per_place
+        self._handled_events_kept = handled_events_kept
+        self._clock = clock
+
+    # -- settings -------------------------------------------------------------------------
+
+    async def get(self, place: str) -> ServerSettings:
+        """The place's settings; a place nobody configured reads the defaults."""
+        async with self._lock:
+            return ServerSettings.model_validate(await self._changed_fields(place))
+
+    async def set(
+        self, place: str, name: str, value: object, user_id: str
+    ) -> tuple[object, object]:
+        """Change one setting to an already-parsed value; return (old, new) as JSON values.
+
+        Raises `SettingValueError`, writing nothing, for a name admins cannot set this way or
+        a value the settings model refuses.
+        """
+        if name not in SETTABLE:
+            raise SettingValueError(f"Unknown setting `{name}`. Settings: {', '.join(SETTABLE)}.")
+        async with self._write() as now:
+            changed = await self._changed_fields(place)
+            old = ServerSettings.model_validate(changed)
+            candidate = {**changed, name: value}
+            try:
+                new = ServerSettings.model_validate(candidate)
+            except ValidationError:
+                raise SettingValueError(
+                    f"`{name}` must be {allowed_values(name)}; got `{str(value)[:40]}`."
+                ) from None
+            old_value = old.model_dump(mode="json")[name]
+            new_value = new.model_dump(mode="json")[name]
+            stored = new.model_dump(mode="json", include=set(candidate))
+            await self._save(place, stored, now)
+            await self._audit(now, place, user_id, [(name, old_value, new_value)])
+        return old_value, new_value
+
+    async def reset(self, place: str, name: str | None, user_id: str) -> list[str]:
+        """Return one setting (or, with `None`, all) to the default; return the names reset.
+
+        A name counts as reset when the place had chosen a value for it, even one equal to
+        today's default: from now on it follows the default again.
+        """
+        if name is not None and name not in ServerSettings.model_fields:
+            raise SettingValueError(f"Unknown setting `{name}`. Settings: {', '.join(SETTABLE)}.")
+        async with self._write() as now:
+            changed = await self._changed_fields(place)
+            names = sorted(changed) if name is None else [name] if name in changed else []
+            if not names:
+                return []
+            old = ServerSettings.model_validate(changed).model_dump(mode="json")
+            kept = {key: value for key, value in changed.items() if key not in names}
+            new = ServerSettings.model_validate(kept).model_dump(mode="json")
+            await self._save(place, kept, now)
+            await self._audit(now, place, user_id, [(n, old[n], new[n]) for n in names])
+        return names
+
+    async def allow_channel(self, place: str, channel: str, user_id: str) -> ServerSettings:
+        """Let the bot answer in `channel` (and, once any is allowed, only in allowed ones)."""
+        _check_channel(channel)
+        return await self._edit_channels(
+            place, user_id, lambda a, d: (_add(a, channel), _drop(d, channel))
+        )
+
+    async def deny_channel(self, place: str, channel: str, user_id: str) -> ServerSettings:
+        """Keep the bot silent in `channel`, whatever the allowed list says."""
+        _check_channel(channel)
+        return await self._edit_channels(
+            place, user_id, lambda a, d: (_drop(a, channel), _add(d, channel))
+        )
+
+    async def clear_channels(self, place: str, channel: str | None, user_id: str) -> ServerSettings:
+        """Forget one channel from both lists, or (with `None`) empty both lists."""
+        if channel is None:
+            return await self._edit_channels(place, user_id, lambda a, d: ((), ()))
+        _check_channel(channel)
+        return await self._edit_channels(
+            place, user_id, lambda a, d: (_drop(a, channel), _drop(d, channel))
+        )
+
+    async def recent_changes(self, place: str, limit: int = 5) -> list[AuditEntry]:
+        """The place's latest setting changes, newest first."""
+        async with self._lock, self._db.execute(
+            "SELECT at, place, user_id, setting, old_value, new_value FROM audit_log"
+            " WHERE place = ? ORDER BY id DESC LIMIT ?",
+            (place, max(limit, 0)),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            AuditEntry(
+                at=datetime.fromisoformat(at),
+                place=where,
+                user_id=who,
+                setting=setting,
+                old_value=old,
+                new_value=new,
+            )
+            for at, where, who, setting, old, new in rows
+        ]
+
+    # -- questions and feedback -----------------------------------------------------------
+
+    async def record_unanswered(
+        self, place: str, channel: str | None, user_id: str, question: str
+    ) -> None:
+        """Remember a question the library could not answer, keeping the newest few per place."""
+        async with self._write() as now:
+            await self._run(
+                "INSERT INTO unanswered (at, place, channel, user_id, question)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (_stamp(now), place, channel, user_id, question),
+            )
+            await self._prune("unanswered", place, self._unanswered_per_place)
+
+    async def unanswered(
+        self, place: str, limit: int = 20, include_askers: bool = False
+    ) -> list[UnansweredQuestion]:
+        """The place's latest unanswered questions, newest first; askers only when asked for."""
+        async with self._lock, self._db.execute(
+            "SELECT question, at, place, channel, user_id FROM unanswered"
+            " WHERE place = ? ORDER BY id DESC LIMIT ?",
+            (place, max(limit, 0)),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            UnansweredQuestion(
+                question=question,
+                at=datetime.fromisoformat(at),
+                place=where,
+                channel=channel,
+                user_id=who if include_askers else None,
+            )
+            for question, at, where, channel, who in rows
+        ]
+
+    async def record_feedback(
+        self,
+        place: str,
+        user_id: str,
+        question: str,
+        passage_ids: Sequence[str],
+        helpful: bool,
+    ) -> None:
+        """Remember whether a reader found an answer (and the passages behind it) helpful."""
+        async with self._write() as now:
+            await self._run(
+                "INSERT INTO feedback (at, place, user_id, question, passage_ids, helpful)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    _stamp(now),
+                    place,
+                    user_id,
+                    question,
+                    json.dumps(list(passage_ids)),
+                    int(helpful),
+                ),
+            )
+            await self._prune("feedback", place, self._feedback_per_place)
+
+    async def forget_user(self, user_id: str) -> int:
+        """Delete a person's questions and feedback and unname them in the audit log.
+
+        Returns how many rows were deleted or unnamed. The audit rows stay, because the
+        settings they explain stay.
+        """
+        total = 0
+        async with self._write():
+            for sql, params in (
+                ("DELETE FROM unanswered WHERE user_id = ?", (user_id,)),
+                ("DELETE FROM feedback WHERE user_id = ?", (user_id,)),
+                ("UPDATE audit_log SET user_id = ? WHERE user_id = ?", (FORGOTTEN_USER, user_id)),
+            ):
+                total += await self._run(sql, params)
+        return total
+
+    # -- adapter state --------------------------------------------------------------------
+
+    async def mark_handled(self, platform: str, event_id: str) -> bool:
+        """Claim an event; True the first time, False if it was already handled.
+
+        Marks older than the retention period are dropped on the way, so the table stays small.
+        """
+        async with self._write() as now:
+            await self._run(
+                "DELETE FROM handled_events WHERE handled_at < ?",
+                (_stamp(now - self._handled_events_kept),),
+            )
+            inserted = await self._run(
+                "INSERT OR IGNORE INTO handled_events (platform, event_id, handled_at)"
+                " VALUES (?, ?, ?)",
+                (platform, event_id, _stamp(now)),
+            )
+        return inserted == 1
+
+    async def kv_get(self, key: str) -> str | None:
+        """A value an adapter stored under `key`, or None."""
+        async with self._lock, self._db.execute(
+            "SELECT value FROM kv WHERE key = ?", (key,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def kv_set(self, key: str, value: str) -> None:
+        """Store `value` under `key`, replacing any earlier value."""
+        async with self._write():
+            await self._run(
+                "INSERT INTO kv (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- internals ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[datetime]:
+        """One write transaction, alone on this store; yields the time to stamp rows with."""
+        async with self._lock:
+            try:
+                await self._run("BEGIN IMMEDIATE")
+                yield self._clock()
+                await self._run("COMMIT")
+            except BaseException:
+                await rollback(self._db)
+                raise
+
+    async def _run(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Execute one statement; return how many rows it changed."""
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            return cursor.rowcount
+
+    async def _changed_fields(self, place: str) -> dict[str, Any]:
+        """The fields an admin chose for `place`, minus any this version no longer accepts.
+
+        A field dropped from the model, or a value a newer rule refuses, falls back to its
+        default instead of making the whole place unreadable.
+        """
+        async with self._db.execute(
+            "SELECT data FROM place_settings WHERE place = ?", (place,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return {}
+        try:
+            stored = json.loads(row[0])
+        except json.JSONDecodeError:
+            log.warning("settings of %s are not JSON; using the defaults", place)
+            return {}
+        if not isinstance(stored, dict):
+            log.warning("settings of %s are not a JSON object; using the defaults", place)
+            return {}
+        usable: dict[str, Any] = {}
+        for name, value in stored.items():
+            if name not in ServerSettings.model_fields:
+                log.warning("%s: ignoring unknown stored setting %r", place, name)
+                continue
+            try:
+                ServerSettings.model_validate({name: value})
+            except ValidationError:
+                log.warning("%s: ignoring invalid stored value of %r", place, name)
+                continue
+            usable[name] = value
+        return usable
+
+    async def _save(self, place: str, changed: dict[str, Any], now: datetime) -> None:
+        if changed:
+            await self._run(
+                "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (place) DO UPDATE"
+                " SET data = excluded.data, updated_at = excluded.updated_at",
+                (place, json.dumps(changed, sort_keys=True), _stamp(now)),
+            )
+        else:
+            await self._run("DELETE FROM place_settings WHERE place = ?", (place,))
+
+    async def _audit(
+        self,
+        now: datetime,
+        place: str,
+        user_id: str,
+        changes: Iterable[tuple[str, object, object]],
+    ) -> None:
+        for setting, old, new in changes:
+            await self._run(
+                "INSERT INTO audit_log (at, place, user_id, setting, old_value, new_value)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (_stamp(now), place, user_id, setting, _audit_text(old), _audit_text(new)),
+            )
+
+    async def _edit_channels(
+        self,
+        place: str,
+        user_id: str,
+        edit: Callable[[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]],
+    ) -> ServerSettings:
+        async with self._write() as now:
+            changed = await self._changed_fields(place)
+            old = ServerSettings.model_validate(changed)
+            allowed, denied = edit(old.allowed_channels, old.denied_channels)
+            updated = dict(changed)
+            for name, channels in zip(_CHANNEL_FIELDS, (allowed, denied), strict=True):
+                if channels:
+                    updated[name] = list(channels)
+                else:
+                    updated.pop(name, None)
+            new = ServerSettings.model_validate(updated)
+            audit = [
+                (name, list(getattr(old, name)), list(getattr(new, name)))
+                for name in _CHANNEL_FIELDS
+                if getattr(old, name) != getattr(new, name)
+            ]
+            if audit:
+                await self._save(place, updated, now)
+                await self._audit(now, place, user_id, audit)
+        return new
+
+    async def _prune(self, table: str, place: str, keep: int) -> None:
+        # `table` is one of our own constant names, never user input.
+        await self._run(
+            f"DELETE FROM {table} WHERE place = ? AND id NOT IN"
+            f" (SELECT id FROM {table} WHERE place = ? ORDER BY id DESC LIMIT ?)",
+            (place, place, keep),
+        )
+
+
+def _check_channel(channel: str) -> None:
+    if not channel.strip():
+        raise SettingValueError("A channel is needed.")
+
+
+def _add(channels: tuple[str, ...], channel: str) -> tuple[str, ...]:
+    return channels if channel in channels else (*channels, channel)
+
+
+def _drop(channels: tuple[str, ...], channel: str) -> tuple[str, ...]:
+    return tuple(c for c in channels if c != channel)
+
+
+async def _run(db: aiosqlite.Connection, sql: str) -> None:
+    async with db.execute(sql):
+        pass

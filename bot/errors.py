@@ -1,0 +1,20 @@
+"""Start-up failures people can fix themselves, turned into one-line messages."""
+
+from __future__ import annotations
+
+from bot.core.store import DatabaseError
+from bot.library.catalogue import CatalogueError
+from bot.retrieval.retriever import EmptyLibraryError
+
+
+class StartupError(Exception):
+    """Raised by adapters for a problem the person running the bot must fix (token, URL)."""
+
+
+def describe_startup_error(exc: BaseException) -> str | None:
+    """The message for a known, fixable failure; None for a bug, which keeps its traceback."""
+    if isinstance(exc, StartupError | DatabaseError | CatalogueError):
+        return str(exc)
+    if isinstance(exc, EmptyLibraryError):
+        return f"{exc}; check library.path in the configuration"
+    return None

@@ -1,0 +1,32 @@
+"""Change settings forever, printing one line per committed change, until killed.
+
+The durability test runs this as a child process and SIGKILLs it mid-stream: every line it
+printed is a promise that the change is on disk. Line format: `<i> <place> <value>`, made by
+user `writer-<i>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.core.store import SettingsStore, open_database
+
+PLACES = ("discord:1", "discord:2", "matrix:!room:example.org")
+
+
+async def write_forever(path: Path) -> None:
+    async with open_database(path) as db:
+        store = SettingsStore(db)
+        i = 0
+        while True:
+            place = PLACES[i % len(PLACES)]
+            value = i % 3601
+            await store.set(place, "cooldown_seconds", value, f"writer-{i}")
+            print(i, place, value, flush=True)
+            i += 1
+
+
+if __name__ == "__main__":
+    asyncio.run(write_forever(Path(sys.argv[1])))

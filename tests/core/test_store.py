@@ -1,0 +1,460 @@
+"""The settings store against real SQLite files: defaults, audit, migrations, races, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.core.settings import ServerSettings, SettingValueError
+from bot.core.store import (
+    FORGOTTEN_USER,
+    SCHEMA_VERSION,
+    DatabaseError,
+    DatabaseTooNewError,
+    NotADatabaseError,
+    SettingsStore,
+    migrate,
+    open_database,
+    schema_version,
+)
+
+PLACE = "discord:1"
+WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+WRITER = Path(__file__).with_name("_store_writer.py")
+# Not `ServerSettings()`: without pydantic's mypy plugin, mypy thinks every field is required.
+DEFAULTS = ServerSettings.model_validate({})
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    async with open_database(tmp_path / "data" / "samizdat.db") as conn:
+        yield conn
+
+
+@pytest.fixture
+def store(db: aiosqlite.Connection) -> SettingsStore:
+    return SettingsStore(db, clock=lambda: WHEN)
+
+
+async def rows(db: aiosqlite.Connection, sql: str, *params: object) -> list[tuple[object, ...]]:
+    async with db.execute(sql, params) as cursor:
+        return [tuple(row) for row in await cursor.fetchall()]
+
+
+async def count(db: aiosqlite.Connection, table: str) -> int:
+    (total,) = (await rows(db, f"SELECT COUNT(*) FROM {table}"))[0]
+    assert isinstance(total, int)
+    return total
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+async def test_unknown_place_reads_defaults_and_writes_nothing(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    assert await store.get("matrix:!nowhere:example.org") == DEFAULTS
+    assert await count(db, "place_settings") == 0
+    assert await count(db, "audit_log") == 0
+
+
+async def test_set_get_reset_round_trip(db: aiosqlite.Connection, store: SettingsStore) -> None:
+    assert await store.set(PLACE, "sources_shown", 5, "discord:42") == (3, 5)
+    old_new = await store.set(PLACE, "answer_length", "detailed", "discord:42")
+    assert old_new == ("brief", "detailed")
+    settings = await store.get(PLACE)
+    assert (settings.sources_shown, settings.answer_length) == (5, "detailed")
+    assert await store.get("discord:2") == DEFAULTS
+
+    # Only the changed fields are stored, so a later default still reaches this place.
+    [(data,)] = await rows(db, "SELECT data FROM place_settings WHERE place = ?", PLACE)
+    assert isinstance(data, str)
+    assert json.loads(data) == {"answer_length": "detailed", "sources_shown": 5}
+
+    assert await store.reset(PLACE, "sources_shown", "discord:42") == ["sources_shown"]
+    assert await store.reset(PLACE, "sources_shown", "discord:42") == []
+    assert (await store.get(PLACE)).sources_shown == 3
+    assert await store.reset(PLACE, None, "discord:42") == ["answer_length"]
+    assert await store.get(PLACE) == DEFAULTS
+    assert await count(db, "place_settings") == 0
+    assert await count(db, "audit_log") == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("sources_shown", 9),
+        ("answer_length", "epic"),
+        ("command_prefix", "a b"),
+        ("no_such_setting", 1),
+        ("allowed_channels", ["general"]),
+    ],
+)
+async def test_invalid_value_is_refused_and_nothing_written(
+    db: aiosqlite.Connection, store: SettingsStore, name: str, value: object
+) -> None:
+    with pytest.raises(SettingValueError, match=name):
+        await store.set(PLACE, name, value, "discord:42")
+    assert await count(db, "place_settings") == 0
+    assert await count(db, "audit_log") == 0
+    # The refused write left no transaction open behind it.
+    assert await store.set(PLACE, "enabled", False, "discord:42") == (True, False)
+
+
+async def test_audit_records_who_where_what_and_when(store: SettingsStore) -> None:
+    await store.set(PLACE, "cooldown_seconds", 30, "discord:42")
+    await store.set(PLACE, "show_quotes", False, "discord:43")
+    await store.set("discord:2", "strictness", "strict", "discord:44")
+
+    newest, older = await store.recent_changes(PLACE)
+    assert newest.model_dump() == {
+        "at": WHEN,
+        "place": PLACE,
+        "user_id": "discord:43",
+        "setting": "show_quotes",
+        "old_value": "true",
+        "new_value": "false",
+    }
+    assert (older.user_id, older.setting, older.old_value, older.new_value) == (
+        "discord:42",
+        "cooldown_seconds",
+        "5",
+        "30",
+    )
+    assert newest.at.utcoffset() == timedelta(0)
+    assert len(await store.recent_changes(PLACE, limit=1)) == 1
+
+
+async def test_stored_fields_this_version_refuses_fall_back_to_defaults(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await rows(
+        db,
+        "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, ?)",
+        PLACE,
+        json.dumps({"retired_field": 1, "sources_shown": 99, "cooldown_seconds": 7}),
+        "",
+    )
+    assert await store.get(PLACE) == ServerSettings.model_validate({"cooldown_seconds": 7})
+
+
+async def test_channels_allow_deny_and_clear(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await store.allow_channel(PLACE, "history", "discord:42")
+    settings = await store.allow_channel(PLACE, "books", "discord:42")
+    assert settings.allowed_channels == ("history", "books")
+
+    settings = await store.deny_channel(PLACE, "history", "discord:42")
+    assert (settings.allowed_channels, settings.denied_channels) == (("books",), ("history",))
+
+    settings = await store.allow_channel(PLACE, "history", "discord:42")
+    assert (settings.allowed_channels, settings.denied_channels) == (("books", "history"), ())
+
+    await store.deny_channel(PLACE, "memes", "discord:42")
+    settings = await store.clear_channels(PLACE, "books", "discord:42")
+    assert (settings.allowed_channels, settings.denied_channels) == (("history",), ("memes",))
+    assert await store.get(PLACE) == settings
+
+    audited = await count(db, "audit_log")
+    await store.allow_channel(PLACE, "history", "discord:42")  # already allowed: no change
+    assert await count(db, "audit_log") == audited
+
+    settings = await store.clear_channels(PLACE, None, "discord:42")
+    assert (settings.allowed_channels, settings.denied_channels) == ((), ())
+    assert await count(db, "place_settings") == 0
+    last = await store.recent_changes(PLACE, limit=2)
+    assert {(e.setting, e.old_value, e.new_value) for e in last} == {
+        ("allowed_channels", '["history"]', "[]"),
+        ("denied_channels", '["memes"]', "[]"),
+    }
+
+
+# -- questions, feedback, forgetting --------------------------------------------------------
+
+
+async def test_unanswered_newest_first_pruned_and_askers_hidden(db: aiosqlite.Connection) -> None:
+    store = SettingsStore(db, unanswered_per_place=3)
+    for n in range(5):
+        await store.record_unanswered(PLACE, "history", f"discord:{n}", f"question {n}?")
+    await store.record_unanswered("discord:2", None, "discord:9", "elsewhere?")
+
+    items = await store.unanswered(PLACE)
+    assert [i.question for i in items] == ["question 4?", "question 3?", "question 2?"]
+    assert {i.user_id for i in items} == {None}
+    assert items[0].channel == "history"
+    assert items[0].at.tzinfo is not None
+    named = await store.unanswered(PLACE, limit=1, include_askers=True)
+    assert [(i.question, i.user_id) for i in named] == [("question 4?", "discord:4")]
+    assert await count(db, "unanswered") == 4
+
+
+async def test_forget_user_deletes_questions_feedback_and_unnames_audit(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await store.record_unanswered(PLACE, None, "discord:7", "who built Rome?")
+    await store.record_unanswered(PLACE, None, "discord:8", "when was Carthage founded?")
+    await store.record_feedback(PLACE, "discord:7", "who?", ["doc#1", "doc#2"], helpful=True)
+    await store.set(PLACE, "enabled", False, "discord:7")
+    [(ids, helpful)] = await rows(db, "SELECT passage_ids, helpful FROM feedback")
+    assert (ids, helpful) == ('["doc#1", "doc#2"]', 1)
+
+    assert await store.forget_user("discord:7") == 3
+    assert [i.user_id for i in await store.unanswered(PLACE, include_askers=True)] == [
+        "discord:8"
+    ]
+    assert await count(db, "feedback") == 0
+    [change] = await store.recent_changes(PLACE)
+    assert (change.user_id, change.new_value) == (FORGOTTEN_USER, "false")
+    assert await store.forget_user("discord:7") == 0
+
+
+# -- adapter state --------------------------------------------------------------------------
+
+
+async def test_mark_handled_once_and_forgets_old_marks(db: aiosqlite.Connection) -> None:
+    now = [WHEN]
+    store = SettingsStore(db, handled_events_kept=timedelta(days=1), clock=lambda: now[0])
+    assert await store.mark_handled("matrix", "$event1") is True
+    assert await store.mark_handled("matrix", "$event1") is False
+    assert await store.mark_handled("discord", "$event1") is True
+
+    now[0] = WHEN + timedelta(days=2)
+    assert await store.mark_handled("matrix", "$event2") is True
+    assert await rows(db, "SELECT platform, event_id FROM handled_events") == [
+        ("matrix", "$event2")
+    ]
+
+
+async def test_key_values_round_trip(store: SettingsStore) -> None:
+    assert await store.kv_get("matrix.next_batch") is None
+    await store.kv_set("matrix.next_batch", "s1")
+    await store.kv_set("matrix.next_batch", "s2")
+    assert await store.kv_get("matrix.next_batch") == "s2"
+
+
+# -- opening, migrating, refusing -----------------------------------------------------------
+
+# Rows an older Samizdat could have written, by the schema version that introduced the table.
+SEED = {
+    1: [
+        "INSERT INTO place_settings VALUES ('discord:1', '{\"sources_shown\": 4}', '2025-01-01')",
+        "INSERT INTO audit_log (at, place, user_id, setting, old_value, new_value)"
+        " VALUES ('2025-01-01T00:00:00.000000+00:00', 'discord:1', 'discord:42',"
+        " 'sources_shown', '3', '4')",
+    ],
+    2: [
+        "INSERT INTO unanswered (at, place, channel, user_id, question)"
+        " VALUES ('2025-01-02T00:00:00.000000+00:00', 'discord:1', 'c', 'discord:5', 'why?')",
+        "INSERT INTO feedback (at, place, user_id, question, passage_ids, helpful)"
+        " VALUES ('2025-01-02T00:00:00.000000+00:00', 'discord:1', 'discord:5', 'q', '[]', 0)",
+    ],
+    3: [
+        "INSERT INTO handled_events VALUES ('matrix', '$seen', '9999-01-01T00:00:00+00:00')",
+        "INSERT INTO kv VALUES ('matrix.next_batch', 's42')",
+    ],
+}
+
+
+def test_seed_covers_every_version() -> None:
+    assert sorted(SEED) == list(range(1, SCHEMA_VERSION + 1))
+
+
+@pytest.mark.parametrize("old_version", range(SCHEMA_VERSION))
+async def test_every_older_database_is_upgraded_with_its_data(
+    tmp_path: Path, old_version: int
+) -> None:
+    path = tmp_path / "old.db"
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        assert await migrate(conn, upto=old_version) == old_version
+        for version in range(1, old_version + 1):
+            for statement in SEED[version]:
+                await rows(conn, statement)
+
+    async with open_database(path) as db:
+        assert await schema_version(db) == SCHEMA_VERSION
+        store = SettingsStore(db)
+        if old_version >= 1:
+            assert (await store.get(PLACE)).sources_shown == 4
+            [change] = await store.recent_changes(PLACE)
+            assert (change.user_id, change.new_value) == ("discord:42", "4")
+        if old_version >= 2:
+            [question] = await store.unanswered(PLACE)
+            assert question.question == "why?"
+            assert await count(db, "feedback") == 1
+        if old_version >= 3:
+            assert await store.mark_handled("matrix", "$seen") is False
+            assert await store.kv_get("matrix.next_batch") == "s42"
+        # Every table of the latest schema is there and usable, whatever the start.
+        await store.record_feedback(PLACE, "discord:5", "q", ["a#1"], helpful=True)
+        await store.kv_set("k", "v")
+        assert await store.mark_handled("matrix", "$new") is True
+
+
+async def test_a_failing_step_is_rolled_back_whole(tmp_path: Path) -> None:
+    path = tmp_path / "clash.db"
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await migrate(conn, upto=SCHEMA_VERSION - 1)
+        # A table the last step creates, already there: that step must fail, and fail whole.
+        await rows(conn, "CREATE TABLE kv (key TEXT)")
+    with pytest.raises(DatabaseError, match=f"version {SCHEMA_VERSION}"):
+        async with open_database(path):
+            pytest.fail("a half-upgraded database was opened")
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        assert await schema_version(conn) == SCHEMA_VERSION - 1
+        tables = await rows(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        assert ("handled_events",) not in tables
+
+
+async def test_new_database_is_wal_with_foreign_keys(db: aiosqlite.Connection) -> None:
+    assert await rows(db, "PRAGMA journal_mode") == [("wal",)]
+    assert await rows(db, "PRAGMA foreign_keys") == [(1,)]
+    assert await rows(db, "PRAGMA busy_timeout") == [(5000,)]
+    assert await schema_version(db) == SCHEMA_VERSION
+
+
+async def test_newer_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE from_the_future (x)")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        conn.commit()
+    before = path.read_bytes()
+
+    with pytest.raises(DatabaseTooNewError) as refused:
+        async with open_database(path):
+            pytest.fail("a newer database was opened")
+    assert str(refused.value) == (
+        f"database version {SCHEMA_VERSION + 1} is newer than this Samizdat "
+        f"(knows up to {SCHEMA_VERSION}); upgrade Samizdat or use another database file"
+    )
+    assert path.read_bytes() == before
+
+
+async def test_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"These are my notes on the Peloponnesian War.\n" * 40)
+    before = path.read_bytes()
+    with pytest.raises(NotADatabaseError, match="is not a Samizdat database") as refused:
+        async with open_database(path):
+            pytest.fail("a text file was opened as a database")
+    assert str(path) in str(refused.value)
+    assert isinstance(refused.value, DatabaseError)
+    assert path.read_bytes() == before
+
+
+async def test_connection_is_closed_when_the_body_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        async with open_database(tmp_path / "s.db") as db:
+            raise RuntimeError("boom")
+    with pytest.raises(ValueError, match=r"closed|no active connection"):
+        await db.execute("SELECT 1")
+
+
+# -- concurrency and durability -------------------------------------------------------------
+
+
+async def test_concurrent_changes_from_many_tasks_lose_nothing(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    places = [f"discord:{n}" for n in range(20)]
+
+    async def change(place: str, k: int) -> None:
+        if k % 2:
+            await store.set(place, "cooldown_seconds", 100 + k, f"user{k}")
+        else:
+            await store.set(place, "command_prefix", f"p{k}", f"user{k}")
+
+    await asyncio.gather(*(change(place, k) for place in places for k in range(10)))
+
+    assert await count(db, "audit_log") == 200
+    defaults = DEFAULTS.model_dump(mode="json")
+    for place in places:
+        settings = (await store.get(place)).model_dump(mode="json")
+        for name, expected in (
+            ("cooldown_seconds", {str(100 + k) for k in range(1, 10, 2)}),
+            ("command_prefix", {f"p{k}" for k in range(0, 10, 2)}),
+        ):
+            history = await rows(
+                db,
+                "SELECT old_value, new_value FROM audit_log"
+                " WHERE place = ? AND setting = ? ORDER BY id",
+                place,
+                name,
+            )
+            assert {new for _, new in history} == expected
+            # Each change started from the one before it: no read raced a write.
+            olds = [old for old, _ in history]
+            assert olds == [str(defaults[name]), *[new for _, new in history][:-1]]
+            assert str(settings[name]) == history[-1][1]
+
+
+async def test_cancelled_changes_leave_no_transaction_behind(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    # Cancel a change at every point it can be suspended; each time, the change happened
+    # with its audit record or not at all, and the next change still goes through.
+    for steps in range(12):
+        task = asyncio.create_task(store.set(PLACE, "cooldown_seconds", 60, "discord:1"))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.set(PLACE, "cooldown_seconds", steps, "discord:2")
+        assert (await store.get(PLACE)).cooldown_seconds == steps
+    audited = await rows(db, "SELECT old_value, new_value FROM audit_log ORDER BY id")
+    assert audited[-1][1] == "11"
+    assert [old for old, _ in audited] == ["5", *[new for _, new in audited][:-1]]
+    assert not db.in_transaction
+
+
+async def test_changes_reported_by_a_killed_writer_survive(tmp_path: Path) -> None:
+    path = tmp_path / "killed.db"
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(WRITER),
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert writer.stdout is not None
+    reported: list[tuple[int, str, str]] = []
+    try:
+        while len(reported) < 60:
+            line = await writer.stdout.readline()
+            if not line:
+                break
+            number, place, value = line.decode().split()
+            reported.append((int(number), place, value))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            writer.send_signal(signal.SIGKILL)
+        _, errors = await writer.communicate()
+    assert len(reported) == 60, errors.decode()
+    assert writer.returncode == -signal.SIGKILL
+
+    async with open_database(path) as db:
+        assert await rows(db, "PRAGMA integrity_check") == [("ok",)]
+        audit = {
+            user: (place, new)
+            for user, place, new in await rows(
+                db, "SELECT user_id, place, new_value FROM audit_log"
+            )
+        }
+        for i, place, value in reported:
+            assert audit[f"writer-{i}"] == (place, value)
+        store = SettingsStore(db)
+        for place in {place for _, place, _ in reported}:
+            [latest] = await store.recent_changes(place, limit=1)
+            assert str((await store.get(place)).cooldown_seconds) == latest.new_value
