@@ -119,8 +119,6 @@ def _index(config: Config) -> int:
 
 def _evaluate(config: Config, file: Path, show_failures: bool) -> int:
     from bot.answers.engine import build_engine
-    from bot.core.commands import compose_options
-    from bot.core.settings import ServerSettings
     from bot.evaluation import EvalFileError, evaluate, format_report, read_questions
 
     try:
@@ -129,8 +127,7 @@ def _evaluate(config: Config, file: Path, show_failures: bool) -> int:
         print(f"samizdat: {exc}", file=sys.stderr)
         return 2
     engine = build_engine(config)
-    options = compose_options(ServerSettings(), engine.defaults)
-    report = evaluate(questions, lambda q: engine.answer(q, options))
+    report = evaluate(questions, engine.answer)  # as a server with default settings answers
     print(format_report(report))
     if show_failures:
         for failure in report.failures:

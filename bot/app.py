@@ -41,5 +41,5 @@ async def open_app(config: Config, engine: AnswerEngine | None = None) -> AsyncI
     )
     async with open_database(config.database_path) as db:
         store = SettingsStore(db)
-        core = Core(engine, store, config.limits)
+        core = Core(engine, store, config.limits, search_results=config.retrieval.top_k)
         yield App(config=config, engine=engine, store=store, core=core)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.answers.compose import ComposeOptions, Composer
 from bot.answers.model import Answer
-from bot.config import Config
+from bot.config import AnswerConfig, Config
 from bot.library.loader import Library, bundled_library_dir, load_library
 from bot.retrieval.index import load_or_build
 from bot.retrieval.retriever import BM25Params, Hit, Retriever
@@ -34,14 +34,16 @@ class IndexReport:
 
 
 class AnswerEngine:
-    def __init__(self, library: Library, retriever: Retriever, report: IndexReport,
-                 compose_defaults: ComposeOptions) -> None:
+    def __init__(
+        self, library: Library, retriever: Retriever, report: IndexReport, config: AnswerConfig
+    ) -> None:
         self.library = library
         self.retriever = retriever
         self.report = report
-        self.defaults = compose_defaults
+        self.config = config
+        self.defaults = compose_options(brief=True, strictness="normal", config=config)
         self._composer = Composer(
-            retriever, {d.info.id: d.info for d in library.documents}, compose_defaults
+            retriever, {d.info.id: d.info for d in library.documents}, self.defaults
         )
 
     def search(self, query: str, k: int) -> list[Hit]:
@@ -80,8 +82,13 @@ def build_engine(config: Config, folders: Sequence[Path] | None = None) -> Answe
         built_at=index.built_at,
         from_cache=index.loaded_from_cache,
     )
-    defaults = ComposeOptions(
-        max_sentences=config.answers.max_sentences,
-        closest_sections=config.answers.closest_sections,
+    return AnswerEngine(library, retriever, report, config.answers)
+
+
+def compose_options(brief: bool, strictness: str, config: AnswerConfig) -> ComposeOptions:
+    """A brief answer is the best sentence and the one after it; detailed goes to the max."""
+    return ComposeOptions(
+        max_sentences=min(2, config.max_sentences) if brief else config.max_sentences,
+        strictness=strictness,
+        closest_sections=config.closest_sections,
     )
-    return AnswerEngine(library, retriever, report, defaults)

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from bot import __version__
-from bot.answers.compose import ComposeOptions
-from bot.answers.engine import AnswerEngine
+from bot.answers.engine import AnswerEngine, compose_options
 from bot.answers.model import RetrievedPassage
 from bot.config import LimitsConfig
 from bot.core.limits import RateLimiter
@@ -47,7 +46,6 @@ from bot.core.text import has_words, mostly_non_latin, normalize_input
 
 ChannelAction = Literal["allow", "deny", "clear"]
 
-SEARCH_RESULTS = 5
 MAX_PASSAGE_ID = 100
 
 COMMANDS: tuple[CommandHelp, ...] = (
@@ -90,11 +88,13 @@ class Core:
         store: SettingsStore,
         limits: LimitsConfig,
         rate_limiter: RateLimiter | None = None,
+        search_results: int = 5,
     ) -> None:
         self.engine = engine
         self.store = store
         self._limits = limits
         self._rate = rate_limiter or RateLimiter(limits.place_questions_per_minute)
+        self._search_results = search_results
 
     # -- everyone -------------------------------------------------------------------------
 
@@ -104,7 +104,12 @@ class Core:
         checked = self._check_question(question, settings, caller, where, "ask")
         if isinstance(checked, Refusal):
             return checked
-        answer = await self.engine.aanswer(checked, compose_options(settings, self.engine.defaults))
+        options = compose_options(
+            brief=settings.answer_length is AnswerLength.BRIEF,
+            strictness=settings.strictness.value,
+            config=self.engine.config,
+        )
+        answer = await self.engine.aanswer(checked, options)
         if not answer.answered:
             if mostly_non_latin(checked):
                 answer = answer.model_copy(
@@ -125,7 +130,7 @@ class Core:
         checked = self._check_question(query, settings, caller, where, "search")
         if isinstance(checked, Refusal):
             return checked
-        hits = await self.engine.asearch(checked, SEARCH_RESULTS)
+        hits = await self.engine.asearch(checked, self._search_results)
         documents = self.engine.library
         return SearchReply(
             query=checked,
@@ -405,16 +410,6 @@ class Core:
             reason = RefusalReason.COOLDOWN if kind == "cooldown" else RefusalReason.BUSY
             return _refuse(reason, message, retry_after=wait)
         return question
-
-
-def compose_options(settings: ServerSettings, defaults: ComposeOptions) -> ComposeOptions:
-    """How a place's settings shape an answer: brief is two sentences, detailed up to the max."""
-    detailed = settings.answer_length is AnswerLength.DETAILED
-    return ComposeOptions(
-        max_sentences=defaults.max_sentences if detailed else min(2, defaults.max_sentences),
-        strictness=settings.strictness.value,
-        closest_sections=defaults.closest_sections,
-    )
 
 
 def _display(value: object) -> str:

@@ -37,7 +37,11 @@ class PassageIndex:
 
 def index_key(library: Library, config: RetrievalConfig) -> str:
     shape = json.dumps(
-        {"format": INDEX_FORMAT, "library": library.fingerprint, "retrieval": config.model_dump()},
+        {
+            "format": INDEX_FORMAT,
+            "library": library.fingerprint,
+            "retrieval": config.model_dump(exclude={"top_k"}),
+        },
         sort_keys=True,
     )
     return hashlib.sha256(shape.encode()).hexdigest()

@@ -1,0 +1,32 @@
+# Samizdat: runs the bot on the chat platforms configured through the environment.
+#   docker build -t samizdat .
+#   docker run -e SAMIZDAT_DISCORD__TOKEN=... -v samizdat-data:/data samizdat
+# The terminal chat:  docker run -it -v samizdat-data:/data samizdat samizdat chat
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    SAMIZDAT_DATA_DIR=/data
+
+RUN groupadd --system --gid 10001 samizdat \
+    && useradd --system --uid 10001 --gid samizdat --home-dir /home/samizdat --create-home samizdat \
+    && mkdir -p /data \
+    && chown samizdat:samizdat /data
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY knowledge ./knowledge
+COPY config ./config
+# The same install step as the README's first command.
+RUN python3 -m pip install . \
+    && rm -rf /src
+
+WORKDIR /home/samizdat
+USER 10001
+VOLUME ["/data"]
+
+# Tokens come only from the environment (SAMIZDAT_DISCORD__TOKEN, SAMIZDAT_MATRIX__PASSWORD, ...).
+CMD ["samizdat", "run", "all"]

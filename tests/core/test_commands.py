@@ -1,0 +1,167 @@
+"""The command core through its public calls, on a real SQLite file."""
+
+from bot.answers.engine import AnswerEngine
+from bot.app import App, open_app
+from bot.config import Config, LimitsConfig
+from bot.core.commands import Core
+from bot.core.limits import RateLimiter
+from bot.core.places import Caller, Where
+from bot.core.replies import (
+    AnswerReply,
+    Confirmation,
+    PassageView,
+    Refusal,
+    RefusalReason,
+    SearchReply,
+    SettingsReply,
+    UnansweredReply,
+)
+from bot.core.settings import ServerSettings
+
+ADMIN = Caller("admin-1", "Ada", is_admin=True)
+MEMBER = Caller("member-1", "Max", is_admin=False)
+GUILD = Where("discord:1", channel="100")
+
+
+async def test_unknown_place_reads_defaults_and_writes_nothing(console_app: App) -> None:
+    assert await console_app.core.settings_for(Where("discord:999")) == ServerSettings()
+    assert await console_app.store.recent_changes("discord:999") == []
+
+
+async def test_set_show_reset_round_trip_with_audit(console_app: App) -> None:
+    core = console_app.core
+    reply = await core.settings_set(ADMIN, GUILD, "sources_shown", "4")
+    assert isinstance(reply, Confirmation) and "now 4" in reply.message
+    shown = await core.settings_show(ADMIN, GUILD)
+    assert isinstance(shown, SettingsReply)
+    assert shown.values["sources_shown"] == "4"
+    change = shown.recent_changes[0]
+    assert (change.user_id, change.setting, change.old_value, change.new_value) == (
+        "admin-1", "sources_shown", "3", "4",
+    )
+    await core.settings_reset(ADMIN, GUILD, "sources_shown")
+    assert (await core.settings_for(GUILD)).sources_shown == 3
+
+
+async def test_invalid_values_are_refused_naming_the_allowed_ones(console_app: App) -> None:
+    core = console_app.core
+    bad = await core.settings_set(ADMIN, GUILD, "answer_length", "epic")
+    assert isinstance(bad, Refusal) and bad.reason is RefusalReason.INVALID
+    assert "brief, detailed" in bad.message
+    unknown = await core.settings_set(ADMIN, GUILD, "colour", "red")
+    assert isinstance(unknown, Refusal) and "sources_shown" in unknown.message
+    assert await core.settings_for(GUILD) == ServerSettings()
+
+
+async def test_non_admin_is_refused_and_nothing_is_written(console_app: App) -> None:
+    core = console_app.core
+    for reply in [
+        await core.settings_set(MEMBER, GUILD, "enabled", "off"),
+        await core.settings_reset(MEMBER, GUILD, None),
+        await core.channels(MEMBER, GUILD, "deny", "100"),
+        await core.settings_show(MEMBER, GUILD),
+        await core.unanswered(MEMBER, GUILD),
+    ]:
+        assert isinstance(reply, Refusal) and reply.reason is RefusalReason.NOT_ADMIN
+    assert await core.settings_for(GUILD) == ServerSettings()
+    assert await console_app.store.recent_changes(GUILD.place) == []
+
+
+async def test_channels_and_disabling_gate_questions(console_app: App) -> None:
+    core = console_app.core
+    await core.channels(ADMIN, GUILD, "allow", "200")
+    refused = await core.ask("who was kollontai", MEMBER, GUILD)
+    assert isinstance(refused, Refusal) and refused.reason is RefusalReason.CHANNEL
+    allowed = await core.ask("who was kollontai", MEMBER, Where("discord:1", channel="200"))
+    assert isinstance(allowed, AnswerReply)
+    await core.channels(ADMIN, GUILD, "clear", None)
+    await core.settings_set(ADMIN, GUILD, "enabled", "off")
+    off = await core.ask("who was kollontai", MEMBER, Where("discord:1", channel="200"))
+    assert isinstance(off, Refusal) and off.reason is RefusalReason.DISABLED
+
+
+async def test_settings_survive_a_restart(tmp_config: Config, bundled_engine: AnswerEngine) -> None:
+    async with open_app(tmp_config, engine=bundled_engine) as app:
+        await app.core.settings_set(ADMIN, GUILD, "answer_length", "detailed")
+    async with open_app(tmp_config, engine=bundled_engine) as app:
+        assert (await app.core.settings_for(GUILD)).answer_length.value == "detailed"
+
+
+async def test_declined_questions_are_listed_for_curators_without_askers(
+    console_app: App,
+) -> None:
+    core = console_app.core
+    reply = await core.ask("what caused the wall street crash of 1929", MEMBER, GUILD)
+    assert isinstance(reply, AnswerReply) and not reply.answer.answered
+    listed = await core.unanswered(ADMIN, GUILD)
+    assert isinstance(listed, UnansweredReply)
+    assert [i.question for i in listed.items] == ["what caused the wall street crash of 1929"]
+    assert listed.items[0].user_id is None
+    with_askers = await core.unanswered(ADMIN, GUILD, show_askers=True)
+    assert isinstance(with_askers, UnansweredReply)
+    assert with_askers.items[0].user_id == "member-1"
+
+
+async def test_cooldown_and_place_budget_say_when_to_retry(
+    tmp_config: Config, bundled_engine: AnswerEngine
+) -> None:
+    now = [1000.0]
+    async with open_app(tmp_config, engine=bundled_engine) as app:
+        core = Core(bundled_engine, app.store, LimitsConfig(place_questions_per_minute=2),
+                    rate_limiter=RateLimiter(2, clock=lambda: now[0]))
+        assert isinstance(await core.ask("kronstadt sailors", MEMBER, GUILD), AnswerReply)
+        slow = await core.ask("kronstadt sailors", MEMBER, GUILD)
+        assert isinstance(slow, Refusal) and slow.reason is RefusalReason.COOLDOWN
+        assert "try again in 5 s" in slow.message
+        now[0] += 6
+        other = Caller("member-2")
+        assert isinstance(await core.ask("kronstadt", other, GUILD), AnswerReply)
+        busy = await core.ask("kronstadt", Caller("member-3"), GUILD)
+        assert isinstance(busy, Refusal) and busy.reason is RefusalReason.BUSY
+        assert isinstance(await core.ask("kronstadt", ADMIN, GUILD), AnswerReply)
+
+
+async def test_bad_input_gets_short_clear_replies(console_app: App) -> None:
+    core = console_app.core
+    cases = {
+        "": RefusalReason.EMPTY,
+        "   \t\n ": RefusalReason.EMPTY,
+        "🙂🙂🙂 ?!": RefusalReason.EMPTY,
+        "x" * 20_000: RefusalReason.TOO_LONG,
+    }
+    for text, reason in cases.items():
+        reply = await core.ask(text, ADMIN, GUILD)
+        assert isinstance(reply, Refusal) and reply.reason is reason
+        assert len(reply.message) < 200
+    controls = await core.ask("who\x00 led\x1b[31m the kronstadt\u202e revolt", ADMIN, GUILD)
+    assert isinstance(controls, AnswerReply)
+    assert "\x00" not in controls.answer.question and "\u202e" not in controls.answer.question
+    russian = await core.ask("Что такое рабочий контроль?", ADMIN, GUILD)
+    assert isinstance(russian, AnswerReply) and not russian.answer.answered
+    assert "English" in russian.answer.text
+    missing = await core.source("nope:99")
+    assert isinstance(missing, Refusal) and missing.reason is RefusalReason.NOT_FOUND
+
+
+async def test_search_source_and_library(console_app: App) -> None:
+    core = console_app.core
+    found = await core.search("kronstadt sailors", ADMIN, GUILD)
+    assert isinstance(found, SearchReply) and len(found.hits) == 5
+    view = await core.source(found.hits[0].passage_id)
+    assert isinstance(view, PassageView)
+    assert view.text == found.hits[0].text
+    first = await core.source("kuzbass:1")
+    assert isinstance(first, PassageView) and first.previous_id is None
+    assert first.next_id == "kuzbass:2"
+    library = core.library()
+    assert sum(d.passages for d in library.documents) == core.about().passages
+    assert core.complete_passage("kuzbass:1")[0][0] == "kuzbass:1"
+    assert all(pid.startswith("guerin:") for pid, _ in core.complete_passage("anarchism", 5))
+
+
+def test_help_hides_admin_commands_from_members(console_app: App) -> None:
+    member_help = {c.name for c in console_app.core.help(MEMBER).commands}
+    admin_help = {c.name for c in console_app.core.help(ADMIN).commands}
+    assert {"ask", "search", "source", "library", "help", "about"} <= member_help
+    assert not member_help & {"settings set", "channels", "unanswered"}
+    assert admin_help - member_help >= {"settings set", "channels", "unanswered"}

@@ -1,0 +1,38 @@
+import shutil
+from pathlib import Path
+
+from bot.answers.engine import build_engine
+from bot.config import Config, RetrievalConfig
+from bot.library.loader import bundled_library_dir
+
+
+def test_index_is_saved_reused_and_rebuilt_when_a_document_or_config_changes(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "lib"
+    shutil.copytree(bundled_library_dir(), folder)
+    config = Config(data_dir=tmp_path / "data")
+    first = build_engine(config, [folder])
+    assert not first.report.from_cache
+    assert (tmp_path / "data" / "index" / "passage-index.json").is_file()
+
+    second = build_engine(config, [folder])
+    assert second.report.from_cache
+
+    kuzbass = folder / "kuzbass-autonomous-industrial-colony.md"
+    kuzbass.write_text(kuzbass.read_text() + "\n\nThe colonists also kept bees in Kemerovo.\n")
+    third = build_engine(config, [folder])
+    assert not third.report.from_cache
+    assert third.search("bees kemerovo", 1)[0].passage.doc_id == "kuzbass"
+
+    changed = config.model_copy(update={"retrieval": RetrievalConfig(k1=1.6)})
+    assert not build_engine(changed, [folder]).report.from_cache
+
+
+def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
+    config = Config(data_dir=tmp_path)
+    build_engine(config)
+    (tmp_path / "index" / "passage-index.json").write_text("{not json")
+    engine = build_engine(config)
+    assert not engine.report.from_cache
+    assert engine.report.passages > 100

@@ -1,0 +1,105 @@
+"""The `samizdat` command as a user or a script runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+
+
+def samizdat(
+    *args: str, data_dir: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "SAMIZDAT_DATA_DIR": str(data_dir), **(env or {})}
+    environment.pop("SAMIZDAT_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin, capture_output=True, text=True, env=environment, timeout=120,
+        cwd=data_dir.parent,
+    )
+
+
+def test_json_lines_interface(tmp_path: Path) -> None:
+    questions = "\n".join([
+        "which couple quit kuzbass and said the soviets had scammed them",
+        "",
+        "who was the first emperor of the qin dynasty",
+        "x" * 20_000,
+        "🙂🙂🙂",
+    ])
+    result = samizdat("ask", "--json", "-", data_dir=tmp_path / "data", stdin=questions)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 4
+    answered, declined, too_long, emoji = rows
+    assert answered["answered"] is True
+    assert "Doyle" in answered["answer"]
+    assert {"passage_id", "doc_id", "title", "author", "section", "quote"} <= set(
+        answered["citations"][0]
+    )
+    assert answered["citations"][0]["doc_id"] == "kuzbass"
+    cited = answered["citations"][0]["passage_id"]
+    assert cited in [p["passage_id"] for p in answered["passages"]]
+    assert {"passage_id", "doc_id", "score", "text"} <= set(answered["passages"][0])
+    assert declined["answered"] is False and declined["citations"] == []
+    assert too_long["answered"] is False and "at most 500" in too_long["error"]
+    assert emoji["answered"] is False and emoji["error"]
+    assert "Traceback" not in result.stderr
+
+
+def test_ask_once_prints_answer_and_sources(tmp_path: Path) -> None:
+    result = samizdat("ask", "which fleet was kronstadt the base of", data_dir=tmp_path / "d")
+    assert result.returncode == 0, result.stderr
+    assert "Baltic Fleet" in result.stdout
+    assert "Sources:" in result.stdout and "passage " in result.stdout
+
+
+def test_index_and_eval_commands(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    index = samizdat("index", data_dir=data)
+    assert index.returncode == 0, index.stderr
+    assert "5 documents" in index.stdout and "index built" in index.stdout
+    again = samizdat("index", data_dir=data)
+    assert "index loaded from cache" in again.stdout
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps({"id": "a", "question": "which fleet was kronstadt the base of",
+                    "answers": ["Baltic"], "doc": "on-the-russian-revolution.txt",
+                    "evidence": "Kronstadt was traditionally a base of the Russian Baltic Fleet",
+                    "type": "fact"}) + "\n"
+        + json.dumps({"id": "b", "question": "who won the 1929 world series", "answers": [],
+                      "doc": None, "evidence": None, "type": "unanswerable"}) + "\n"
+    )
+    result = samizdat("eval", str(questions), data_dir=data)
+    assert result.returncode == 0, result.stderr
+    overall = next(line for line in result.stdout.splitlines() if line.startswith("overall"))
+    assert overall.split()[1:6] == ["100.0%", "100.0%", "100.0%", "100.0%", "0.0%"]
+
+
+def test_bad_eval_file_and_bad_config_are_one_line_messages(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
+    result = samizdat("eval", str(broken), data_dir=tmp_path / "d")
+    assert result.returncode == 2
+    assert "broken.jsonl, line 1" in result.stderr and "Traceback" not in result.stderr
+
+    config = tmp_path / "samizdat.toml"
+    config.write_text("[retrieval]\nk1 = 1.2\nflavour = 'mint'\n")
+    result = samizdat("--config", str(config), "index", data_dir=tmp_path / "d")
+    assert result.returncode == 2
+    assert "unknown key `retrieval.flavour`" in result.stderr
+
+    result = samizdat("index", data_dir=tmp_path / "d", env={"SAMIZDAT_RETRIEVAL__VARIANT": "x"})
+    assert result.returncode == 2
+    assert "retrieval.variant" in result.stderr and "okapi" in result.stderr
+
+
+def test_documented_default_configuration_is_the_built_in_one() -> None:
+    from bot.config import Config, load_config
+
+    assert load_config(ROOT / "config" / "samizdat.toml") == Config()
