@@ -112,8 +112,10 @@ def _index(config: Config) -> int:
     for file, reason in report.skipped:
         print(f"skipped {file}: {reason}")
     state = "loaded from cache" if report.from_cache else "built"
-    print(f"{report.documents} documents, {report.passages} passages; index {state} "
-          f"({report.built_at:%Y-%m-%d %H:%M} UTC) in {config.data_dir / 'index'}")
+    print(
+        f"{report.documents} documents, {report.passages} passages; index {state} "
+        f"({report.built_at:%Y-%m-%d %H:%M} UTC) in {config.data_dir / 'index'}"
+    )
     return 0
 
 

@@ -75,7 +75,7 @@ class MatrixConfig(_Section):
     device_name: str = "samizdat"
     allowed_inviters: list[str] = Field(
         default_factory=list,
-        description="Users (@u:server) or servers (server) allowed to invite; empty = the bot's own server.",
+        description="Users (@u:server) or servers allowed to invite; empty = the bot's server.",
     )
     bot_admins: list[str] = Field(default_factory=list)
     backlog_max_age_seconds: int = Field(600, ge=0)

@@ -131,8 +131,15 @@ def evaluate(questions: Iterable[EvalQuestion], answer: Callable[[str], Answer])
                 tally.false_abstain += not result.answered
         ok = (not result.answered) if q.doc is None else answer_hit(result, q.answers)
         if not ok:
-            failures.append({"id": q.id, "question": q.question, "answered": result.answered,
-                             "answer": result.text[:300], "expected": q.answers})
+            failures.append(
+                {
+                    "id": q.id,
+                    "question": q.question,
+                    "answered": result.answered,
+                    "answer": result.text[:300],
+                    "expected": q.answers,
+                }
+            )
     overall = tallies.pop("overall").metrics()
     return EvalReport(overall, {k: t.metrics() for k, t in sorted(tallies.items())}, failures)
 

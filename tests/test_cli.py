@@ -18,19 +18,25 @@ def samizdat(
     environment.pop("SAMIZDAT_CONFIG", None)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        input=stdin, capture_output=True, text=True, env=environment, timeout=120,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
         cwd=data_dir.parent,
     )
 
 
 def test_json_lines_interface(tmp_path: Path) -> None:
-    questions = "\n".join([
-        "which couple quit kuzbass and said the soviets had scammed them",
-        "",
-        "who was the first emperor of the qin dynasty",
-        "x" * 20_000,
-        "🙂🙂🙂",
-    ])
+    questions = "\n".join(
+        [
+            "which couple quit kuzbass and said the soviets had scammed them",
+            "",
+            "who was the first emperor of the qin dynasty",
+            "x" * 20_000,
+            "🙂🙂🙂",
+        ]
+    )
     result = samizdat("ask", "--json", "-", data_dir=tmp_path / "data", stdin=questions)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -68,12 +74,28 @@ def test_index_and_eval_commands(tmp_path: Path) -> None:
 
     questions = tmp_path / "q.jsonl"
     questions.write_text(
-        json.dumps({"id": "a", "question": "which fleet was kronstadt the base of",
-                    "answers": ["Baltic"], "doc": "on-the-russian-revolution.txt",
-                    "evidence": "Kronstadt was traditionally a base of the Russian Baltic Fleet",
-                    "type": "fact"}) + "\n"
-        + json.dumps({"id": "b", "question": "who won the 1929 world series", "answers": [],
-                      "doc": None, "evidence": None, "type": "unanswerable"}) + "\n"
+        json.dumps(
+            {
+                "id": "a",
+                "question": "which fleet was kronstadt the base of",
+                "answers": ["Baltic"],
+                "doc": "on-the-russian-revolution.txt",
+                "evidence": "Kronstadt was traditionally a base of the Russian Baltic Fleet",
+                "type": "fact",
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "id": "b",
+                "question": "who won the 1929 world series",
+                "answers": [],
+                "doc": None,
+                "evidence": None,
+                "type": "unanswerable",
+            }
+        )
+        + "\n"
     )
     result = samizdat("eval", str(questions), data_dir=data)
     assert result.returncode == 0, result.stderr

@@ -15,9 +15,21 @@ ROOT = Path(__file__).parents[1]
 def test_wheel_carries_the_library_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheels), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = wheels.glob("samizdat-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -31,22 +43,40 @@ def test_wheel_carries_the_library_and_runs_outside_the_checkout(tmp_path: Path)
     venv.create(env_dir, system_site_packages=True, with_pip=False)
     python = env_dir / "bin" / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
-         str(wheel)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     environment = {**os.environ, "SAMIZDAT_DATA_DIR": str(tmp_path / "data")}
     result = subprocess.run(
         [str(env_dir / "bin" / "samizdat"), "ask", "which fleet was kronstadt the base of"],
-        cwd=elsewhere, capture_output=True, text=True, env=environment, timeout=120,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "Baltic Fleet" in result.stdout
     where = subprocess.run(
         [str(python), "-c", "import bot.library.loader as l; print(l.bundled_library_dir())"],
-        cwd=elsewhere, capture_output=True, text=True, check=True,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert str(env_dir) in where
     assert not any((ROOT / "bot").glob("knowledge"))

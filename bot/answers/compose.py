@@ -117,7 +117,9 @@ class Composer:
         passages = [self._retrieved(h) for h in hits]
         if not hits or not weights:
             return self._decline(question, hits, passages)
-        best_coverage = max(self.coverage(weights, self._passage_terms(h.passage)) for h in hits[:3])
+        best_coverage = max(
+            self.coverage(weights, self._passage_terms(h.passage)) for h in hits[:3]
+        )
         threshold = COVERAGE_THRESHOLDS.get(options.strictness, COVERAGE_THRESHOLDS["normal"])
         if best_coverage < threshold:
             return self._decline(question, hits, passages)
@@ -188,7 +190,9 @@ class Composer:
         for other in candidates[1:]:
             if len(chosen) >= limit:
                 break
-            if other.score >= 0.75 * best.score and other.sentence not in {c.sentence for c in chosen}:
+            if other.score >= 0.75 * best.score and other.sentence not in {
+                c.sentence for c in chosen
+            }:
                 chosen.append(other)
         return chosen
 

@@ -69,8 +69,9 @@ def answer_payload(answer: Answer) -> dict[str, object]:
         "answered": answer.answered,
         "answer": answer.text,
         "citations": [
-            c.model_dump(include={"passage_id", "doc_id", "title", "author", "section", "quote",
-                                  "caveat"})
+            c.model_dump(
+                include={"passage_id", "doc_id", "title", "author", "section", "quote", "caveat"}
+            )
             for c in answer.citations
         ],
         "passages": [

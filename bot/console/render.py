@@ -118,8 +118,12 @@ def _(reply: LibraryReply) -> str:
     lines = ["The library:"]
     for doc in reply.documents:
         year = f" ({doc.year})" if doc.year else ""
-        lines.append(_wrap(f"- {doc.title}{year} — {doc.author} · id {doc.doc_id} · "
-                           f"{doc.passages} passages", "  ").lstrip())
+        lines.append(
+            _wrap(
+                f"- {doc.title}{year} — {doc.author} · id {doc.doc_id} · {doc.passages} passages",
+                "  ",
+            ).lstrip()
+        )
     return "\n".join(lines)
 
 

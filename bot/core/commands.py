@@ -49,27 +49,67 @@ ChannelAction = Literal["allow", "deny", "clear"]
 MAX_PASSAGE_ID = 100
 
 COMMANDS: tuple[CommandHelp, ...] = (
-    CommandHelp(name="ask", usage="ask <question>", admin_only=False,
-                summary="Answer a history question from the library, citing sources."),
-    CommandHelp(name="search", usage="search <words>", admin_only=False,
-                summary="List the passages that best match, with ids and scores."),
-    CommandHelp(name="source", usage="source <passage id>", admin_only=False,
-                summary="Show a whole passage, its document and its neighbours."),
-    CommandHelp(name="library", usage="library", admin_only=False,
-                summary="List the documents in the library."),
+    CommandHelp(
+        name="ask",
+        usage="ask <question>",
+        admin_only=False,
+        summary="Answer a history question from the library, citing sources.",
+    ),
+    CommandHelp(
+        name="search",
+        usage="search <words>",
+        admin_only=False,
+        summary="List the passages that best match, with ids and scores.",
+    ),
+    CommandHelp(
+        name="source",
+        usage="source <passage id>",
+        admin_only=False,
+        summary="Show a whole passage, its document and its neighbours.",
+    ),
+    CommandHelp(
+        name="library",
+        usage="library",
+        admin_only=False,
+        summary="List the documents in the library.",
+    ),
     CommandHelp(name="help", usage="help", admin_only=False, summary="Show this help."),
-    CommandHelp(name="about", usage="about", admin_only=False,
-                summary="Version, library size and index date."),
-    CommandHelp(name="settings show", usage="settings show", admin_only=True,
-                summary="Show this place's settings and recent changes."),
-    CommandHelp(name="settings set", usage="settings set <name> <value>", admin_only=True,
-                summary="Change a setting."),
-    CommandHelp(name="settings reset", usage="settings reset [<name>]", admin_only=True,
-                summary="Restore one setting, or all, to the default."),
-    CommandHelp(name="channels", usage="channels allow|deny|clear [<channel>]", admin_only=True,
-                summary="Choose the channels where the bot answers (empty = everywhere)."),
-    CommandHelp(name="unanswered", usage="unanswered [askers]", admin_only=True,
-                summary="Recent questions the library did not answer."),
+    CommandHelp(
+        name="about",
+        usage="about",
+        admin_only=False,
+        summary="Version, library size and index date.",
+    ),
+    CommandHelp(
+        name="settings show",
+        usage="settings show",
+        admin_only=True,
+        summary="Show this place's settings and recent changes.",
+    ),
+    CommandHelp(
+        name="settings set",
+        usage="settings set <name> <value>",
+        admin_only=True,
+        summary="Change a setting.",
+    ),
+    CommandHelp(
+        name="settings reset",
+        usage="settings reset [<name>]",
+        admin_only=True,
+        summary="Restore one setting, or all, to the default.",
+    ),
+    CommandHelp(
+        name="channels",
+        usage="channels allow|deny|clear [<channel>]",
+        admin_only=True,
+        summary="Choose the channels where the bot answers (empty = everywhere).",
+    ),
+    CommandHelp(
+        name="unanswered",
+        usage="unanswered [askers]",
+        admin_only=True,
+        summary="Recent questions the library did not answer.",
+    ),
 )
 
 NOT_ADMIN = "Only admins of this server or room can do that."
@@ -113,8 +153,9 @@ class Core:
         if not answer.answered:
             if mostly_non_latin(checked):
                 answer = answer.model_copy(
-                    update={"text": answer.text + " The library is in English: try asking in "
-                            "English."}
+                    update={
+                        "text": answer.text + " The library is in English: try asking in English."
+                    }
                 )
             await self.store.record_unanswered(where.place, where.channel, caller.user_id, checked)
         return AnswerReply(
@@ -209,9 +250,7 @@ class Core:
         for document in self.engine.library.documents:
             title_match = wanted in document.info.title.lower()
             for passage in document.passages:
-                if passage.id.startswith(wanted) or (title_match and wanted):
-                    results.append((passage.id, f"{passage.id} · {document.info.title}"))
-                elif not wanted:
+                if passage.id.startswith(wanted) or (title_match and wanted) or not wanted:
                     results.append((passage.id, f"{passage.id} · {document.info.title}"))
                 if len(results) >= limit:
                     return results
@@ -226,10 +265,7 @@ class Core:
         if not caller.is_admin:
             return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
         settings = await self.store.get(where.place)
-        values = {
-            name: _display(value)
-            for name, value in settings.model_dump(mode="json").items()
-        }
+        values = {name: _display(value) for name, value in settings.model_dump(mode="json").items()}
         return SettingsReply(
             place=where.place,
             values=values,
@@ -275,7 +311,8 @@ class Core:
             return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
         if where.channel is None:
             return _refuse(
-                RefusalReason.INVALID, "This place has no channels: the setting applies to it whole."
+                RefusalReason.INVALID,
+                "This place has no channels: the setting applies to it whole.",
             )
         target = normalize_input(channel or "").lstrip("#<").rstrip(">") or None
         if action == "clear":
@@ -305,8 +342,11 @@ class Core:
         self, caller: Caller, where: Where, question: str, passage_ids: Sequence[str], helpful: bool
     ) -> Confirmation:
         await self.store.record_feedback(
-            where.place, caller.user_id, question[: self._limits.max_question_chars],
-            list(passage_ids)[:10], helpful,
+            where.place,
+            caller.user_id,
+            question[: self._limits.max_question_chars],
+            list(passage_ids)[:10],
+            helpful,
         )
         return Confirmation(message="Thanks for the feedback.")
 
@@ -341,7 +381,9 @@ class Core:
         if command == "channels":
             action, _, channel = rest.partition(" ")
             if action.lower() not in {"allow", "deny", "clear"}:
-                return _refuse(RefusalReason.INVALID, "Usage: channels allow|deny|clear [<channel>]")
+                return _refuse(
+                    RefusalReason.INVALID, "Usage: channels allow|deny|clear [<channel>]"
+                )
             verb: ChannelAction = action.lower()  # type: ignore[assignment]
             return await self.channels(caller, where, verb, channel.strip() or None)
         if command == "unanswered":

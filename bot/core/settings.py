@@ -72,7 +72,9 @@ class ServerSettings(BaseModel):
 
 # Settings that admins change with `settings set`; the channel list has its own command.
 SETTABLE = tuple(
-    name for name in ServerSettings.model_fields if name not in {"allowed_channels", "denied_channels"}
+    name
+    for name in ServerSettings.model_fields
+    if name not in {"allowed_channels", "denied_channels"}
 )
 
 _TRUE = {"true", "yes", "on", "1", "enable", "enabled"}
@@ -105,9 +107,7 @@ def allowed_values(name: str) -> str:
 def parse_setting(name: str, raw: str) -> Any:
     """Turn what an admin typed into a value for `name`, or explain what is allowed."""
     if name not in SETTABLE:
-        raise SettingValueError(
-            f"Unknown setting `{name}`. Settings: {', '.join(SETTABLE)}."
-        )
+        raise SettingValueError(f"Unknown setting `{name}`. Settings: {', '.join(SETTABLE)}.")
     value = raw.strip()
     annotation = ServerSettings.model_fields[name].annotation
     parsed: Any = value

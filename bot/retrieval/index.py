@@ -58,7 +58,9 @@ def indexed_text(passage: Passage, library: Library, config: RetrievalConfig) ->
     return "\n".join(parts)
 
 
-def build_tokens(library: Library, config: RetrievalConfig, tokenizer: Tokenizer) -> list[list[str]]:
+def build_tokens(
+    library: Library, config: RetrievalConfig, tokenizer: Tokenizer
+) -> list[list[str]]:
     return [tokenizer(indexed_text(p, library, config)) for p in library.passages]
 
 
@@ -76,9 +78,7 @@ def load_or_build(
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("key") == key and data.get("passage_ids") == passage_ids:
-            return PassageIndex(
-                key, data["tokens"], datetime.fromisoformat(data["built_at"]), True
-            )
+            return PassageIndex(key, data["tokens"], datetime.fromisoformat(data["built_at"]), True)
         log.info("index is out of date; rebuilding")
     except FileNotFoundError:
         log.info("no index yet; building")

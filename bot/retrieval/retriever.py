@@ -17,7 +17,6 @@ from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 from bot.library.segmentation import Passage
 from bot.retrieval.tokenize import Tokenizer
 
-
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
 

@@ -47,7 +47,7 @@ def words(text: str) -> list[str]:
     A hyphenated compound gives its parts and the joined word, so "co-ops" can meet
     "coops" and "anarcho-syndicalist" meets "syndicalist".
     """
-    result = []
+    result: list[str] = []
     for match in _WORD.finditer(fold(text)):
         parts = match.group(0).replace("’", "'").replace("‐", "-").split("-")
         for word in parts:

@@ -6,25 +6,27 @@ from bot.console.chat import chat
 
 async def test_every_command_from_the_terminal(console_app: App) -> None:
     out: list[str] = []
-    lines = iter([
-        "which couple quit kuzbass and said the soviets scammed them",
-        "ask how many people followed kropotkins funeral procession",
-        "search kronstadt sailors",
-        "source kuzbass:2",
-        "library",
-        "help",
-        "about",
-        "settings set sources_shown 2",
-        "settings show",
-        "settings reset",
-        "channels allow general",
-        "unanswered",
-        "what caused the wall street crash of 1929",
-        "unanswered askers",
-        "settings set nonsense 1",
-        "quit",
-        "never read",
-    ])
+    lines = iter(
+        [
+            "which couple quit kuzbass and said the soviets scammed them",
+            "ask how many people followed kropotkins funeral procession",
+            "search kronstadt sailors",
+            "source kuzbass:2",
+            "library",
+            "help",
+            "about",
+            "settings set sources_shown 2",
+            "settings show",
+            "settings reset",
+            "channels allow general",
+            "unanswered",
+            "what caused the wall street crash of 1929",
+            "unanswered askers",
+            "settings set nonsense 1",
+            "quit",
+            "never read",
+        ]
+    )
 
     def read(prompt: str) -> str:
         return next(lines)

@@ -37,7 +37,10 @@ async def test_set_show_reset_round_trip_with_audit(console_app: App) -> None:
     assert shown.values["sources_shown"] == "4"
     change = shown.recent_changes[0]
     assert (change.user_id, change.setting, change.old_value, change.new_value) == (
-        "admin-1", "sources_shown", "3", "4",
+        "admin-1",
+        "sources_shown",
+        "3",
+        "4",
     )
     await core.settings_reset(ADMIN, GUILD, "sources_shown")
     assert (await core.settings_for(GUILD)).sources_shown == 3
@@ -107,8 +110,12 @@ async def test_cooldown_and_place_budget_say_when_to_retry(
 ) -> None:
     now = [1000.0]
     async with open_app(tmp_config, engine=bundled_engine) as app:
-        core = Core(bundled_engine, app.store, LimitsConfig(place_questions_per_minute=2),
-                    rate_limiter=RateLimiter(2, clock=lambda: now[0]))
+        core = Core(
+            bundled_engine,
+            app.store,
+            LimitsConfig(place_questions_per_minute=2),
+            rate_limiter=RateLimiter(2, clock=lambda: now[0]),
+        )
         assert isinstance(await core.ask("kronstadt sailors", MEMBER, GUILD), AnswerReply)
         slow = await core.ask("kronstadt sailors", MEMBER, GUILD)
         assert isinstance(slow, Refusal) and slow.reason is RefusalReason.COOLDOWN

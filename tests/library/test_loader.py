@@ -10,8 +10,13 @@ from bot.library.loader import bundled_library_dir, load_library
 def test_bundled_library_loads_every_document_with_its_catalogue_entry() -> None:
     library = load_library([bundled_library_dir()], passage_max_chars=700)
     ids = {d.info.id for d in library.documents}
-    assert ids == {"kuzbass", "workers-opposition", "guerin", "on-the-russian-revolution",
-                   "crimethinc-1919"}
+    assert ids == {
+        "kuzbass",
+        "workers-opposition",
+        "guerin",
+        "on-the-russian-revolution",
+        "crimethinc-1919",
+    }
     assert library.skipped == ()
     guerin = library.document("guerin")
     assert guerin.info.author == "Daniel Guérin"

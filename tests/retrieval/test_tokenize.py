@@ -3,7 +3,13 @@ from bot.retrieval.tokenize import Tokenizer, TokenizerOptions, words
 
 def test_accents_apostrophes_possessives_and_compounds() -> None:
     assert words("Guérin’s co-ops and anarcho-syndicalist workers'") == [
-        "guerin", "ops", "coops", "and", "anarcho", "syndicalist", "workers",
+        "guerin",
+        "ops",
+        "coops",
+        "and",
+        "anarcho",
+        "syndicalist",
+        "workers",
     ]
 
 
