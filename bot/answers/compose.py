@@ -24,6 +24,16 @@ from bot.retrieval.tokenize import fold
 # while rarely declining one the library answers (see README, "Choices and numbers").
 COVERAGE_THRESHOLDS = {"lenient": 0.2, "normal": 0.3, "strict": 0.45}
 
+# How a sentence's score is made (calibrated on the development questions): the share of the
+# question it covers, plus credit for question terms in its section heading and the sentence
+# before it (which it often continues), its passage's BM25 score, holding the kind of thing
+# asked for (a number, a date, a name), and a small preference for higher-ranked passages.
+_WEIGHT_SECTION = 0.15
+_WEIGHT_PREVIOUS = 0.35
+_WEIGHT_PASSAGE = 0.35
+_WEIGHT_KIND = 0.15
+_WEIGHT_RANK = 0.02
+
 _YEAR = re.compile(r"\b1[89]\d\d\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:hundred|thousand|million|dozen)s?\b", re.IGNORECASE)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
@@ -162,18 +172,22 @@ class Composer:
         candidates: list[_Candidate] = []
         for hit in hits:
             context = set(tokenizer(hit.passage.section))
+            sentence_terms = [set(tokenizer(s)) for s in hit.passage.sentences]
             for index, sentence in enumerate(hit.passage.sentences):
-                terms = set(tokenizer(sentence))
+                terms = sentence_terms[index]
                 covered = sum(w for t, w in weights.items() if t in terms) / total
                 if covered == 0:
                     continue
                 near = sum(w for t, w in weights.items() if t in context and t not in terms)
+                before = sentence_terms[index - 1] if index > 0 else set()
+                prev = sum(w for t, w in weights.items() if t in before and t not in terms)
                 score = (
                     covered
-                    + 0.15 * near / total
-                    + 0.35 * max(hit.score, 0.0) / top_score
-                    + 0.15 * _type_bonus(kind, sentence)
-                    - 0.05 * hit.rank
+                    + _WEIGHT_SECTION * near / total
+                    + _WEIGHT_PREVIOUS * prev / total
+                    + _WEIGHT_PASSAGE * max(hit.score, 0.0) / top_score
+                    + _WEIGHT_KIND * _type_bonus(kind, sentence)
+                    - _WEIGHT_RANK * hit.rank
                 )
                 candidates.append(_Candidate(hit, index, sentence, score))
         if not candidates:
