@@ -1,0 +1,429 @@
+"""The bot's Matrix connection: one login kept across restarts, and a sync loop that survives.
+
+The loop is ours rather than nio's `sync_forever` so that it can save the sync token after
+each handled batch, skip what came before the bot joined, back off while the homeserver is
+away, and answer each event at most once even when it crashes between answering and saving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiohttp import ClientError
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    JoinError,
+    LoginError,
+    MatrixRoom,
+    MegolmEvent,
+    RoomCreateEvent,
+    RoomLeaveError,
+    RoomMemberEvent,
+    RoomSendError,
+    SyncError,
+    SyncResponse,
+    WhoamiError,
+)
+
+from bot.config import MatrixConfig
+from bot.errors import StartupError
+from bot.matrix_bot.commands import BotIdentity, Incoming, RoomAuthority, creators_from_create_event
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "matrix"
+_LONG_POLL_MS = 30_000
+_SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 50}}}
+_BACKOFF_FIRST = 1.0
+_BACKOFF_MAX = 60.0
+_SEND_ATTEMPTS = 5
+
+# Transport failures nio raises once its own retries are off (we count our own).
+NETWORK_ERRORS = (ClientError, TimeoutError)
+
+
+class SyncStateStore(Protocol):
+    """The part of the settings store the connection needs; `SettingsStore` provides it."""
+
+    async def mark_handled(self, platform: str, event_id: str) -> bool: ...
+
+    async def kv_get(self, key: str) -> str | None: ...
+
+    async def kv_set(self, key: str, value: str) -> None: ...
+
+
+class MatrixLoginError(StartupError):
+    """The bot cannot log in; the message says why, never with a secret in it."""
+
+
+MessageHandler = Callable[[Incoming], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a restart needs to be the same device again."""
+
+    homeserver: str
+    user_id: str
+    device_id: str
+    access_token: str
+
+    @classmethod
+    def load(cls, path: Path) -> Session | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                homeserver=str(data["homeserver"]),
+                user_id=str(data["user_id"]),
+                device_id=str(data["device_id"]),
+                access_token=str(data["access_token"]),
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("ignoring unreadable Matrix session file %s", path)
+            return None
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        # The access token is a secret: the file is readable by the bot's user only.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(dataclasses.asdict(self), fh)
+        tmp.replace(path)
+
+
+def inviter_allowed(inviter: str, allowed: list[str], own_user_id: str) -> bool:
+    """Users (`@u:server`) or servers (`server`) may invite; nobody configured = own server."""
+    server = inviter.split(":", 1)[1] if ":" in inviter else ""
+    rules = allowed or [own_user_id.split(":", 1)[1]]
+    return any(inviter == rule if rule.startswith("@") else server == rule for rule in rules)
+
+
+class MatrixConnection:
+    """A logged-in nio client plus the room facts the command handler asks for."""
+
+    def __init__(self, config: MatrixConfig, data_dir: Path, store: SyncStateStore) -> None:
+        if not config.homeserver or not config.user_id:
+            raise MatrixLoginError("matrix.homeserver and matrix.user_id must be configured")
+        if config.password is None and config.access_token is None:
+            raise MatrixLoginError("set matrix.password or matrix.access_token")
+        self._config = config
+        self._store = store
+        self._dir = data_dir / "matrix"
+        self._session_path = self._dir / "session.json"
+        crypto_dir = self._dir / "crypto"
+        if config.encryption:
+            crypto_dir.mkdir(parents=True, exist_ok=True)
+        client_config = AsyncClientConfig(
+            encryption_enabled=config.encryption,
+            store_sync_tokens=False,
+            # Our loop counts failures and backs off itself; nio still honours 429s.
+            max_timeouts=0,
+            request_timeout=60,
+        )
+        self.client = AsyncClient(
+            config.homeserver,
+            config.user_id,
+            store_path=str(crypto_dir) if config.encryption else "",
+            config=client_config,
+        )
+        self._creators: dict[str, frozenset[str]] = {}
+        self._token_key = f"matrix.sync_token.{config.user_id}"
+        self._rooms_to_skip_once: set[str] = set()
+
+    @property
+    def user_id(self) -> str:
+        return str(self.client.user_id)
+
+    async def login(self) -> None:
+        """Log in, waiting with backoff while the homeserver cannot be reached."""
+        delay = _BACKOFF_FIRST
+        while True:
+            try:
+                await self._login_once()
+                return
+            except NETWORK_ERRORS as exc:
+                log.warning("homeserver unreachable at login (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
+
+    async def _login_once(self) -> None:
+        """Reuse the saved device when its token still works; otherwise log in once more."""
+        config = self._config
+        assert config.homeserver and config.user_id
+        saved = Session.load(self._session_path)
+        if config.access_token is not None:
+            token = config.access_token.get_secret_value()
+            if saved and saved.access_token == token:
+                device_id = saved.device_id
+            else:
+                device_id = await self._device_of(token)
+            self._restore(Session(config.homeserver, config.user_id, device_id, token))
+            return
+        if (
+            saved
+            and saved.homeserver == config.homeserver
+            and saved.user_id == config.user_id
+            and await self._token_works(saved)
+        ):
+            self._restore(saved)
+            log.info("reusing Matrix device %s for %s", saved.device_id, saved.user_id)
+            return
+        assert config.password is not None
+        resp = await self.client.login(
+            password=config.password.get_secret_value(), device_name=config.device_name
+        )
+        if isinstance(resp, LoginError):
+            raise MatrixLoginError(f"Matrix login for {config.user_id} failed: {resp.message}")
+        session = Session(config.homeserver, resp.user_id, resp.device_id, resp.access_token)
+        session.save(self._session_path)
+        log.info("logged in to Matrix as %s, new device %s", resp.user_id, resp.device_id)
+
+    async def _device_of(self, token: str) -> str:
+        self.client.access_token = token
+        resp = await self.client.whoami()
+        if isinstance(resp, WhoamiError) or not resp.device_id:
+            raise MatrixLoginError("the configured Matrix access token was not accepted")
+        return str(resp.device_id)
+
+    async def _token_works(self, session: Session) -> bool:
+        self.client.access_token = session.access_token
+        try:
+            resp = await self.client.whoami()
+        except NETWORK_ERRORS:
+            # The homeserver is away; trust the saved token and let the sync loop wait.
+            return True
+        finally:
+            self.client.access_token = ""
+        if isinstance(resp, WhoamiError):
+            log.warning("saved Matrix session no longer valid (%s); logging in again", resp.message)
+            return False
+        return True
+
+    def _restore(self, session: Session) -> None:
+        self.client.restore_login(session.user_id, session.device_id, session.access_token)
+
+    # Room facts for the command handler.
+
+    def authority_of(self, room_id: str) -> RoomAuthority:
+        room: MatrixRoom | None = self.client.rooms.get(room_id)
+        if room is None:
+            return RoomAuthority()
+        levels = room.power_levels
+        return RoomAuthority(
+            room_version=str(room.room_version or "1"),
+            creators=self._creators.get(room_id, frozenset()),
+            users=dict(levels.users),
+            users_default=levels.defaults.users_default,
+            state_default=levels.defaults.state_default,
+        )
+
+    def identity_of(self, room_id: str) -> BotIdentity:
+        room: MatrixRoom | None = self.client.rooms.get(room_id)
+        name = None
+        if room is not None and self.user_id in room.users:
+            name = room.users[self.user_id].display_name
+        return BotIdentity(self.user_id, name)
+
+    # Sending.
+
+    async def send_notice(self, room_id: str, content: dict[str, Any], txn_id: str) -> None:
+        """Send with retries; the same transaction id makes a retried send land once."""
+        delay = _BACKOFF_FIRST
+        for attempt in range(1, _SEND_ATTEMPTS + 1):
+            try:
+                resp = await self.client.room_send(
+                    room_id, "m.room.message", content, tx_id=txn_id,
+                    ignore_unverified_devices=True,
+                )
+            except NETWORK_ERRORS as exc:
+                log.warning("sending to %s failed (%s), attempt %d", room_id, exc, attempt)
+            else:
+                if not isinstance(resp, RoomSendError):
+                    return
+                log.warning("sending to %s refused: %s", room_id, resp.message)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX)
+        log.error("gave up sending a reply to %s", room_id)
+
+    async def set_typing(self, room_id: str, typing: bool) -> None:
+        with contextlib.suppress(*NETWORK_ERRORS):
+            await self.client.room_typing(room_id, typing, timeout=30_000)
+
+    # The sync loop.
+
+    async def run(self, handle: MessageHandler) -> None:
+        """Sync until cancelled: the first sync with full state, then long polls."""
+        token = await self._store.kv_get(self._token_key)
+        fresh = token is None
+        first = True
+        delay = _BACKOFF_FIRST
+        while True:
+            try:
+                resp = await self.client.sync(
+                    timeout=0 if first else _LONG_POLL_MS,
+                    sync_filter=_SYNC_FILTER,
+                    since=token,
+                    full_state=True if first else None,
+                )
+            except NETWORK_ERRORS as exc:
+                log.warning("homeserver unreachable (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
+                continue
+            if isinstance(resp, SyncError) and resp.status_code == "M_UNKNOWN_TOKEN":
+                if self._config.password is None:
+                    raise MatrixLoginError("the Matrix access token was revoked")
+                # Synapse deleted the device and its keys: start a new one, new keys and all.
+                log.warning("the Matrix session was logged out; logging in as a new device")
+                self._session_path.unlink(missing_ok=True)
+                self.client.device_id = None
+                await self.login()
+                continue
+            if isinstance(resp, SyncError):
+                log.warning("sync failed (%s); retrying in %.0f s", resp.message, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
+                continue
+            if delay > _BACKOFF_FIRST:
+                log.info("homeserver reachable again")
+            delay = _BACKOFF_FIRST
+            try:
+                await self._after_sync(resp, handle, answer=not (first and fresh))
+            except NETWORK_ERRORS as exc:
+                # The batch is retried from the same token; handled events are not redone.
+                log.warning("lost the homeserver while handling a batch (%s)", exc)
+                await asyncio.sleep(delay)
+                continue
+            token = resp.next_batch
+            await self._store.kv_set(self._token_key, token)
+            first = False
+
+    async def _after_sync(self, resp: SyncResponse, handle: MessageHandler, answer: bool) -> None:
+        await self._crypto_housekeeping()
+        await self._handle_invites(resp)
+        for room_id, info in resp.rooms.join.items():
+            for event in [*info.state, *info.timeline.events]:
+                if isinstance(event, RoomCreateEvent):
+                    self._creators[room_id] = creators_from_create_event(
+                        event.sender, event.source.get("content", {})
+                    )
+            if answer:
+                await self._handle_timeline(room_id, info.timeline.events, handle)
+        await self._leave_empty_rooms(resp)
+
+    async def _crypto_housekeeping(self) -> None:
+        """What nio's sync_forever does between syncs: device keys and to-device messages."""
+        if self.client.olm is None:
+            return
+        await self.client.send_to_device_messages()
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+
+    async def _handle_invites(self, resp: SyncResponse) -> None:
+        for room_id, info in resp.rooms.invite.items():
+            inviter = next(
+                (
+                    e.sender
+                    for e in info.invite_state
+                    if isinstance(e, InviteMemberEvent)
+                    and e.state_key == self.user_id
+                    and e.membership == "invite"
+                ),
+                None,
+            )
+            if inviter is None:
+                continue
+            if inviter_allowed(inviter, self._config.allowed_inviters, self.user_id):
+                joined = await self.client.join(room_id)
+                if isinstance(joined, JoinError):
+                    log.warning("could not join %s: %s", room_id, joined.message)
+                else:
+                    log.info("joined %s at the invitation of %s", room_id, inviter)
+            else:
+                left = await self.client.room_leave(room_id)
+                if isinstance(left, RoomLeaveError):
+                    log.warning("could not decline %s: %s", room_id, left.message)
+                else:
+                    log.info("declined an invitation to %s from %s", room_id, inviter)
+
+    async def _handle_timeline(
+        self, room_id: str, events: list[Any], handle: MessageHandler
+    ) -> None:
+        # Anything before the bot's own join in this batch was said before it could listen.
+        start = 0
+        for index, event in enumerate(events):
+            if (
+                isinstance(event, RoomMemberEvent)
+                and event.state_key == self.user_id
+                and event.membership == "join"
+                and event.prev_membership != "join"
+            ):
+                start = index + 1
+        room: MatrixRoom | None = self.client.rooms.get(room_id)
+        oldest_ms = (time.time() - self._config.backlog_max_age_seconds) * 1000
+        for event in events[start:]:
+            if isinstance(event, MegolmEvent):
+                log.warning(
+                    "cannot decrypt event %s from %s in %s; skipping it",
+                    event.event_id, event.sender, room_id,
+                )
+                continue
+            source = getattr(event, "source", None)
+            if not isinstance(source, dict) or source.get("type") != "m.room.message":
+                continue
+            content = source.get("content")
+            if not isinstance(content, dict) or event.sender == self.user_id:
+                continue
+            relates = content.get("m.relates_to")
+            if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
+                continue  # edits are not new questions
+            if event.server_timestamp < oldest_ms:
+                continue
+            message = Incoming(
+                room_id=room_id,
+                event_id=event.event_id,
+                sender=event.sender,
+                sender_name=(room.user_name(event.sender) if room else None) or event.sender,
+                content=content,
+            )
+            try:
+                await handle(message)
+            except NETWORK_ERRORS:
+                raise  # the whole batch is retried; claimed events are not answered twice
+            except Exception:
+                # One bad event (or a database hiccup) must not stop the bot for everyone.
+                log.exception("could not handle event %s in %s", event.event_id, room_id)
+
+    async def _leave_empty_rooms(self, resp: SyncResponse) -> None:
+        for room_id in resp.rooms.join:
+            room: MatrixRoom | None = self.client.rooms.get(room_id)
+            if room is None:
+                continue
+            others = [u for u in room.users if u != self.user_id]
+            if not others:
+                left = await self.client.room_leave(room_id)
+                if not isinstance(left, RoomLeaveError):
+                    log.info("left %s: nobody else is there", room_id)
+
+    async def close(self) -> None:
+        await self.client.close()

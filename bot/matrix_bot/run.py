@@ -1,0 +1,82 @@
+"""`samizdat run matrix`: connect, answer until told to stop, and leave things tidy.
+
+The app (core, settings store) is opened by the caller and outlives this function, so the
+database is closed by whoever opened it, after the sync token has been saved here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Config
+from bot.matrix_bot.client import PLATFORM, MatrixConnection
+from bot.matrix_bot.commands import CommandHandler
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    # Handlers that were there before (asyncio.run's own SIGINT one) come back afterwards.
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            handler = signal.getsignal(sig)
+            loop.add_signal_handler(sig, stop.set)
+            previous[sig] = handler
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)
+
+
+async def run_matrix(config: Config, app: App, *, stop: asyncio.Event | None = None) -> None:
+    """Run the Matrix adapter until `stop` is set, SIGINT/SIGTERM arrive, or it is cancelled.
+
+    Pass one shared `stop` to every adapter when several run in one process (`samizdat run
+    all`): signal handlers are per process, so with a `stop` given this installs none.
+    """
+    connection = MatrixConnection(config.matrix, config.data_dir, app.store)
+    handler = CommandHandler(
+        core=app.core,
+        sender=connection,
+        bot_admins=config.matrix.bot_admins,
+        authority_of=connection.authority_of,
+        identity_of=connection.identity_of,
+        claim=lambda event_id: app.store.mark_handled(PLATFORM, event_id),
+    )
+    own_signals = stop is None
+    stop_event = stop if stop is not None else asyncio.Event()
+
+    async def serve() -> None:
+        await connection.login()
+        await connection.run(handler.handle)
+
+    try:
+        with _stop_on_signals(stop_event) if own_signals else contextlib.nullcontext():
+            serving = asyncio.create_task(serve(), name="matrix-sync")
+            stopping = asyncio.create_task(stop_event.wait(), name="matrix-stop")
+            try:
+                done, _ = await asyncio.wait(
+                    {serving, stopping}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if serving in done:
+                    serving.result()  # the loop only ends by raising; surface it
+            finally:
+                for task in (serving, stopping):
+                    task.cancel()
+                await asyncio.gather(serving, stopping, return_exceptions=True)
+        log.info("Matrix adapter stopped")
+    finally:
+        await connection.close()

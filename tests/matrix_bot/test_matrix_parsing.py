@@ -1,0 +1,195 @@
+"""What a message means and how a reply looks, without a homeserver."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.answers.model import Answer, Citation, RetrievedPassage, SectionPointer
+from bot.core.replies import (
+    AboutReply,
+    AnswerReply,
+    CommandHelp,
+    Confirmation,
+    HelpReply,
+    PassageView,
+    Refusal,
+    RefusalReason,
+    SearchReply,
+)
+from bot.matrix_bot.client import inviter_allowed
+from bot.matrix_bot.commands import (
+    BotIdentity,
+    RoomAuthority,
+    command_line,
+    creators_from_create_event,
+    is_admin,
+    matrix_only_refusal,
+    mentions_bot,
+    reply_relation,
+    strip_mention,
+    strip_reply_fallback,
+)
+from bot.matrix_bot.render import render
+
+BOT = BotIdentity("@samizdat:example.org", "Samizdat")
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+@pytest.mark.parametrize(
+    ("body", "prefix", "line"),
+    [
+        ("!ask Who was Makhno?", "!", "ask Who was Makhno?"),
+        ("!ASK  Who?", "!", "ask Who?"),
+        ("!library", "!", "library"),
+        ("!samizdat settings set cooldown_seconds 0", "!", "settings set cooldown_seconds 0"),
+        ("!samizdat", "!", "help"),
+        ("?about", "?", "about"),
+        ("!ban someone", "!", None),  # another bot's command
+        ("!ask q", "?", None),
+        ("Who was Makhno?", "!", None),
+    ],
+)
+def test_command_line(body: str, prefix: str, line: str | None) -> None:
+    assert command_line(body, prefix) == line
+
+
+def test_reply_fallback_is_dropped_before_parsing() -> None:
+    body = "> <@alice:example.org> earlier words\n> more\n\n!ask Who?"
+    assert strip_reply_fallback(body) == "!ask Who?"
+
+
+def test_intentional_mentions_decide_when_present() -> None:
+    assert mentions_bot({"m.mentions": {"user_ids": [BOT.user_id]}}, "hello", BOT)
+    # The client said whom it mentions; the name in the text does not count.
+    assert not mentions_bot({"m.mentions": {}}, "Samizdat is a bot", BOT)
+
+
+def test_display_name_fallback_for_clients_without_intentional_mentions() -> None:
+    assert mentions_bot({}, "Samizdat: who was Makhno?", BOT)
+    assert mentions_bot({}, "hey samizdat, who?", BOT)
+    assert not mentions_bot({}, "samizdatnik literature", BOT)
+    assert mentions_bot(
+        {"formatted_body": '<a href="https://matrix.to/#/@samizdat:example.org">S</a>: q'},
+        "S: q",
+        BOT,
+    )
+
+
+def test_strip_mention() -> None:
+    assert strip_mention("Samizdat: who was Makhno?", BOT) == "who was Makhno?"
+    assert strip_mention("@samizdat:example.org who?", BOT) == "who?"
+    assert strip_mention("who, samizdat?", BOT) == "who, samizdat?"
+
+
+def test_v12_creators_outrank_everyone_and_v10_creators_do_not() -> None:
+    creators = creators_from_create_event(
+        "@alice:example.org", {"additional_creators": ["@bob:example.org", 3]}
+    )
+    assert creators == {"@alice:example.org", "@bob:example.org"}
+    v12 = RoomAuthority(room_version="12", creators=creators, users={}, state_default=50)
+    assert is_admin("@alice:example.org", v12, [])
+    assert is_admin("@bob:example.org", v12, [])
+    assert not is_admin("@carol:example.org", v12, [])
+    v10 = RoomAuthority(room_version="10", creators=creators, users={"@dan:example.org": 100})
+    assert not is_admin("@alice:example.org", v10, [])
+    assert is_admin("@dan:example.org", v10, [])
+    assert is_admin("@carol:example.org", v10, ["@carol:example.org"])
+
+
+def test_inviters() -> None:
+    me = "@bot:home.org"
+    assert inviter_allowed("@a:home.org", [], me)
+    assert not inviter_allowed("@a:elsewhere.org", [], me)
+    assert inviter_allowed("@a:elsewhere.org", ["elsewhere.org"], me)
+    assert inviter_allowed("@a:elsewhere.org", ["@a:elsewhere.org"], me)
+    assert not inviter_allowed("@b:elsewhere.org", ["@a:elsewhere.org"], me)
+    assert not inviter_allowed("@a:home.org", ["elsewhere.org"], me)
+
+
+def test_reply_relation_keeps_threads() -> None:
+    assert reply_relation({}, "$q", new_thread=False) == {"m.in_reply_to": {"event_id": "$q"}}
+    threaded = reply_relation(
+        {"m.relates_to": {"rel_type": "m.thread", "event_id": "$root"}}, "$q", new_thread=False
+    )
+    assert threaded["rel_type"] == "m.thread" and threaded["event_id"] == "$root"
+    assert threaded["m.in_reply_to"] == {"event_id": "$q"}
+    started = reply_relation({}, "$q", new_thread=True)
+    assert started["rel_type"] == "m.thread" and started["event_id"] == "$q"
+
+
+def _answer(text: str, quote: str) -> AnswerReply:
+    citation = Citation(
+        marker=1, passage_id="doc:1", doc_id="doc", title=f"Title {HOSTILE}",
+        author="Author & Co", section="Part <1>", quote=quote,
+    )
+    passage = RetrievedPassage(
+        passage_id="doc:1", doc_id="doc", title="Title", author="A", section="S",
+        score=1.0, text=quote,
+    )
+    answer = Answer(
+        question=HOSTILE, answered=True, text=text, citations=[citation], passages=[passage]
+    )
+    return AnswerReply(answer=answer)
+
+
+def test_answers_escape_every_piece_of_library_text() -> None:
+    rendered = render(_answer(f"It was so {HOSTILE} [1]", f"quoted {HOSTILE}"))
+    html = rendered.html.lower()
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html
+    assert "author &amp; co" in html
+    assert "Sources:" in rendered.plain and "[1]" in rendered.plain and "doc:1" in rendered.plain
+    assert HOSTILE in rendered.plain  # the plain body is text, shown as text
+
+
+def test_unanswered_answers_point_at_the_closest_sections() -> None:
+    answer = Answer(
+        question="q", answered=False, text="The library does not say.", citations=[],
+        passages=[],
+        closest=[SectionPointer(passage_id="d:3", doc_id="d", title="T", author="A", section="S")],
+    )
+    rendered = render(AnswerReply(answer=answer))
+    assert "Closest sections" in rendered.plain and "d:3" in rendered.plain
+    assert "<ul>" in rendered.html
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        SearchReply(query=HOSTILE, hits=[]),
+        PassageView(
+            passage_id="d:1", doc_id="d", title=HOSTILE, author="A", section="S", text=HOSTILE,
+            previous_id=None, next_id="d:2",
+        ),
+        Confirmation(message=HOSTILE),
+        Refusal(reason=RefusalReason.INVALID, message=HOSTILE),
+        AboutReply(version="1", documents=1, passages=2, indexed_at=datetime.now(UTC)),
+    ],
+)
+def test_every_reply_renders_without_raw_tags(
+    reply: SearchReply | PassageView | Confirmation | Refusal | AboutReply,
+) -> None:
+    rendered = render(reply)
+    assert rendered.plain
+    assert "<script" not in rendered.html and "<img" not in rendered.html
+    content = rendered.content()
+    assert content["msgtype"] == "m.notice"
+    assert content["format"] == "org.matrix.custom.html"
+
+
+def test_help_leaves_out_commands_matrix_has_not_and_names_admin_commands_fully() -> None:
+    reply = HelpReply(
+        commands=[
+            CommandHelp(name="ask", usage="ask <question>", summary="Ask.", admin_only=False),
+            CommandHelp(name="channels", usage="channels allow", summary="C.", admin_only=True),
+            CommandHelp(name="settings show", usage="settings show", summary="S.", admin_only=True),
+        ]
+    )
+    rendered = render(reply, prefix="?")
+    assert "?ask <question>" in rendered.plain
+    assert "?samizdat settings show" in rendered.plain
+    assert "channels" not in rendered.plain
+    assert matrix_only_refusal("channels allow x") is not None
+    assert matrix_only_refusal("settings show") is None

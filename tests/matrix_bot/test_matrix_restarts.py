@@ -1,0 +1,197 @@
+"""Restart safety against a real Synapse: no repeats, no backlog floods, no lost questions."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from matrix_harness import (
+    KUZBASS_QUESTION,
+    Synapse,
+    bot_config,
+    login_human,
+    make_room_quiet,
+    running_bot,
+)
+
+from bot.answers.engine import AnswerEngine
+from bot.app import open_app
+from bot.matrix_bot import run_matrix
+from bot.matrix_bot.client import Session
+
+
+async def test_restart_answers_missed_questions_once_and_old_ones_never(
+    synapse: Synapse, engine: AnswerEngine, data_dir: Path
+) -> None:
+    bot_id = synapse.register("bot")
+    human = await login_human(synapse)
+    config = bot_config(data_dir, synapse, bot_id)
+    try:
+        async with running_bot(config, engine):
+            room = await human.create_room(invite=(bot_id,))
+            await human.wait_joined(room, bot_id)
+            await make_room_quiet(human, room, bot_id)
+            before = await human.say(room, f"!ask {KUZBASS_QUESTION}")
+            await human.reply_to(before, bot_id)
+        device = Session.load(data_dir / "matrix" / "session.json")
+        assert device is not None
+
+        while_down = await human.say(room, f"!ask {KUZBASS_QUESTION}")
+
+        async with running_bot(config, engine):
+            missed = await human.reply_to(while_down, bot_id)
+            assert "kuzbass:" in missed.content["body"]
+            # The bot handles events in order, so once this is answered nothing older is due.
+            sentinel = await human.say(room, "!about")
+            await human.reply_to(sentinel, bot_id)
+
+        assert len(human.replies_to(before, bot_id)) == 1
+        assert len(human.replies_to(while_down, bot_id)) == 1
+        again = Session.load(data_dir / "matrix" / "session.json")
+        assert again is not None and again.device_id == device.device_id
+    finally:
+        await human.close()
+
+
+async def test_an_event_is_never_answered_twice_even_if_the_sync_token_was_lost(
+    synapse: Synapse, engine: AnswerEngine, data_dir: Path
+) -> None:
+    bot_id = synapse.register("bot")
+    human = await login_human(synapse)
+    config = bot_config(data_dir, synapse, bot_id)
+    token_key = f"matrix.sync_token.{bot_id}"
+    try:
+        async with running_bot(config, engine):
+            room = await human.create_room(invite=(bot_id,))
+            await human.wait_joined(room, bot_id)
+            await make_room_quiet(human, room, bot_id)
+        async with open_app(config, engine=engine) as app:
+            old_token = await app.store.kv_get(token_key)
+        assert old_token is not None
+
+        async with running_bot(config, engine):
+            question = await human.say(room, f"!ask {KUZBASS_QUESTION}")
+            await human.reply_to(question, bot_id)
+
+        # As if the bot crashed after answering but before saving the token. A new login too,
+        # so that Synapse's per-token transaction dedup cannot hide a second answer.
+        async with open_app(config, engine=engine) as app:
+            await app.store.kv_set(token_key, old_token)
+        (data_dir / "matrix" / "session.json").unlink()
+
+        async with running_bot(config, engine):
+            sentinel = await human.say(room, "!about")
+            await human.reply_to(sentinel, bot_id)
+
+        assert len(human.replies_to(question, bot_id)) == 1
+    finally:
+        await human.close()
+
+
+async def test_questions_older_than_the_backlog_limit_are_ignored(
+    synapse: Synapse, engine: AnswerEngine, data_dir: Path
+) -> None:
+    bot_id = synapse.register("bot")
+    human = await login_human(synapse)
+    try:
+        async with running_bot(bot_config(data_dir, synapse, bot_id), engine):
+            room = await human.create_room(invite=(bot_id,))
+            await human.wait_joined(room, bot_id)
+            await make_room_quiet(human, room, bot_id)
+
+        stale = await human.say(room, f"!ask {KUZBASS_QUESTION}")
+        await asyncio.sleep(4)  # let the question age past the limit below
+        impatient = bot_config(data_dir, synapse, bot_id, backlog_max_age_seconds=3)
+        async with running_bot(impatient, engine):
+            sentinel = await human.say(room, "!about")
+            await human.reply_to(sentinel, bot_id)
+
+        assert human.replies_to(stale, bot_id) == []
+    finally:
+        await human.close()
+
+
+async def test_bot_carries_on_after_the_homeserver_restarts(
+    synapse: Synapse, engine: AnswerEngine, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot_id = synapse.register("bot")
+    human = await login_human(synapse)
+    try:
+        async with running_bot(bot_config(data_dir, synapse, bot_id), engine):
+            room = await human.create_room(invite=(bot_id,))
+            await human.wait_joined(room, bot_id)
+            await make_room_quiet(human, room, bot_id)
+
+            await asyncio.to_thread(synapse.stop)
+            await asyncio.to_thread(synapse.start)
+
+            question = await human.say(room, f"!ask {KUZBASS_QUESTION}")
+            reply = await human.reply_to(question, bot_id, within=90)
+            assert "kuzbass:" in reply.content["body"]
+        assert any("homeserver unreachable" in r.getMessage() for r in caplog.records)
+    finally:
+        await human.close()
+
+
+async def test_questions_from_before_the_bot_joined_are_not_answered(
+    synapse: Synapse, engine: AnswerEngine, data_dir: Path
+) -> None:
+    bot_id = synapse.register("bot")
+    human = await login_human(synapse)
+    try:
+        async with running_bot(bot_config(data_dir, synapse, bot_id), engine):
+            room = await human.create_room()
+            early = await human.say(room, f"!ask {KUZBASS_QUESTION}")
+            await human.invite(room, bot_id)
+            await human.wait_joined(room, bot_id)
+            sentinel = await human.say(room, "!about")
+            await human.reply_to(sentinel, bot_id)
+        assert human.replies_to(early, bot_id) == []
+    finally:
+        await human.close()
+
+
+async def test_sigterm_stops_the_adapter_after_saving_its_place(
+    synapse: Synapse, engine: AnswerEngine, data_dir: Path
+) -> None:
+    bot_id = synapse.register("bot")
+    human = await login_human(synapse)
+    config = bot_config(data_dir, synapse, bot_id)
+    try:
+        async with open_app(config, engine=engine) as app:
+            # No stop event: run_matrix installs its own SIGINT/SIGTERM handlers.
+            task = asyncio.create_task(run_matrix(config, app))
+            room = await human.create_room(invite=(bot_id,))
+            await human.wait_joined(room, bot_id)
+            assert not task.done()
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.wait_for(task, timeout=30)
+            assert task.exception() is None
+            assert await app.store.kv_get(f"matrix.sync_token.{bot_id}")
+    finally:
+        await human.close()
+
+
+async def test_bot_logs_in_again_when_its_session_is_logged_out(
+    synapse: Synapse, engine: AnswerEngine, data_dir: Path
+) -> None:
+    bot_id = synapse.register("bot")
+    human = await login_human(synapse)
+    session_file = data_dir / "matrix" / "session.json"
+    try:
+        async with running_bot(bot_config(data_dir, synapse, bot_id), engine):
+            room = await human.create_room(invite=(bot_id,))
+            await human.wait_joined(room, bot_id)
+            old = Session.load(session_file)
+            assert old is not None
+            await asyncio.to_thread(synapse.logout, old.access_token)
+
+            question = await human.say(room, "!about")
+            await human.reply_to(question, bot_id)
+            new = Session.load(session_file)
+            assert new is not None and new.device_id != old.device_id
+    finally:
+        await human.close()
