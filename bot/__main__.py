@@ -9,11 +9,17 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 log = logging.getLogger("samizdat")
 
@@ -85,20 +91,52 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     return 2
 
 
-async def _run_platforms(app: object, platform: str) -> int:
-    from bot.app import App
+async def _run_platforms(app: App, platform: str) -> int:
+    """Run the chosen adapters until a signal, sharing one stop so all of them stop together."""
+    from bot.errors import StartupError
 
-    assert isinstance(app, App)
-    tasks = []
-    if platform in {"discord", "all"}:
+    config = app.config
+    wanted = {"discord", "matrix"} if platform == "all" else {platform}
+    if platform == "all":
+        wanted = {
+            name
+            for name, configured in [
+                ("discord", config.discord.token is not None),
+                ("matrix", config.matrix.homeserver is not None),
+            ]
+            if configured
+        }
+        if not wanted:
+            raise StartupError(
+                "nothing to run: set SAMIZDAT_DISCORD__TOKEN for Discord and/or "
+                "SAMIZDAT_MATRIX__HOMESERVER, SAMIZDAT_MATRIX__USER_ID and "
+                "SAMIZDAT_MATRIX__PASSWORD for Matrix (or use `samizdat chat`)"
+            )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runs: list[Coroutine[object, object, None]] = []
+    if "discord" in wanted:
         from bot.discord_bot.run import run_discord
 
-        tasks.append(run_discord(app.config, app.core))
-    if platform in {"matrix", "all"}:
+        runs.append(run_discord(config, app.core, stop=stop))
+    if "matrix" in wanted:
         from bot.matrix_bot.run import run_matrix
 
-        tasks.append(run_matrix(app.config, app))
-    await asyncio.gather(*tasks)
+        runs.append(run_matrix(config, app, stop=stop))
+    tasks = [asyncio.create_task(run) for run in runs]
+    try:
+        # The first adapter to end (or fail) stops the others, so a half-running bot never
+        # lingers; its error, if any, is what the person sees.
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            task.result()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
     return 0
 
 

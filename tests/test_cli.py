@@ -125,3 +125,13 @@ def test_documented_default_configuration_is_the_built_in_one() -> None:
     from bot.config import Config, load_config
 
     assert load_config(ROOT / "config" / "samizdat.toml") == Config()
+
+
+def test_run_with_no_platform_configured_says_what_to_set(tmp_path: Path) -> None:
+    result = samizdat("run", "all", data_dir=tmp_path / "d")
+    assert result.returncode == 1
+    assert "SAMIZDAT_DISCORD__TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+    matrix = samizdat("run", "matrix", data_dir=tmp_path / "d")
+    assert matrix.returncode == 1
+    assert "matrix.homeserver" in matrix.stderr and "Traceback" not in matrix.stderr
