@@ -36,10 +36,15 @@ class PassageIndex:
 
 
 def index_key(library: Library, config: RetrievalConfig) -> str:
+    """Changes whenever the passages (however they were cleaned) or the configuration do."""
+    passages = hashlib.sha256()
+    for passage in library.passages:
+        passages.update(f"{passage.id}\x00{passage.section}\x00{passage.text}\x01".encode())
     shape = json.dumps(
         {
             "format": INDEX_FORMAT,
             "library": library.fingerprint,
+            "passages": passages.hexdigest(),
             "retrieval": config.model_dump(exclude={"top_k"}),
         },
         sort_keys=True,
