@@ -1,0 +1,161 @@
+"""Server settings for admins: the `/samizdat` command group.
+
+`default_permissions` only hides the commands in Discord's UI and server owners can change
+it, so every command also checks Manage Server in code, and the core checks `is_admin` again.
+Replies are ephemeral: settings are nobody else's business.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core.commands import ChannelAction
+from bot.core.replies import Refusal, Reply
+from bot.core.settings import SETTABLE, allowed_values
+from bot.discord_bot.context import Interaction, caller_of, where_of
+from bot.discord_bot.render import render
+from bot.discord_bot.sending import defer, send, send_notice
+
+if TYPE_CHECKING:
+    from bot.discord_bot.client import SamizdatBot
+
+_SETTING_CHOICES = [app_commands.Choice(name=name, value=name) for name in SETTABLE]
+_is_admin = app_commands.checks.has_permissions(manage_guild=True)
+
+
+class Admin(commands.Cog):
+    """Per-server settings, the channels the bot answers in, and unanswered questions."""
+
+    samizdat = app_commands.Group(
+        name="samizdat",
+        description="Samizdat's settings for this server (needs Manage Server)",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+    settings = app_commands.Group(
+        name="settings", description="Show or change this server's settings", parent=samizdat
+    )
+    channels = app_commands.Group(
+        name="channels", description="Choose the channels the bot answers in", parent=samizdat
+    )
+
+    def __init__(self, bot: SamizdatBot) -> None:
+        self.bot = bot
+
+    async def _run(self, interaction: Interaction, reply: Reply) -> None:
+        if isinstance(reply, Refusal):
+            await send_notice(interaction, reply.message)
+        else:
+            await send(interaction, render(reply), ephemeral=True)
+
+    @settings.command(name="show")
+    @_is_admin
+    async def settings_show(self, interaction: Interaction) -> None:
+        """Show this server's settings and who changed them lately."""
+        await defer(interaction, ephemeral=True)
+        reply = await self.bot.core.settings_show(caller_of(interaction), where_of(interaction))
+        await self._run(interaction, reply)
+
+    @settings.command(name="set")
+    @app_commands.describe(name="The setting to change", value="Its new value")
+    @app_commands.choices(name=_SETTING_CHOICES)
+    @_is_admin
+    async def settings_set(self, interaction: Interaction, name: str, value: str) -> None:
+        """Change one setting for this server."""
+        await defer(interaction, ephemeral=True)
+        reply = await self.bot.core.settings_set(
+            caller_of(interaction), where_of(interaction), name, value
+        )
+        await self._run(interaction, reply)
+
+    @settings_set.autocomplete("value")
+    async def settings_value_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        name = getattr(interaction.namespace, "name", None)
+        if name not in SETTABLE:
+            return []
+        hint = allowed_values(name)
+        options = [part.strip() for part in hint.split(",")] if "," in hint else []
+        if hint == "on or off":
+            options = ["on", "off"]
+        return [app_commands.Choice(name=o, value=o) for o in options if current in o][:25]
+
+    @settings.command(name="reset")
+    @app_commands.describe(name="The setting to restore; leave empty to restore all")
+    @app_commands.choices(name=_SETTING_CHOICES)
+    @_is_admin
+    async def settings_reset(self, interaction: Interaction, name: str | None = None) -> None:
+        """Restore one setting, or all of them, to the default."""
+        await defer(interaction, ephemeral=True)
+        reply = await self.bot.core.settings_reset(
+            caller_of(interaction), where_of(interaction), name
+        )
+        await self._run(interaction, reply)
+
+    async def _channels(
+        self,
+        interaction: Interaction,
+        action: ChannelAction,
+        channel: app_commands.AppCommandChannel | app_commands.AppCommandThread | None,
+    ) -> None:
+        await defer(interaction, ephemeral=True)
+        target = str(channel.id) if channel is not None else None
+        if target is None and action != "clear" and interaction.channel_id is not None:
+            target = str(interaction.channel_id)
+        reply = await self.bot.core.channels(
+            caller_of(interaction), where_of(interaction), action, target
+        )
+        await self._run(interaction, reply)
+
+    @channels.command(name="allow")
+    @app_commands.describe(channel="The channel to answer in (default: this one)")
+    @_is_admin
+    async def channels_allow(
+        self,
+        interaction: Interaction,
+        channel: app_commands.AppCommandChannel | app_commands.AppCommandThread | None = None,
+    ) -> None:
+        """Answer in this channel; once any channel is allowed, only allowed ones get answers."""
+        await self._channels(interaction, "allow", channel)
+
+    @channels.command(name="deny")
+    @app_commands.describe(channel="The channel to stay silent in (default: this one)")
+    @_is_admin
+    async def channels_deny(
+        self,
+        interaction: Interaction,
+        channel: app_commands.AppCommandChannel | app_commands.AppCommandThread | None = None,
+    ) -> None:
+        """Never answer in this channel."""
+        await self._channels(interaction, "deny", channel)
+
+    @channels.command(name="clear")
+    @app_commands.describe(channel="The channel to unlist (default: every channel)")
+    @_is_admin
+    async def channels_clear(
+        self,
+        interaction: Interaction,
+        channel: app_commands.AppCommandChannel | app_commands.AppCommandThread | None = None,
+    ) -> None:
+        """Forget the channel lists (or one channel), so the bot answers everywhere."""
+        await self._channels(interaction, "clear", channel)
+
+    @samizdat.command(name="unanswered")
+    @app_commands.describe(show_askers="Also show who asked")
+    @_is_admin
+    async def unanswered(self, interaction: Interaction, show_askers: bool = False) -> None:
+        """Recent questions the library did not answer."""
+        await defer(interaction, ephemeral=True)
+        reply = await self.bot.core.unanswered(
+            caller_of(interaction), where_of(interaction), show_askers
+        )
+        await self._run(interaction, reply)
+
+
+async def setup(bot: SamizdatBot) -> None:
+    await bot.add_cog(Admin(bot))

@@ -1,0 +1,109 @@
+"""The Discord client: intents, the command tree, and one place where command errors end up.
+
+Commands live in cogs (`ask`, `library`, `admin`), loaded as extensions in `setup_hook`.
+The tree is synced only by `sync_commands`, never at start, because Discord rate-limits
+syncs and a restart should not change what users see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import Config
+from bot.core.commands import Core
+from bot.discord_bot.context import NO_PINGS, Interaction
+from bot.discord_bot.sending import APOLOGY, send_notice
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.discord_bot.ask", "bot.discord_bot.library", "bot.discord_bot.admin")
+
+
+
+def intents_for(config: Config) -> discord.Intents:
+    """Guilds and messages; message content only when the operator enabled the intent."""
+    intents = discord.Intents.default()
+    intents.message_content = config.discord.message_content_intent
+    intents.presences = False
+    intents.members = False
+    return intents
+
+
+def error_message(error: app_commands.AppCommandError) -> str | None:
+    """The short reply for an expected command error, or None for a bug."""
+    if isinstance(error, app_commands.MissingPermissions):
+        return "You need the Manage Server permission for that."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "That command works only in a server."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {max(1, round(error.retry_after))} s."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You cannot use that command here."
+    if isinstance(error, app_commands.TransformerError):
+        return f"I could not understand `{error.value}` there."
+    return None
+
+
+class SamizdatTree(app_commands.CommandTree[discord.Client]):
+    """The command tree, whose error handler answers every failure with a short reply."""
+
+    async def on_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
+        message = error_message(error)
+        if message is None:
+            name = interaction.command.qualified_name if interaction.command else "?"
+            original = getattr(error, "original", error)
+            log.error("command /%s failed", name, exc_info=original)
+            message = APOLOGY
+        if interaction.type is discord.InteractionType.autocomplete:
+            return
+        with contextlib.suppress(discord.HTTPException):
+            await send_notice(interaction, message)
+
+
+class SamizdatBot(commands.Bot):
+    """The bot: the core to answer with, and the configuration it was started with."""
+
+    def __init__(self, config: Config, core: Core | None, **options: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents_for(config),
+            allowed_mentions=NO_PINGS,
+            tree_cls=SamizdatTree,
+            **options,
+        )
+        self.config = config
+        self._core = core
+
+    @property
+    def core(self) -> Core:
+        if self._core is None:
+            raise RuntimeError("this client was built to sync commands, not to answer them")
+        return self._core
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+
+    async def close(self) -> None:
+        # discord.py does not stop its READY timer on close; closed before the bot is ready,
+        # the timer would later dispatch into a closed client. It handles cancellation.
+        ready_timer = getattr(self._connection, "_ready_task", None)
+        if isinstance(ready_timer, asyncio.Task) and not ready_timer.done():
+            ready_timer.cancel()
+        await super().close()
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        # No prefix commands: mentions are questions, handled by the `ask` cog's listener.
+        return
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info("connected to Discord as %s in %d servers", user, len(self.guilds))

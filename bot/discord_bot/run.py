@@ -1,0 +1,125 @@
+"""Starting and stopping the Discord bot, and syncing its commands, from the command line.
+
+Problems the operator must fix (no token, a rejected token, a missing privileged intent)
+end as one `DiscordSetupError` whose message says what to do, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+import discord
+
+from bot.config import Config
+from bot.core.commands import Core
+from bot.discord_bot.client import SamizdatBot
+from bot.errors import StartupError
+
+log = logging.getLogger(__name__)
+
+TOKEN_VARIABLE = "SAMIZDAT_DISCORD__TOKEN"
+
+
+class DiscordSetupError(StartupError):
+    """The bot cannot start until the operator changes something; the message says what."""
+
+
+def _token(config: Config) -> str:
+    token = config.discord.token
+    value = token.get_secret_value().strip() if token is not None else ""
+    if not value:
+        raise DiscordSetupError(
+            f"No Discord bot token: set {TOKEN_VARIABLE} (in the environment or a .env file)."
+        )
+    return value
+
+
+async def _login(bot: SamizdatBot, token: str) -> None:
+    try:
+        await bot.login(token)
+    except discord.LoginFailure:
+        raise DiscordSetupError(
+            f"Discord rejected the bot token: check {TOKEN_VARIABLE} "
+            "(Developer Portal > your application > Bot > Reset Token)."
+        ) from None
+
+
+def _explain(error: BaseException) -> DiscordSetupError | None:
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return DiscordSetupError(
+            "Discord refused the Message Content intent: enable it for the bot in the "
+            "Developer Portal, or set SAMIZDAT_DISCORD__MESSAGE_CONTENT_INTENT=false."
+        )
+    if isinstance(error, discord.ConnectionClosed) and error.code == 4004:
+        return DiscordSetupError(f"Discord rejected the bot token: check {TOKEN_VARIABLE}.")
+    return None
+
+
+async def run_discord(
+    config: Config,
+    core: Core,
+    *,
+    stop: asyncio.Event | None = None,
+    guild_ready_timeout: float = 2.0,
+) -> None:
+    """Run the bot until `stop` is set, then close the gateway; raise `DiscordSetupError`
+    for what the operator must fix.
+
+    Without `stop`, SIGINT and SIGTERM stop the bot. A caller running several platforms
+    should pass one `stop` for all of them and own the signals itself. The caller owns
+    `core` and closes its database after this returns.
+    """
+    token = _token(config)
+    own_signals = stop is None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Handlers that were there before (asyncio.run's own SIGINT one) come back afterwards.
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM) if own_signals else ():
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            handler = signal.getsignal(sig)
+            loop.add_signal_handler(sig, stop.set)
+            previous[sig] = handler
+    try:
+        async with SamizdatBot(config, core, guild_ready_timeout=guild_ready_timeout) as bot:
+            await _login(bot, token)
+            gateway = asyncio.create_task(bot.connect(), name="discord-gateway")
+            stopping = asyncio.create_task(stop.wait(), name="discord-stop")
+            await asyncio.wait({gateway, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not gateway.done():
+                log.info("stopping: closing the Discord gateway")
+                await bot.close()
+            try:
+                await gateway
+            except Exception as exc:
+                explained = _explain(exc)
+                if explained is not None:
+                    raise explained from None
+                raise
+    finally:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)
+
+
+async def sync_commands(config: Config, guild_id: int | None = None) -> list[str]:
+    """Publish the command tree to Discord, globally or to one server; returns the names.
+
+    A server sync shows up at once and suits testing; a global one can take a while to reach
+    every client. Nothing syncs at start, so restarts never touch Discord's rate limits.
+    """
+    token = _token(config)
+    async with SamizdatBot(config, core=None) as bot:
+        await _login(bot, token)
+        if guild_id is None:
+            synced = await bot.tree.sync()
+        else:
+            guild = discord.Object(id=guild_id)
+            bot.tree.copy_global_to(guild=guild)
+            synced = await bot.tree.sync(guild=guild)
+    return [command.name for command in synced]

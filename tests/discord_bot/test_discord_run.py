@@ -1,0 +1,107 @@
+"""Starting and stopping: missing or rejected tokens, clean shutdown, the token kept secret."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+
+import pytest
+from fake_discord import FakeDiscord
+
+from bot.app import App
+from bot.config import Config, DiscordConfig
+from bot.discord_bot import DiscordSetupError, run_discord, sync_commands
+from bot.errors import describe_startup_error
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def test_no_token_stops_with_one_line_naming_the_variable(app: App) -> None:
+    config = app.config.model_copy(update={"discord": DiscordConfig()})
+    with pytest.raises(DiscordSetupError) as raised:
+        await run_discord(config, app.core)
+    message = str(raised.value)
+    assert "SAMIZDAT_DISCORD__TOKEN" in message and "\n" not in message
+    assert describe_startup_error(raised.value) == message  # the CLI prints it as it is
+
+    with pytest.raises(DiscordSetupError, match="SAMIZDAT_DISCORD__TOKEN"):
+        await sync_commands(config, guild_id=None)
+
+
+async def test_a_blank_token_counts_as_missing(app: App) -> None:
+    config = app.config.model_copy(update={"discord": DiscordConfig(token="   ")})
+    with pytest.raises(DiscordSetupError, match="No Discord bot token"):
+        await run_discord(config, app.core)
+
+
+async def test_a_rejected_token_stops_with_one_line(fake: FakeDiscord, app: App) -> None:
+    fake.reject_token = True
+    with pytest.raises(DiscordSetupError) as raised:
+        await run_discord(app.config, app.core, guild_ready_timeout=0.05)
+    message = str(raised.value)
+    assert "rejected" in message and "SAMIZDAT_DISCORD__TOKEN" in message
+    assert "\n" not in message
+    assert [c.status for c in fake.calls] == [401]
+    assert fake.identifies == []
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [(4004, "rejected the bot token"), (4014, "Message Content intent")],
+)
+async def test_a_gateway_refusal_stops_with_one_line(
+    fake: FakeDiscord, app: App, code: int, says: str
+) -> None:
+    fake.identify_close_code = code
+    with pytest.raises(DiscordSetupError, match=says) as raised:
+        await run_discord(app.config, app.core, guild_ready_timeout=0.05)
+    assert "\n" not in str(raised.value)
+    assert len(fake.identifies) == 1, "a refusal Discord will repeat must not be retried"
+
+
+async def test_run_discord_connects_and_stops_cleanly_without_logging_the_token(
+    tmp_path_factory: pytest.TempPathFactory, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "Nzk5.secret-token-value"
+    config = Config(
+        data_dir=tmp_path_factory.mktemp("run"), discord=DiscordConfig(token=secret)
+    )
+    stop = asyncio.Event()
+    async with FakeDiscord(token=secret) as fake:
+        with caplog.at_level(logging.DEBUG):
+            running = asyncio.create_task(
+                run_discord(config, app.core, stop=stop, guild_ready_timeout=0.05)
+            )
+            await fake.wait_until(lambda: fake.dispatched >= 2 and fake.connected)
+            answered = await fake.slash("about")
+            await fake.wait_for_reply(answered)
+            stop.set()
+            await asyncio.wait_for(running, 10)
+        await fake.wait_until(lambda: not fake.connected)
+
+    assert running.exception() is None
+    assert fake.violations == []
+    assert [i["token"] for i in fake.identifies] == [secret]
+    assert secret not in caplog.text
+    assert secret not in repr(config)
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need main thread"
+)
+async def test_sigint_closes_the_gateway(fake: FakeDiscord, app: App) -> None:
+    before = signal.getsignal(signal.SIGINT)
+    running = asyncio.create_task(run_discord(app.config, app.core, guild_ready_timeout=0.05))
+    await fake.wait_until(lambda: fake.dispatched >= 2 and fake.connected)
+    answered = await fake.slash("about")  # answered once the bot is ready
+    await fake.wait_for_reply(answered)
+
+    os.kill(os.getpid(), signal.SIGINT)
+    await asyncio.wait_for(running, 10)
+    await fake.wait_until(lambda: not fake.connected)
+
+    assert running.exception() is None
+    assert signal.getsignal(signal.SIGINT) == before, "the SIGINT handler must be removed"
