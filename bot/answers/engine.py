@@ -85,10 +85,17 @@ def build_engine(config: Config, folders: Sequence[Path] | None = None) -> Answe
     return AnswerEngine(library, retriever, report, config.answers)
 
 
-def compose_options(brief: bool, strictness: str, config: AnswerConfig) -> ComposeOptions:
-    """A brief answer is the best sentence and the one after it; detailed goes to the max."""
+def compose_options(
+    brief: bool, strictness: str, config: AnswerConfig, max_sources: int = 5
+) -> ComposeOptions:
+    """A brief answer is the best sentence and the one after it; detailed goes to the max.
+
+    Each quoted sentence is one source, so a place that shows fewer sources gets fewer
+    sentences rather than citation markers with nothing listed under them.
+    """
+    sentences = min(2, config.max_sentences) if brief else config.max_sentences
     return ComposeOptions(
-        max_sentences=min(2, config.max_sentences) if brief else config.max_sentences,
+        max_sentences=max(1, min(sentences, max_sources)),
         strictness=strictness,
         closest_sections=config.closest_sections,
     )

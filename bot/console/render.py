@@ -56,12 +56,6 @@ def render_answer(answer: Answer, sources_shown: int = 3, show_quotes: bool = Tr
         lines.append(
             _wrap(
                 f"[{citation.marker}] {citation.title} — {citation.author} · "
-                f"{citation.section} · passage {citation.passage_id}",
-                "    ",
-            )[4:]
-            if False
-            else _wrap(
-                f"[{citation.marker}] {citation.title} — {citation.author} · "
                 f"{citation.section} · passage {citation.passage_id}"
             )
         )

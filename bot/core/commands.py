@@ -148,6 +148,7 @@ class Core:
             brief=settings.answer_length is AnswerLength.BRIEF,
             strictness=settings.strictness.value,
             config=self.engine.config,
+            max_sources=settings.sources_shown,
         )
         answer = await self.engine.aanswer(checked, options)
         if not answer.answered:

@@ -172,3 +172,18 @@ def test_help_hides_admin_commands_from_members(console_app: App) -> None:
     assert {"ask", "search", "source", "library", "help", "about"} <= member_help
     assert not member_help & {"settings set", "channels", "unanswered"}
     assert admin_help - member_help >= {"settings set", "channels", "unanswered"}
+
+
+async def test_an_answer_never_cites_more_sources_than_the_place_shows(console_app: App) -> None:
+    core = console_app.core
+    question = "which couple quit kuzbass and said the soviets scammed them"
+    default = await core.ask(question, ADMIN, GUILD)
+    assert isinstance(default, AnswerReply) and len(default.answer.citations) == 2
+    await core.settings_set(ADMIN, GUILD, "sources_shown", "1")
+    one = await core.ask(question, ADMIN, GUILD)
+    assert isinstance(one, AnswerReply) and len(one.answer.citations) == 1
+    assert "[2]" not in one.answer.text
+    await core.settings_set(ADMIN, GUILD, "sources_shown", "5")
+    await core.settings_set(ADMIN, GUILD, "answer_length", "detailed")
+    detailed = await core.ask(question, ADMIN, GUILD)
+    assert isinstance(detailed, AnswerReply) and 2 <= len(detailed.answer.citations) <= 3
