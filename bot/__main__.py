@@ -74,7 +74,9 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     if command == "discord":
         from bot.discord_bot.run import sync_commands
 
-        await sync_commands(config, args.guild)
+        names = await sync_commands(config, args.guild)
+        where = f"server {args.guild}" if args.guild else "every server (may take a while)"
+        print(f"synced {len(names)} commands to {where}: {', '.join(sorted(names))}")
         return 0
     async with open_app(config) as app:
         if command == "chat":
