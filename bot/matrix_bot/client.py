@@ -118,9 +118,15 @@ class MatrixConnection:
 
     def __init__(self, config: MatrixConfig, data_dir: Path, store: SyncStateStore) -> None:
         if not config.homeserver or not config.user_id:
-            raise MatrixLoginError("matrix.homeserver and matrix.user_id must be configured")
+            raise MatrixLoginError(
+                "matrix.homeserver and matrix.user_id must be configured: set "
+                "SAMIZDAT_MATRIX__HOMESERVER and SAMIZDAT_MATRIX__USER_ID"
+            )
         if config.password is None and config.access_token is None:
-            raise MatrixLoginError("set matrix.password or matrix.access_token")
+            raise MatrixLoginError(
+                "no Matrix credentials: set SAMIZDAT_MATRIX__PASSWORD or "
+                "SAMIZDAT_MATRIX__ACCESS_TOKEN"
+            )
         self._config = config
         self._store = store
         self._dir = data_dir / "matrix"
