@@ -3,9 +3,11 @@
 rank-bm25's `get_scores` walks every passage for every query term, which costs about a
 second per question at a million passages. Here each term keeps the list of passages that
 contain it (CSR arrays), so a question only touches the passages that share a term with it,
-and `top_k` prunes further (MaxScore): once the k-th best partial score beats everything the
-remaining terms could still add, passages that only contain those terms are never visited.
-The index saves to `.npy` files that load memory-mapped, so a restart does not rebuild.
+and `top_k` prunes further (MaxScore over two impact layers per long list): once the k-th
+best score found beats everything the unread parts of the lists could still add, passages
+found only there are never visited. Pruning uses float32 gains with a safety margin; the
+returned scores are recomputed exactly. The index saves to `.npy` files that load
+memory-mapped, so a restart neither rebuilds nor reads the whole index.
 
 The scores are rank-bm25 0.2.2's, operation for operation: Okapi's idf floor of
 `epsilon * average_idf` for terms in more than half the passages, BM25+'s `idf * delta`
@@ -15,6 +17,7 @@ given to every passage for every known query term, a repeated query term counted
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -32,17 +35,31 @@ Variant = Literal["okapi", "plus", "l"]
 Progress = Callable[[int, int], None]
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+# Passage ids stay int32 like the postings: searchsorted of int64 ids in an int32 list would
+# first copy the whole list to int64.
+IdArray = NDArray[np.int32]
 
 FORMAT_VERSION = 1
 _VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
 _DEFAULT_DELTA: dict[Variant, float] = {"okapi": 0.0, "plus": 1.0, "l": 0.5}
 _HEADER = "header.json"
 _TERMS = "terms.json"
-_ARRAYS = ("indptr", "doc_ids", "tfs", "gains", "doc_len", "idf", "max_gain")
+_ARRAYS = ("indptr", "split", "doc_ids", "tfs", "gains", "doc_len", "idf", "max_gain", "max_low")
 _PROGRESS_EVERY = 10_000
+# Passages sorted together while building (see `_chunk`).
+_CHUNK_PASSAGES = 16_384
 # Pruning sums float32 gains; this relative slack keeps rounding from dropping a true top-k
 # passage (the final order comes from exact float64 scores).
 _SLACK = 1e-6
+# Layers this short are merged without first checking whether pruning could skip them.
+_MERGE_FREELY = 2048
+# Candidates left this few go straight to exact scoring.
+_FEW_CANDIDATES = 64
+# Look a layer up by binary search unless it is shorter than this many times the candidates.
+_SCATTER_RATIO = 4
+# Lists this long get a top layer holding about 1/_LAYER_FRACTION of their postings.
+_LAYER_MIN_POSTINGS = 2048
+_LAYER_FRACTION = 32
 
 
 @dataclass(frozen=True)
@@ -76,13 +93,19 @@ class BM25Parameters:
 
 @dataclass(frozen=True)
 class _Arrays:
+    """The index. Term `t`'s postings are `[indptr[t], indptr[t + 1])`, passage-ordered in
+    two runs split at `split[t]`: the top layer (largest gains, bounded by `max_gain`),
+    then the rest (bounded by `max_low`). Short lists have an empty top layer."""
+
     indptr: IntArray
+    split: IntArray
     doc_ids: NDArray[np.int32]
     tfs: NDArray[np.unsignedinteger[Any]]
     gains: NDArray[np.float32]
     doc_len: NDArray[np.int32]
     idf: FloatArray
     max_gain: FloatArray
+    max_low: FloatArray
 
 
 class PostingsBM25:
@@ -175,7 +198,7 @@ class PostingsBM25:
         candidates = self._candidates(rows, mults, k)
         if len(candidates) < k:
             # Fewer passages match than asked for: the rest score the baseline, ties by id.
-            pool = np.arange(min(self._n, k + len(candidates)), dtype=np.int64)
+            pool = np.arange(min(self._n, k + len(candidates)), dtype=np.int32)
             filler = np.setdiff1d(pool, candidates, assume_unique=True)[: k - len(candidates)]
             candidates = np.concatenate([candidates, filler])
         exact = self._exact(query_tokens, candidates)
@@ -201,47 +224,55 @@ class PostingsBM25:
                 counts[row] = counts.get(row, 0) + 1
         return list(counts), list(counts.values())
 
-    def _candidates(self, rows: list[int], mults: list[int], k: int) -> IntArray:
+    def _candidates(self, rows: list[int], mults: list[int], k: int) -> IdArray:
         """Passages that may belong to the top k, all if fewer than k match (MaxScore).
 
         Gains are scores above the baseline every passage gets (0, or BM25+'s idf * delta),
-        so a passage only gains from the terms it contains, and each term's largest gain
-        bounds what it can add. Posting lists are merged into a scratch accumulator, the
-        shortest first. Once k passages are known, the k-th best of their full scores is a
-        floor `theta` for the top k; the unmerged terms whose bounds add up to less than
-        `theta` cannot lift a passage that has none of the others into the top k, so their
-        (usually long) lists are never merged, only looked up for the candidates found.
+        so a passage only gains from the terms it contains. Long posting lists are stored in
+        two layers, the few postings with the largest gains first, so each term has a tight
+        bound on what it can still add once its top layer is merged. Layers are merged into
+        a scratch accumulator, shortest first. Once k passages are known, the k-th best of
+        their full scores is a floor `theta` for the top k; terms whose remaining bounds add
+        up to less than `theta` cannot lift a passage that has none of the others into the
+        top k, so their (usually long) layers are never merged, only looked up for the
+        candidates found.
         """
-        bound = [m * float(self._a.max_gain[row]) for row, m in zip(rows, mults, strict=True)]
-        size = [int(self._a.indptr[row + 1] - self._a.indptr[row]) for row in rows]
-        pending = sorted(range(len(rows)), key=lambda i: size[i])
+        a = self._a
+        layers: list[list[tuple[int, int, float]]] = []  # per term: (start, end, bound)
+        for row, m in zip(rows, mults, strict=True):
+            start, mid, end = int(a.indptr[row]), int(a.split[row]), int(a.indptr[row + 1])
+            top = [(start, mid, m * float(a.max_gain[row]))] if mid > start else []
+            layers.append([*top, (mid, end, m * float(a.max_low[row]))])
+        live = list(range(len(rows)))
         acc, seen = self._scratch()
-        parts: list[IntArray] = []
+        parts: list[IdArray] = []
         found = 0
         theta = -math.inf
         try:
-            while pending:
-                if found >= k:
+            while live:
+                choice = live
+                cheapest = min(layers[t][0][1] - layers[t][0][0] for t in live)
+                if found >= k and cheapest >= _MERGE_FREELY:
                     cand = np.concatenate(parts)
                     parts = [cand]
                     partial = acc[cand]
                     best = np.argpartition(partial, len(partial) - k)[len(partial) - k :]
-                    full = partial[best] + self._probe(rows, mults, pending, cand[best])
+                    full = partial[best] + self._probe(layers, mults, live, cand[best])
                     theta = max(theta, float(full.min()))
-                    essential = _essential(pending, bound, theta)
-                    if not essential:
+                    choice = _essential(live, [_bound(layer) for layer in layers], theta)
+                    if not choice:
                         break
-                    pending.remove(essential[0])
-                    i = essential[0]
-                else:
-                    i = pending.pop(0)
-                ids, gains = self._gains(rows[i])
-                acc[ids] += mults[i] * gains
-                fresh = ids[~seen[ids]].astype(np.int64)
+                i = min(choice, key=lambda t: layers[t][0][1] - layers[t][0][0])
+                start, end, _ = layers[i].pop(0)
+                if not layers[i]:
+                    live.remove(i)
+                ids = a.doc_ids[start:end]
+                acc[ids] += mults[i] * a.gains[start:end]
+                fresh = ids[~seen[ids]]
                 seen[fresh] = True
                 parts.append(fresh)
                 found += len(fresh)
-            cand = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            cand = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
             partial = acc[cand]
         finally:
             for part in parts:
@@ -249,30 +280,52 @@ class PostingsBM25:
                 seen[part] = False
         if found < k:
             return cand
-        # Look the remaining terms up for the candidates, biggest bound first, dropping the
-        # candidates that can no longer reach theta even with every remaining term.
-        pending.sort(key=lambda i: -bound[i])
-        remaining = sum(bound[i] for i in pending)
-        for i in pending:
+        # Look the remaining layers up for the candidates, dropping those that can no longer
+        # reach theta even with every remaining layer. Next is the layer that lowers the
+        # remaining bound most for its cost: usually a short top layer, then the long rest.
+        while live:
+            remaining = sum(_bound(layers[t]) for t in live)
             keep = partial + remaining >= theta - _slack(theta)
             cand, partial = cand[keep], partial[keep]
-            partial += self._probe(rows, mults, [i], cand)
-            remaining -= bound[i]
+            if len(cand) <= _FEW_CANDIDATES:
+                return cand  # cheaper to score these exactly than to prune them further
+            i = max(live, key=lambda t: _drop(layers[t]) / _lookup_cost(layers[t][0], len(cand)))
+            start, end, _ = layers[i].pop(0)
+            if not layers[i]:
+                live.remove(i)
+            partial += mults[i] * self._lookup(start, end, cand, acc)
             theta = max(theta, _kth_largest(partial, k))
         kth = _kth_largest(partial, k)
         return cand[partial >= kth - _slack(kth)]
 
     def _probe(
-        self, rows: list[int], mults: list[int], terms: list[int], ids: IntArray
+        self,
+        layers: list[list[tuple[int, int, float]]],
+        mults: list[int],
+        terms: list[int],
+        ids: IdArray,
     ) -> FloatArray:
-        """The gains of passages `ids` from `terms`, found by binary search in each list."""
+        """The gains of passages `ids` in the unmerged layers of `terms` (binary search)."""
         total = np.zeros(len(ids))
         for i in terms:
-            docs, gains = self._gains(rows[i])
-            pos = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
-            hit = docs[pos] == ids
-            total[hit] += mults[i] * gains[pos[hit]]
+            for start, end, _ in layers[i]:
+                docs = self._a.doc_ids[start:end]
+                pos = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
+                hit = docs[pos] == ids
+                total[hit] += mults[i] * self._a.gains[start + pos[hit]]
         return total
+
+    def _lookup(self, start: int, end: int, ids: IdArray, acc: FloatArray) -> FloatArray:
+        """The gains of passages `ids` in one layer: by binary search for few candidates,
+        else by scattering the layer into `acc` (left zeroed) and reading it back."""
+        if _SCATTER_RATIO * len(ids) < end - start:
+            return self._probe([[(start, end, 0.0)]], [1], [0], ids)
+        docs = self._a.doc_ids[start:end]
+        try:
+            acc[docs] = self._a.gains[start:end]
+            return acc[ids]
+        finally:
+            acc[docs] = 0.0
 
     def _scratch(self) -> tuple[FloatArray, NDArray[np.bool_]]:
         """Per-thread accumulators, left all zero/False after every query."""
@@ -286,22 +339,27 @@ class PostingsBM25:
         start, end = int(self._a.indptr[row]), int(self._a.indptr[row + 1])
         return self._a.doc_ids[start:end], self._a.tfs[start:end]
 
-    def _gains(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-        start, end = int(self._a.indptr[row]), int(self._a.indptr[row + 1])
-        return self._a.doc_ids[start:end], self._a.gains[start:end]
-
-    def _exact(self, query_tokens: Sequence[str], ids: IntArray) -> FloatArray:
+    def _exact(self, query_tokens: Sequence[str], ids: IdArray) -> FloatArray:
         """rank-bm25's `get_batch_scores` for `ids`, operation for operation."""
         score = np.zeros(len(ids))
         norm, k1norm = self._norm[ids], self._k1norm[ids]
+        known: dict[int, FloatArray] = {}
+        a = self._a
         for token in query_tokens:
             row = self._vocab.get(token)
             if row is None:
                 continue
-            docs, tfs = self._postings(row)
-            pos = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
-            tf = np.where(docs[pos] == ids, tfs[pos].astype(np.float64), 0.0)
-            score += self._contribution(float(self._a.idf[row]), tf, norm, k1norm)
+            if row not in known:
+                tf = np.zeros(len(ids))
+                runs = (int(a.indptr[row]), int(a.split[row]), int(a.indptr[row + 1]))
+                for start, end in itertools.pairwise(runs):
+                    if end > start:
+                        docs = a.doc_ids[start:end]
+                        pos = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
+                        hit = docs[pos] == ids
+                        tf[hit] = a.tfs[start + pos[hit]]
+                known[row] = self._contribution(float(a.idf[row]), tf, norm, k1norm)
+            score += known[row]  # in query order, repeats included, as rank-bm25 adds them
         return score
 
     def _contribution(
@@ -361,7 +419,10 @@ class PostingsBM25:
             ):
                 return None
             terms = json.loads((folder / _TERMS).read_text(encoding="utf-8"))
-            loaded = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _ARRAYS}
+            # Plain ndarray views of the maps: slicing a np.memmap runs Python code each time.
+            loaded = {
+                n: np.load(folder / f"{n}.npy", mmap_mode="r").view(np.ndarray) for n in _ARRAYS
+            }
             arrays = _Arrays(**loaded)
             n, v, postings = int(header["passages"]), int(header["terms"]), header["postings"]
             if not _consistent(arrays, terms, n, v, postings):
@@ -373,58 +434,145 @@ class PostingsBM25:
         return index
 
 
+class _Vocabulary(dict[str, int]):
+    """Term -> row, numbered in order of first appearance (rank-bm25's order for idf)."""
+
+    def __missing__(self, term: str) -> int:
+        row = self[term] = len(self)
+        return row
+
+
+_Chunk = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int64]]
+
+
+def _chunk(rows_buffer: array[int], lengths_buffer: array[int], first: int, v: int) -> _Chunk:
+    """(term, passage, tf) of a run of passages, in (term, passage) order.
+
+    Sorting a chunk at a time keeps the keys small (32 bits while terms * passages fit)
+    and the sort in cache; `_merge` then places the chunks by counting.
+    """
+    rows = np.frombuffer(rows_buffer, dtype=np.int32)
+    lengths = np.frombuffer(lengths_buffer, dtype=np.int32)
+    m = len(lengths)
+    key_type = np.uint32 if v * m < 2**32 else np.uint64
+    keys: NDArray[np.unsignedinteger[Any]] = rows.astype(key_type)
+    keys *= m
+    keys += np.repeat(np.arange(m, dtype=key_type), lengths)
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    counts = np.diff(np.append(starts, len(keys)))
+    unique = keys[starts]
+    terms = (unique // m).astype(np.int32)
+    docs = (unique % m).astype(np.int32) + np.int32(first)
+    return terms, docs, counts.astype(np.int64)
+
+
+def _merge(
+    chunks: list[_Chunk], v: int
+) -> tuple[IntArray, NDArray[np.int32], NDArray[np.unsignedinteger[Any]]]:
+    """Concatenate per-chunk postings into one CSR, term-major and passage-ordered.
+
+    Chunks cover increasing passages, so each term's postings from chunk c go right after
+    those from earlier chunks: a running offset per term places them without a global sort.
+    """
+    counts = [np.bincount(terms, minlength=v) for terms, _, _ in chunks]
+    indptr = np.zeros(v + 1, dtype=np.int64)
+    np.cumsum(np.sum(counts, axis=0, dtype=np.int64) if counts else 0, out=indptr[1:])
+    total = int(indptr[-1])
+    largest = max((int(tf.max()) for _, _, tf in chunks if len(tf)), default=1)
+    doc_ids = np.empty(total, dtype=np.int32)
+    tfs: NDArray[np.unsignedinteger[Any]] = np.empty(
+        total, dtype=np.uint16 if largest < 2**16 else np.uint32
+    )
+    running = indptr[:-1].copy()
+    for count in counts:
+        terms, docs, tf = chunks.pop(0)
+        within = np.arange(len(terms), dtype=np.int64) - (np.cumsum(count) - count)[terms]
+        dest = running[terms] + within
+        doc_ids[dest] = docs
+        tfs[dest] = tf
+        running += count
+    return indptr, doc_ids, tfs
+
+
 def _build(
     corpus: Iterable[Sequence[str]], params: BM25Parameters, progress: Progress | None
 ) -> tuple[list[str], _Arrays, int]:
     total = len(corpus) if isinstance(corpus, Sized) else 0
-    vocab: dict[str, int] = {}
-    token_rows = array("i")
+    vocab = _Vocabulary()
     doc_len = array("i")
+    chunks: list[_Chunk] = []
+    token_rows = array("i")
+    first = 0
     for done, doc in enumerate(corpus, start=1):
-        token_rows.extend([vocab.setdefault(t, len(vocab)) for t in doc])
+        token_rows.extend(map(vocab.__getitem__, doc))
         doc_len.append(len(doc))
+        if done - first == _CHUNK_PASSAGES:
+            chunks.append(_chunk(token_rows, doc_len[first:], first, len(vocab)))
+            token_rows, first = array("i"), done
         if progress is not None and done % _PROGRESS_EVERY == 0:
             progress(done, total)
     n = len(doc_len)
     if n == 0:
         raise ValueError("cannot index an empty corpus")
+    if first < n:
+        chunks.append(_chunk(token_rows, doc_len[first:], first, len(vocab)))
     if progress is not None and n % _PROGRESS_EVERY:
         progress(n, total)
-    lengths = np.frombuffer(doc_len, dtype=np.int32).copy()
-    rows = np.frombuffer(token_rows, dtype=np.int32)
-    # One sort of (term, passage) keys groups every posting list in passage order.
-    keys = rows.astype(np.int64) * n + np.repeat(np.arange(n, dtype=np.int64), lengths)
     del token_rows
-    keys.sort()
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    counts = np.diff(np.append(starts, len(keys)))
-    tfs = counts.astype(np.uint16 if counts.max() < 2**16 else np.uint32)
-    unique = keys[starts]
-    del keys, starts
-    term_of = unique // n
-    doc_ids = (unique - term_of * n).astype(np.int32)
-    del unique
-    df = np.bincount(term_of, minlength=len(vocab))
-    del term_of
-    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-    np.cumsum(df, out=indptr[1:])
+    lengths = np.frombuffer(doc_len, dtype=np.int32).copy()
+    indptr, doc_ids, tfs = _merge(chunks, len(vocab))
+    df = np.diff(indptr)
     total_len = int(lengths.sum())
     idf = _idf(params, df.tolist(), n)
     # The largest gain of each term bounds what it can add to any passage (for pruning).
     avgdl = total_len / n
     norm = (1 - params.b) + params.b * lengths.astype(np.float64) / avgdl
-    gains = _gain_of(
-        params,
-        np.repeat(idf, df),
-        tfs.astype(np.float64),
-        norm[doc_ids],
-        params.k1 * norm[doc_ids],
-    )
+    gains = _gain_of(params, np.repeat(idf, df), tfs.astype(np.float64), norm[doc_ids])
     max_gain = (
         np.maximum.reduceat(gains, indptr[:-1]) if len(gains) else np.zeros(0, dtype=np.float64)
     )
-    arrays = _Arrays(indptr, doc_ids, tfs, gains.astype(np.float32), lengths, idf, max_gain)
+    split, max_low = _layer(indptr, doc_ids, tfs, gains, max_gain)
+    arrays = _Arrays(
+        indptr, split, doc_ids, tfs, gains.astype(np.float32), lengths, idf, max_gain, max_low
+    )
     return list(vocab), arrays, total_len
+
+
+def _layer(
+    indptr: IntArray,
+    doc_ids: NDArray[np.int32],
+    tfs: NDArray[np.unsignedinteger[Any]],
+    gains: FloatArray,
+    max_gain: FloatArray,
+) -> tuple[IntArray, FloatArray]:
+    """Move the largest gains of each long list to its front (in place), keeping both runs
+    in passage order; return where the runs split and the bound of the second run.
+
+    A few passages with a high term frequency set a term's largest gain; without them the
+    bound of the bulk of the list is much tighter, which is what lets pruning skip it.
+    """
+    split = indptr[:-1].copy()
+    max_low = max_gain.copy()
+    for row in np.flatnonzero(np.diff(indptr) >= _LAYER_MIN_POSTINGS):
+        start, end = int(indptr[row]), int(indptr[row + 1])
+        g = gains[start:end]
+        size = end - start
+        top = size // _LAYER_FRACTION
+        cut = np.partition(g, size - top)[size - top]
+        high = g >= cut
+        if high.sum() > 2 * top:  # many ties at the cut: keep only what is strictly above
+            high = g > cut
+        count = int(high.sum())
+        if count == 0:
+            continue
+        order = np.concatenate([np.flatnonzero(high), np.flatnonzero(~high)])
+        doc_ids[start:end] = doc_ids[start:end][order]
+        tfs[start:end] = tfs[start:end][order]
+        max_low[row] = g[~high].max()
+        g[:] = g[order]
+        split[row] = start + count
+    return split, max_low
 
 
 def _idf(params: BM25Parameters, df: list[int], n: int) -> FloatArray:
@@ -440,17 +588,13 @@ def _idf(params: BM25Parameters, df: list[int], n: int) -> FloatArray:
 
 
 def _gain_of(
-    params: BM25Parameters,
-    idf: float | FloatArray,
-    tf: FloatArray,
-    norm: FloatArray,
-    k1norm: FloatArray,
+    params: BM25Parameters, idf: FloatArray, tf: FloatArray, norm: FloatArray
 ) -> FloatArray:
     """Score above the every-passage baseline (BM25+'s idf * delta), for bounds and pruning."""
     if params.variant == "l":
         ctd = tf / norm
         return idf * tf * (params.k1 + 1) * (ctd + params.delta) / (params.k1 + ctd + params.delta)
-    return idf * (tf * (params.k1 + 1) / (tf + k1norm))
+    return idf * (tf * (params.k1 + 1) / (tf + params.k1 * norm))
 
 
 def _essential(pending: list[int], bound: list[float], theta: float) -> list[int]:
@@ -467,6 +611,21 @@ def _essential(pending: list[int], bound: list[float], theta: float) -> list[int
             needed = set(by_bound[cut:])
             return [i for i in pending if i in needed]
     return []
+
+
+def _bound(layers: list[tuple[int, int, float]]) -> float:
+    """What a term can still add to a passage not found in its merged layers."""
+    return layers[0][2] if layers else 0.0
+
+
+def _drop(layers: list[tuple[int, int, float]]) -> float:
+    """How much a term's bound falls once its next layer is looked up."""
+    return layers[0][2] - (layers[1][2] if len(layers) > 1 else 0.0)
+
+
+def _lookup_cost(layer: tuple[int, int, float], candidates: int) -> float:
+    size = layer[1] - layer[0]
+    return float(min(size, candidates * max(1, size.bit_length())))
 
 
 def _kth_largest(values: FloatArray, k: int) -> float:
@@ -487,6 +646,10 @@ def _consistent(arrays: _Arrays, terms: object, n: int, v: int, postings: object
         and n > 0
         and arrays.indptr.shape == (v + 1,)
         and arrays.indptr.dtype == np.int64
+        and arrays.split.shape == (v,)
+        and arrays.split.dtype == np.int64
+        and arrays.max_low.shape == (v,)
+        and arrays.max_low.dtype == np.float64
         and arrays.doc_ids.dtype == np.int32
         and arrays.tfs.dtype in (np.uint16, np.uint32)
         and arrays.gains.dtype == np.float32
