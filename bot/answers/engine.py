@@ -17,7 +17,7 @@ from bot.answers.model import Answer
 from bot.config import AnswerConfig, Config
 from bot.library.loader import Library, bundled_library_dir, load_library
 from bot.retrieval.index import load_or_build
-from bot.retrieval.retriever import BM25Params, Hit, Retriever
+from bot.retrieval.retriever import Hit, Retriever
 from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
 
 # How many passages answers are composed from (and returned with an answer).
@@ -72,9 +72,7 @@ def build_engine(config: Config, folders: Sequence[Path] | None = None) -> Answe
     r = config.retrieval
     tokenizer = Tokenizer(TokenizerOptions(stemming=r.stemming, stop_words=r.stop_words))
     index = load_or_build(library, r, tokenizer, config.data_dir / "index")
-    retriever = Retriever(
-        library.passages, index.tokens, tokenizer, BM25Params(r.variant, r.k1, r.b)
-    )
+    retriever = Retriever(library.passages, index.bm25, tokenizer)
     report = IndexReport(
         documents=len(library.documents),
         passages=len(library.passages),

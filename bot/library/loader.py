@@ -53,16 +53,19 @@ class Library:
     fingerprint: str
     _by_id: dict[str, Passage] = field(default_factory=dict, repr=False, compare=False)
     _docs: dict[str, Document] = field(default_factory=dict, repr=False, compare=False)
+    _all: list[Passage] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for document in self.documents:
             self._docs[document.info.id] = document
             for passage in document.passages:
                 self._by_id[passage.id] = passage
+                self._all.append(passage)
 
     @property
     def passages(self) -> list[Passage]:
-        return [p for d in self.documents for p in d.passages]
+        """Every passage in library order (the index's order)."""
+        return self._all
 
     def passage(self, passage_id: str) -> Passage | None:
         return self._by_id.get(passage_id)

@@ -159,6 +159,15 @@ class PostingsBM25:
     def average_length(self) -> float:
         return self._avgdl
 
+    def document_frequency(self, term: str) -> int:
+        """How many passages contain `term`."""
+        row = self._vocab.get(term)
+        return 0 if row is None else int(self._a.indptr[row + 1] - self._a.indptr[row])
+
+    def terms(self) -> list[str]:
+        """Every indexed term, sorted."""
+        return sorted(self._terms)
+
     def idf(self, term: str) -> float:
         """The term's idf as rank-bm25 uses it (0 for a term no passage contains)."""
         row = self._vocab.get(term)

@@ -1,8 +1,9 @@
-"""The search index: each passage's indexed terms, cached on disk between starts.
+"""The search index of the library's passages, saved between starts.
 
-The cache is keyed by the library's content fingerprint and everything that shapes the
-terms (tokenizer options, what is indexed besides the text, BM25 parameters), so changing a
-document or that configuration rebuilds it, and nothing else does.
+The saved index is keyed by a hash of the passages (however they were cleaned) and of
+everything that shapes their terms (tokenizer options, what is indexed besides the text,
+BM25 parameters), so changing a document or that configuration rebuilds it, and nothing
+else does.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import hashlib
 import json
 import logging
 import os
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,19 +21,22 @@ from pathlib import Path
 from bot.config import RetrievalConfig
 from bot.library.loader import Library
 from bot.library.segmentation import Passage
+from bot.retrieval.fast_bm25 import PostingsBM25
+from bot.retrieval.retriever import BM25Params
 from bot.retrieval.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
+PROGRESS_EVERY = 50_000
 
 
 @dataclass(frozen=True)
 class PassageIndex:
-    """Indexed terms of every passage, in library order, and when they were built."""
+    """The BM25 index of every passage, in library order, and when it was built."""
 
     key: str
-    tokens: list[list[str]]
+    bm25: PostingsBM25
     built_at: datetime
     loaded_from_cache: bool
 
@@ -63,45 +69,68 @@ def indexed_text(passage: Passage, library: Library, config: RetrievalConfig) ->
     return "\n".join(parts)
 
 
-def build_tokens(
-    library: Library, config: RetrievalConfig, tokenizer: Tokenizer
-) -> list[list[str]]:
-    return [tokenizer(indexed_text(p, library, config)) for p in library.passages]
+def _tokens(library: Library, config: RetrievalConfig, tokenizer: Tokenizer) -> Iterator[list[str]]:
+    """Each passage's terms, made one at a time so the whole text is never held twice."""
+    for passage in library.passages:
+        yield tokenizer(indexed_text(passage, library, config))
 
 
-def _cache_file(cache_dir: Path) -> Path:
-    return cache_dir / "passage-index.json"
+def progress_reporter(total: int) -> Callable[[int, int], None]:
+    """A progress line on a terminal, periodic log lines otherwise."""
+    interactive = sys.stderr.isatty()
+
+    def report(done: int, _: int) -> None:
+        if interactive:
+            width = 30
+            filled = width * done // max(total, 1)
+            sys.stderr.write(
+                f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} passages"
+            )
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif done % PROGRESS_EVERY < 10_000 or done >= total:
+            log.info("indexed %d of %d passages", done, total)
+
+    return report
+
+
+def params_of(config: RetrievalConfig) -> BM25Params:
+    return BM25Params(config.variant, config.k1, config.b)
 
 
 def load_or_build(
     library: Library, config: RetrievalConfig, tokenizer: Tokenizer, cache_dir: Path
 ) -> PassageIndex:
-    """The cached index when it matches the library and configuration, else a fresh one."""
+    """The saved index when it matches the library and configuration, else a fresh one."""
     key = index_key(library, config)
-    path = _cache_file(cache_dir)
-    passage_ids = [p.id for p in library.passages]
+    folder = cache_dir / "bm25"
+    info_file = cache_dir / "index-info.json"
+    params = params_of(config)
+    bm25 = PostingsBM25.load(folder, key, variant=params.variant, k1=params.k1, b=params.b)
+    if bm25 is not None and len(bm25) == len(library.passages):
+        try:
+            info = json.loads(info_file.read_text(encoding="utf-8"))
+            if info.get("key") == key:
+                return PassageIndex(key, bm25, datetime.fromisoformat(info["built_at"]), True)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    log.info("building the index of %d passages", len(library.passages))
+    total = len(library.passages)
+    progress = progress_reporter(total) if total >= PROGRESS_EVERY else None
+    bm25 = PostingsBM25(
+        (t or ["\x00"] for t in _tokens(library, config, tokenizer)),
+        variant=params.variant,
+        k1=params.k1,
+        b=params.b,
+        progress=progress,
+    )
+    built = PassageIndex(key, bm25, datetime.now(UTC), False)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("key") == key and data.get("passage_ids") == passage_ids:
-            return PassageIndex(key, data["tokens"], datetime.fromisoformat(data["built_at"]), True)
-        log.info("index is out of date; rebuilding")
-    except FileNotFoundError:
-        log.info("no index yet; building")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("index cache unreadable (%s); rebuilding", exc)
-    tokens = build_tokens(library, config, tokenizer)
-    built = PassageIndex(key, tokens, datetime.now(UTC), False)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "key": key,
-            "built_at": built.built_at.isoformat(),
-            "passage_ids": passage_ids,
-            "tokens": tokens,
-        }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload), encoding="utf-8")
-        os.replace(tmp, path)
+        bm25.save(folder, key)
+        tmp = info_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "built_at": built.built_at.isoformat()}))
+        os.replace(tmp, info_file)
     except OSError as exc:
-        log.warning("could not save the index to %s: %s", path, exc.strerror)
+        log.warning("could not save the index to %s: %s", cache_dir, exc.strerror)
     return built

@@ -1,20 +1,23 @@
 """Ranks passages for a question with BM25, off the event loop when called from async code.
 
-The retriever is small and synchronous so it is easy to test and reason about; the async
+The score is rank-bm25's (the differential tests pin it); `PostingsBM25` computes it from an
+inverted index so a question touches only the passages that contain its terms. The
+retriever is small and synchronous so it is easy to test and reason about; the async
 wrapper only moves the CPU-bound scoring to a thread so chat heartbeats never wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
-from rank_bm25 import BM25L, BM25Okapi, BM25Plus
+from functools import cached_property
+from typing import Literal
 
 from bot.library.segmentation import Passage
+from bot.retrieval.fast_bm25 import PostingsBM25
 from bot.retrieval.tokenize import Tokenizer
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
@@ -36,7 +39,7 @@ class EmptyLibraryError(Exception):
 
 @dataclass(frozen=True)
 class BM25Params:
-    variant: str = "okapi"
+    variant: Literal["okapi", "plus", "l"] = "okapi"
     k1: float = 1.2
     b: float = 0.75
 
@@ -48,38 +51,28 @@ class Hit:
     rank: int
 
 
-def _model(tokens: Sequence[Sequence[str]], params: BM25Params) -> BM25Okapi:
-    corpus = [list(t) for t in tokens]
-    if params.variant == "plus":
-        return BM25Plus(corpus, k1=params.k1, b=params.b)
-    if params.variant == "l":
-        return BM25L(corpus, k1=params.k1, b=params.b)
-    return BM25Okapi(corpus, k1=params.k1, b=params.b)
+def build_bm25(tokens: Sequence[Sequence[str]], params: BM25Params) -> PostingsBM25:
+    """The BM25 index of tokenized passages; an empty passage keeps a placeholder term."""
+    if not tokens:
+        raise EmptyLibraryError("the library produced no passages")
+    return PostingsBM25(
+        (t or ["\x00"] for t in tokens), variant=params.variant, k1=params.k1, b=params.b
+    )
 
 
 class Retriever:
-    """BM25 over passages; `index_tokens[i]` are the indexed terms of `passages[i]`."""
+    """BM25 over passages; `bm25` was built from the passages' indexed terms, in order."""
 
     def __init__(
-        self,
-        passages: Sequence[Passage],
-        index_tokens: Sequence[Sequence[str]],
-        tokenizer: Tokenizer,
-        params: BM25Params,
+        self, passages: Sequence[Passage], bm25: PostingsBM25, tokenizer: Tokenizer
     ) -> None:
         if not passages:
             raise EmptyLibraryError("the library produced no passages")
-        if len(passages) != len(index_tokens):
-            raise ValueError("every passage needs its tokens")
+        if len(passages) != len(bm25):
+            raise ValueError("the index was built for other passages")
         self.passages = list(passages)
         self.tokenizer = tokenizer
-        self.params = params
-        # Empty token lists would still count in the length average; keep a placeholder term.
-        self._bm25 = _model([t or ["\x00"] for t in index_tokens], params)
-        self._doc_freq: dict[str, int] = {}
-        for terms in index_tokens:
-            for term in set(terms):
-                self._doc_freq[term] = self._doc_freq.get(term, 0) + 1
+        self._bm25 = bm25
         self._n = len(self.passages)
 
     def weight(self, term: str) -> float:
@@ -87,11 +80,11 @@ class Retriever:
 
         Used to judge how much of a question a passage covers; unknown terms weigh most.
         """
-        df = self._doc_freq.get(term, 0)
+        df = self._bm25.document_frequency(term)
         return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
 
     def known(self, term: str) -> bool:
-        return term in self._doc_freq
+        return self._bm25.document_frequency(term) > 0
 
     def query_terms(self, question: str) -> list[str]:
         """The question's terms, each unknown one replaced by the library's nearest term.
@@ -108,35 +101,42 @@ class Retriever:
             for word, term in self.tokenizer.pairs(question)
         ]
 
+    @cached_property
+    def _sorted_terms(self) -> list[str]:
+        return self._bm25.terms()
+
     def _nearest_known(self, term: str) -> str | None:
         if len(term) < 4 or term.isdigit():
             return None
         candidates = self._terms_with_prefix(term)
         if not candidates and len(term) >= 5:
-            candidates = [c for c in _edits(term) if c in self._doc_freq]
+            candidates = [c for c in _edits(term) if self.known(c)]
         if not candidates:
             return None
-        return max(candidates, key=lambda c: (self._doc_freq[c], c))
+        return max(candidates, key=lambda c: (self._bm25.document_frequency(c), c))
 
     def _terms_with_prefix(self, prefix: str) -> list[str]:
-        return [t for t in self._doc_freq if t.startswith(prefix) and len(t) <= len(prefix) + 4]
-
-    def scores(self, terms: Sequence[str]) -> np.ndarray:
-        return np.asarray(self._bm25.get_scores(list(terms)), dtype=float)
+        terms = self._sorted_terms
+        found = []
+        for term in terms[bisect.bisect_left(terms, prefix) :]:
+            if not term.startswith(prefix):
+                break
+            if len(term) <= len(prefix) + 4:
+                found.append(term)
+        return found
 
     def search_terms(self, terms: Sequence[str], k: int) -> list[Hit]:
         if k <= 0:
             raise ValueError("k must be positive")
-        if not terms:
+        if not any(self.known(t) for t in terms):
             return []
-        scores = self.scores(terms)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        ordered = sorted(top.tolist(), key=lambda i: (-scores[i], i))
-        return [Hit(self.passages[i], float(scores[i]), rank) for rank, i in enumerate(ordered)]
+        return [
+            Hit(self.passages[i], score, rank)
+            for rank, (i, score) in enumerate(self._bm25.top_k(list(terms), k))
+        ]
 
     def search(self, question: str, k: int) -> list[Hit]:
-        """The `k` best passages for `question`, best first; no terms means no hits."""
+        """The `k` best passages for `question`, best first; no known terms means no hits."""
         return self.search_terms(self.query_terms(question), k)
 
     async def asearch(self, question: str, k: int) -> list[Hit]:

@@ -14,7 +14,7 @@ def test_index_is_saved_reused_and_rebuilt_when_a_document_or_config_changes(
     config = Config(data_dir=tmp_path / "data")
     first = build_engine(config, [folder])
     assert not first.report.from_cache
-    assert (tmp_path / "data" / "index" / "passage-index.json").is_file()
+    assert (tmp_path / "data" / "index" / "bm25" / "header.json").is_file()
 
     second = build_engine(config, [folder])
     assert second.report.from_cache
@@ -32,7 +32,7 @@ def test_index_is_saved_reused_and_rebuilt_when_a_document_or_config_changes(
 def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
     config = Config(data_dir=tmp_path)
     build_engine(config)
-    (tmp_path / "index" / "passage-index.json").write_text("{not json")
+    (tmp_path / "index" / "bm25" / "doc_ids.npy").write_bytes(b"garbage")
     engine = build_engine(config)
     assert not engine.report.from_cache
     assert engine.report.passages > 100
