@@ -16,7 +16,7 @@ from bot.answers.model import Answer, Citation, RetrievedPassage, SectionPointer
 from bot.library.catalogue import DocumentInfo
 from bot.library.segmentation import Passage
 from bot.retrieval.retriever import Hit, Retriever
-from bot.retrieval.specificity import specificity
+from bot.retrieval.specificity import is_rare, specificity
 from bot.retrieval.tokenize import fold
 
 # Minimum share of the question's weight the best passage must cover, by strictness.
@@ -35,7 +35,13 @@ _WEIGHT_KIND = 0.15
 _WEIGHT_RANK = 0.02
 
 _YEAR = re.compile(r"\b1[89]\d\d\b")
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:hundred|thousand|million|dozen)s?\b", re.IGNORECASE)
+# A count: digits that are not a year or an ordinal ("10th"), or a number word.
+_NUMBER = re.compile(
+    r"\b(?!1[6-9]\d\d\b|20\d\d\b)\d[\d,.]*\b(?!st|nd|rd|th)"
+    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty"
+    r"|fifty|hundred|thousand|million|dozen)s?\b",
+    re.IGNORECASE,
+)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 _NOT_NAMES = frozenset(
     """The A An I In On At As It He She They We His Her Their This That These Those But And Or
@@ -67,7 +73,10 @@ class _Candidate:
 
 def _question_kind(question: str) -> str:
     q = question.lower().strip()
-    if q.startswith("when ") or re.search(r"\b(what|which) (year|date|month|day)\b", q):
+    # "When did/was ..." asks for a date; "when the workers tried ..." only sets a scene.
+    if re.match(r"when (did|was|were|is|are|do|does|had|has|have|exactly|will|would)\b", q) or (
+        re.search(r"\b(what|which) (year|date|month|day)\b", q)
+    ):
         return "date"
     if re.search(r"\b(how many|how much|what number|what percentage|how large|how big)\b", q):
         return "number"
@@ -195,12 +204,13 @@ class Composer:
         candidates.sort(key=lambda c: -c.score)
         best = candidates[0]
         chosen = [best]
-        # The sentence after the best one usually completes it ("He castigated their attitude
-        # as ..."), so it comes next; then other strong matches, up to the limit.
+        # A neighbour usually completes the best sentence ("He castigated their attitude as
+        # ..."): the one after it, unless the one before covers more of what is still missing;
+        # then other strong matches, up to the limit.
         if limit > 1:
-            sentences = best.hit.passage.sentences
-            if best.index + 1 < len(sentences):
-                chosen.append(_Candidate(best.hit, best.index + 1, sentences[best.index + 1], 0))
+            neighbour = self._neighbour(best, weights)
+            if neighbour is not None:
+                chosen = sorted([best, neighbour], key=lambda c: c.index)  # reading order
         for other in candidates[1:]:
             if len(chosen) >= limit:
                 break
@@ -209,6 +219,24 @@ class Composer:
             }:
                 chosen.append(other)
         return chosen
+
+    def _neighbour(self, best: _Candidate, weights: dict[str, float]) -> _Candidate | None:
+        sentences = best.hit.passage.sentences
+        tokenizer = self._retriever.tokenizer
+        have = set(tokenizer(best.sentence))
+
+        def gain(index: int) -> float:
+            terms = set(tokenizer(sentences[index])) - have
+            return sum(w for t, w in weights.items() if t in terms)
+
+        after = best.index + 1 if best.index + 1 < len(sentences) else None
+        before = best.index - 1 if best.index > 0 else None
+        pick = after
+        if before is not None and (after is None or gain(before) > gain(after)):
+            pick = before
+        if pick is None:
+            return None
+        return _Candidate(best.hit, pick, sentences[pick], 0.0)
 
     @staticmethod
     def _kind_satisfied(question: str, chosen: Sequence[_Candidate]) -> bool:
@@ -223,7 +251,7 @@ class Composer:
         if kind == "person":
             asked = {fold(w) for w in re.findall(r"\w+", question)}
             return any(
-                fold(name) not in asked and name not in _NOT_NAMES
+                fold(name) not in asked and name not in _NOT_NAMES and is_rare(name.lower())
                 for c in chosen
                 for name in _names(c.sentence)
             )

@@ -23,3 +23,9 @@ def specificity(word: str) -> float:
     if zipf <= RARE:
         return 1.0
     return max(FLOOR, 1.0 - (1.0 - FLOOR) * (zipf - RARE) / (COMMON - RARE))
+
+
+@lru_cache(maxsize=50_000)
+def is_rare(word: str, below: float = 4.0) -> bool:
+    """Rare in everyday English: likely a name ("Kutkin", "Trotsky"), not "Revolution"."""
+    return zipf_frequency(word, "en") < below
