@@ -71,6 +71,22 @@ class _Candidate:
     score: float
 
 
+def _runs(chosen: Sequence[_Candidate]) -> list[list[_Candidate]]:
+    """Consecutive sentences of one passage, cited once: one quote, one source line."""
+    runs: list[list[_Candidate]] = []
+    for candidate in chosen:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and last.hit.passage.id == candidate.hit.passage.id
+            and candidate.index == last.index + 1
+        ):
+            runs[-1].append(candidate)
+        else:
+            runs.append([candidate])
+    return runs
+
+
 def _question_kind(question: str) -> str:
     q = question.lower().strip()
     # "When did/was ..." asks for a date; "when the workers tried ..." only sets a scene.
@@ -147,9 +163,10 @@ class Composer:
             return self._decline(question, hits, passages)
         citations: list[Citation] = []
         parts: list[str] = []
-        for marker, candidate in enumerate(chosen, start=1):
-            passage = candidate.hit.passage
+        for marker, run in enumerate(_runs(chosen), start=1):
+            passage = run[0].hit.passage
             info = self._documents[passage.doc_id]
+            quote = " ".join(c.sentence for c in run)
             citations.append(
                 Citation(
                     marker=marker,
@@ -158,11 +175,11 @@ class Composer:
                     title=info.title,
                     author=info.author,
                     section=passage.section,
-                    quote=candidate.sentence,
+                    quote=quote,
                     caveat=info.satire,
                 )
             )
-            parts.append(f"{candidate.sentence} [{marker}]")
+            parts.append(f"{quote} [{marker}]")
         return Answer(
             question=question,
             answered=True,

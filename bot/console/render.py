@@ -24,7 +24,9 @@ WIDTH = 88
 
 
 def _wrap(text: str, indent: str = "") -> str:
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent)
+    return textwrap.fill(
+        text, WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+    )
 
 
 def render_answer(answer: Answer, sources_shown: int = 3, show_quotes: bool = True) -> str:

@@ -426,7 +426,7 @@ class Core:
         if not question:
             return _refuse(
                 RefusalReason.EMPTY,
-                f"Ask something after `{verb}`, e.g. `{verb} who led the Workers' Opposition?`",
+                f"Ask something after `{verb}`, e.g. `{verb} why did the Kronstadt sailors rebel?`",
             )
         limit = self._limits.max_question_chars
         if len(question) > limit:
