@@ -95,7 +95,11 @@ def main() -> None:
         )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"answers-{datetime.now(UTC):%Y-%m-%d}.json"
-    out.write_text(json.dumps(rows, indent=2))
+    # Sizes measured earlier the same day are kept, so sizes can be run one at a time.
+    earlier = json.loads(out.read_text()) if out.exists() else []
+    measured = {row["passages"] for row in rows}
+    merged = [r for r in earlier if r["passages"] not in measured] + rows
+    out.write_text(json.dumps(sorted(merged, key=lambda r: r["passages"]), indent=2))
     print(f"written to {out}")
 
 

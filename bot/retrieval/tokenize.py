@@ -35,10 +35,14 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"[^\W_]+(?:['’‐-][^\W_]+)*", re.UNICODE)
 
 
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_JOINERS = re.compile(r"['’‐-]")
+
+
 def fold(text: str) -> str:
     """Lowercase and strip accents: the form every comparison is made in."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return decomposed if decomposed.isascii() else _COMBINING.sub("", decomposed)
 
 
 def words(text: str) -> list[str]:
@@ -48,17 +52,19 @@ def words(text: str) -> list[str]:
     "coops" and "anarcho-syndicalist" meets "syndicalist".
     """
     result: list[str] = []
-    for match in _WORD.finditer(fold(text)):
-        parts = match.group(0).replace("’", "'").replace("‐", "-").split("-")
+    for token in _WORD.findall(fold(text)):
+        if not _JOINERS.search(token):  # most words: nothing to split
+            result.append(token)
+            continue
+        parts = token.replace("’", "'").replace("‐", "-").split("-")
         for word in parts:
             if len(parts) > 1 and len(word) < 3:
                 continue
             if word.endswith("'s"):
                 word = word[:-2]
             result.extend(part for part in word.split("'") if part)
-        compound = match.group(0)
-        if any(len(p) < 3 for p in parts) and len(parts) > 1:
-            joined = re.sub(r"[-‐]", "", compound).replace("’", "'")
+        if len(parts) > 1 and any(len(p) < 3 for p in parts):
+            joined = re.sub(r"[-‐]", "", token).replace("’", "'")
             result.append(joined.removesuffix("'s").replace("'", ""))
     return result
 
