@@ -2,6 +2,7 @@
 
 `default_permissions` only hides the commands in Discord's UI and server owners can change
 it, so every command also checks Manage Server in code, and the core checks `is_admin` again.
+Likewise `guild_only` only hides the group in direct messages; `interaction_check` refuses it.
 Replies are ephemeral: settings are nobody else's business.
 """
 
@@ -45,6 +46,13 @@ class Admin(commands.Cog):
 
     def __init__(self, bot: SamizdatBot) -> None:
         self.bot = bot
+
+    async def interaction_check(self, interaction: Interaction, /) -> bool:
+        """Server only, before the permission check: `guild_only` is only a hint to Discord's
+        UI, and in a direct message "you need Manage Server" would be the wrong reason."""
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        return True
 
     async def _run(self, interaction: Interaction, reply: Reply) -> None:
         if isinstance(reply, Refusal):

@@ -72,18 +72,26 @@ class Ask(commands.Cog):
             return
         await self._answer(interaction, clip(text, self.bot.config.limits.max_question_chars))
 
+    async def _private(self, interaction: Interaction) -> bool:
+        """Whether replies here are private. One quick settings read, before the deferral,
+        because the deferral decides who sees the reply that fills it."""
+        settings = await self.bot.core.settings_for(where_of(interaction))
+        return settings.visibility is Visibility.PRIVATE
+
     async def _answer(self, interaction: Interaction, question: str) -> None:
         where = where_of(interaction)
-        # One quick settings read decides whether the deferral, and so the answer, is private.
-        settings = await self.bot.core.settings_for(where)
-        await defer(interaction, ephemeral=settings.visibility is Visibility.PRIVATE)
+        await defer(interaction, ephemeral=await self._private(interaction))
         reply = await self.bot.core.ask(question, caller_of(interaction), where)
         if isinstance(reply, Refusal):
             await send_notice(interaction, reply.message)
             return
         view = AnswerView(
-            self.bot.core, reply, asker_id=interaction.user.id, where=where,
+            self.bot.core,
+            reply,
+            asker_id=interaction.user.id,
+            where=where,
             timeout=self.bot.config.discord.view_timeout_seconds,
+            live=self.bot.live_views,
         )
         message = await send(
             interaction, [render_answer(reply)], ephemeral=reply.private, view=view
@@ -96,23 +104,25 @@ class Ask(commands.Cog):
     @app_commands.describe(query="Words to look for in the library")
     async def search(self, interaction: Interaction, query: str) -> None:
         """List the passages that best match, with their ids."""
-        await defer(interaction, ephemeral=False)
+        private = await self._private(interaction)
+        await defer(interaction, ephemeral=private)
         reply = await self.bot.core.search(query, caller_of(interaction), where_of(interaction))
         if isinstance(reply, Refusal):
             await send_notice(interaction, reply.message)
             return
-        await send(interaction, render(reply), ephemeral=False)
+        await send(interaction, render(reply), ephemeral=private)
 
     @app_commands.command(name="source")
     @app_commands.describe(passage="A passage id such as kuzbass:3, or start typing a title")
     async def source(self, interaction: Interaction, passage: str) -> None:
         """Show a whole passage, where it comes from, and its neighbours."""
-        await defer(interaction, ephemeral=False)
+        private = await self._private(interaction)
+        await defer(interaction, ephemeral=private)
         reply = await self.bot.core.source(passage)
         if isinstance(reply, Refusal):
             await send_notice(interaction, reply.message)
             return
-        await send(interaction, render(reply), ephemeral=False)
+        await send(interaction, render(reply), ephemeral=private)
 
     @source.autocomplete("passage")
     async def source_autocomplete(
@@ -129,6 +139,7 @@ class Ask(commands.Cog):
         me = self.bot.user
         if message.author.bot or me is None or me not in message.mentions:
             return
+        self.bot.in_flight.add_current()
         try:
             await self._answer_mention(message, me.id)
         except Exception:
@@ -155,8 +166,12 @@ class Ask(commands.Cog):
             await _reply(message, "Answers are private in this server: ask with /ask.")
             return
         view = AnswerView(
-            self.bot.core, reply, asker_id=message.author.id, where=where,
+            self.bot.core,
+            reply,
+            asker_id=message.author.id,
+            where=where,
             timeout=self.bot.config.discord.view_timeout_seconds,
+            live=self.bot.live_views,
         )
         outgoing = render_answer(reply)
         view.message = await message.reply(
@@ -183,4 +198,3 @@ async def _open_thread(channel: object, message_id: int, reply: AnswerReply) -> 
 
 async def setup(bot: SamizdatBot) -> None:
     await bot.add_cog(Ask(bot))
-

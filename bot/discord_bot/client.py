@@ -19,12 +19,14 @@ from discord.ext import commands
 from bot.config import Config
 from bot.core.commands import Core
 from bot.discord_bot.context import NO_PINGS, Interaction
+from bot.discord_bot.render import literal
 from bot.discord_bot.sending import APOLOGY, send_notice
+from bot.discord_bot.shutdown import InFlight
+from bot.discord_bot.views import EXPIRED, LiveViews
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.discord_bot.ask", "bot.discord_bot.library", "bot.discord_bot.admin")
-
 
 
 def intents_for(config: Config) -> discord.Intents:
@@ -36,8 +38,16 @@ def intents_for(config: Config) -> discord.Intents:
     return intents
 
 
+OUT_OF_DATE = (
+    "That command has changed since it was published to Discord. Try again later; "
+    "if it keeps failing, tell the server's admins."
+)
+
+
 def error_message(error: app_commands.AppCommandError) -> str | None:
     """The short reply for an expected command error, or None for a bug."""
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        return OUT_OF_DATE
     if isinstance(error, app_commands.MissingPermissions):
         return "You need the Manage Server permission for that."
     if isinstance(error, app_commands.NoPrivateMessage):
@@ -47,16 +57,26 @@ def error_message(error: app_commands.AppCommandError) -> str | None:
     if isinstance(error, app_commands.CheckFailure):
         return "You cannot use that command here."
     if isinstance(error, app_commands.TransformerError):
-        return f"I could not understand `{error.value}` there."
+        return f"I could not understand “{literal(str(error.value), 100)}” there."
     return None
 
 
 class SamizdatTree(app_commands.CommandTree[discord.Client]):
     """The command tree, whose error handler answers every failure with a short reply."""
 
+    async def interaction_check(self, interaction: Interaction, /) -> bool:
+        # Runs in the task that will run the command: a shutdown lets that task finish.
+        in_flight = getattr(self.client, "in_flight", None)
+        if isinstance(in_flight, InFlight):
+            in_flight.add_current()
+        return True
+
     async def on_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
         message = error_message(error)
-        if message is None:
+        if message is OUT_OF_DATE:
+            # Discord offered a command this code does not have (or has differently).
+            log.warning("%s: publish the current commands with `samizdat discord sync`", error)
+        elif message is None:
             name = interaction.command.qualified_name if interaction.command else "?"
             original = getattr(error, "original", error)
             log.error("command /%s failed", name, exc_info=original)
@@ -81,6 +101,8 @@ class SamizdatBot(commands.Bot):
         )
         self.config = config
         self._core = core
+        self.live_views = LiveViews()
+        self.in_flight = InFlight()
 
     @property
     def core(self) -> Core:
@@ -99,6 +121,22 @@ class SamizdatBot(commands.Bot):
         if isinstance(ready_timer, asyncio.Task) and not ready_timer.done():
             ready_timer.cancel()
         await super().close()
+
+    async def on_interaction(self, interaction: Interaction, /) -> None:
+        """Answer a click on a button that no live view owns, which discord.py drops.
+
+        Without this, buttons on messages sent before a restart fail in Discord with
+        "This interaction failed"; with it, the person learns to ask again.
+        """
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: dict[str, object] = dict(interaction.data or {})
+        custom_id = data.get("custom_id")
+        if not isinstance(custom_id, str) or self.live_views.answers(custom_id):
+            return
+        log.info("a button that expired was clicked in channel %s", interaction.channel_id)
+        with contextlib.suppress(discord.HTTPException, discord.InteractionResponded):
+            await send_notice(interaction, EXPIRED)
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: mentions are questions, handled by the `ask` cog's listener.

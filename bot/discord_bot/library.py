@@ -1,6 +1,7 @@
 """What the bot knows and can do: /library, /help and /about.
 
-These read only what the core holds in memory, so they reply at once without deferring.
+These read only what the core holds in memory (and, for /library, the place's visibility
+setting), so they reply at once without deferring.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_bot.context import Interaction, caller_of
+from bot.core.settings import Visibility
+from bot.discord_bot.context import Interaction, caller_of, where_of
 from bot.discord_bot.render import render
 from bot.discord_bot.sending import send
 
@@ -27,7 +29,9 @@ class Library(commands.Cog):
     @app_commands.command(name="library")
     async def library(self, interaction: Interaction) -> None:
         """List the documents in the library."""
-        await send(interaction, render(self.bot.core.library()), ephemeral=False)
+        settings = await self.bot.core.settings_for(where_of(interaction))
+        private = settings.visibility is Visibility.PRIVATE
+        await send(interaction, render(self.bot.core.library()), ephemeral=private)
 
     @app_commands.command(name="help")
     async def help(self, interaction: Interaction) -> None:

@@ -3,6 +3,12 @@
 Discord rejects a whole message when one limit is passed (2,000 characters of content,
 4,096 in an embed description, 25 fields, 6,000 characters over the embeds), so every
 renderer here clips or splits its text to fit instead of trusting the library's lengths.
+
+Text that is not ours (the library's quotes, titles and passages, and what users typed) goes
+through `literal`, so a `*`, `_`, `~`, a backtick, `>` or `||` in it shows as written instead
+of turning into Discord Markdown. Our own formatting around it (bold markers, code spans for
+passage ids) is added after. Footers, thread names and autocomplete choices are plain text in
+Discord and are never escaped.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ CHOICE_NAME_LIMIT = 100
 _DESCRIPTION_BUDGET = 4000
 _SOURCES_BUDGET = 3000
 _SNIPPET = 300
+_NOTES_BUDGET = 600
 
 COLOUR = discord.Colour(0xA51C30)
 REFUSAL_COLOUR = discord.Colour.light_grey()
@@ -68,10 +75,25 @@ class Outgoing:
 
 
 def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, ending with an ellipsis when cut."""
+    """`text` cut to `limit` characters, ending with an ellipsis when cut.
+
+    A cut never leaves half of a Markdown escape (a lone backslash) before the ellipsis.
+    """
     if len(text) <= limit:
         return text
-    return text[: max(0, limit - 1)].rstrip() + "…"
+    return _whole_escapes(text[: max(0, limit - 1)].rstrip()) + "…"
+
+
+def _whole_escapes(text: str) -> str:
+    """`text` without a trailing backslash that would escape whatever follows it."""
+    trailing = len(text) - len(text.rstrip("\\"))
+    return text[:-1] if trailing % 2 else text
+
+
+def literal(text: str, limit: int | None = None) -> str:
+    """Library or user text that Discord shows as written: Markdown escaped, then clipped."""
+    escaped = discord.utils.escape_markdown(text)
+    return escaped if limit is None else clip(escaped, limit)
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -87,7 +109,7 @@ def split_text(text: str, limit: int) -> list[str]:
                 cut += len(mark)
                 break
         if cut <= limit // 2:
-            cut = limit
+            cut = len(_whole_escapes(rest[:limit]))
         pieces.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     if rest:
@@ -132,9 +154,10 @@ def _add_fields(embed: discord.Embed, name: str, lines: Sequence[str], budget: i
     """Add `lines` as one or more fields, stopping before the embed would pass `budget`."""
     for index, block in enumerate(pack_lines(lines, FIELD_VALUE_LIMIT)):
         label = clip(name if index == 0 else f"{name} (continued)", FIELD_NAME_LIMIT)
-        if len(embed.fields) >= FIELDS_LIMIT or embed_size(embed) + len(label) + len(
-            block
-        ) > budget:
+        if (
+            len(embed.fields) >= FIELDS_LIMIT
+            or embed_size(embed) + len(label) + len(block) > budget
+        ):
             break
         embed.add_field(name=label, value=block, inline=False)
 
@@ -148,11 +171,11 @@ def _fit(embed: discord.Embed) -> discord.Embed:
 
 
 def _where(title: str, author: str, section: str) -> str:
-    parts = [f"*{clip(title, 150)}*"]
+    parts = [f"*{literal(title, 150)}*"]
     if author:
-        parts.append(clip(author, 100))
+        parts.append(literal(author, 100))
     if section:
-        parts.append(f"§ {clip(section, 100)}")
+        parts.append(f"§ {literal(section, 100)}")
     return ", ".join(parts)
 
 
@@ -167,51 +190,78 @@ def shown_citations(reply: AnswerReply) -> list[Citation]:
     return list(seen.values())[: reply.sources_shown]
 
 
-def citation_lines(citations: Iterable[Citation], show_quotes: bool) -> list[str]:
-    lines = []
-    for c in citations:
-        line = f"**[{c.marker}]** {_where(c.title, c.author, c.section)} · `{c.passage_id}`"
-        if show_quotes and c.quote:
-            line += f"\n> {clip(c.quote, 300)}"
-        lines.append(line)
-    return lines
+def citation_lines(citations: Iterable[Citation]) -> list[str]:
+    """The numbered sources: where each quote comes from. The quotes are in the answer text."""
+    return [
+        f"**[{c.marker}]** {_where(c.title, c.author, c.section)} · `{c.passage_id}`"
+        for c in citations
+    ]
 
 
 def pointer_lines(pointers: Iterable[SectionPointer]) -> list[str]:
     return [f"• {_where(p.title, p.author, p.section)} · `{p.passage_id}`" for p in pointers]
 
 
-def render_answer(reply: AnswerReply) -> Outgoing:
-    """The answer embed: text with markers, then the numbered sources or where to read on."""
+def answer_text(reply: AnswerReply, shown: Sequence[Citation]) -> str:
+    """The description: the quotes with their markers, or only the markers when the place
+    asked not to quote (the sources still say where to read)."""
     answer = reply.answer
-    embed = _embed(answer.question, "", COLOUR if answer.answered else REFUSAL_COLOUR)
+    if not answer.answered or reply.show_quotes or not shown:
+        return literal(answer.text)
+    markers = " ".join(f"[{c.marker}]" for c in shown)
+    return f"The library answers this in {markers}."
+
+
+def render_answer(reply: AnswerReply) -> Outgoing:
+    """The answer embed: text with markers, then the numbered sources or where to read on.
+
+    Each quote appears once, in the text; a source line names its document, author, section
+    and passage id, so the embed never repeats a quote under its source.
+    """
+    answer = reply.answer
+    embed = _embed(literal(answer.question), "", COLOUR if answer.answered else REFUSAL_COLOUR)
     embed.set_footer(text="Quoted from the library; check the sources.")
-    if answer.answered:
-        lines = citation_lines(shown_citations(reply), reply.show_quotes)
-        if sum(len(line) + 1 for line in lines) > _SOURCES_BUDGET:
-            # Every source must be listed: drop the quotes before dropping a source.
-            lines = citation_lines(shown_citations(reply), show_quotes=False)
-        _add_fields(embed, "Sources", lines, embed_size(embed) + _SOURCES_BUDGET)
+    shown = shown_citations(reply) if answer.answered else []
+    if shown:
+        _add_fields(embed, "Sources", citation_lines(shown), embed_size(embed) + _SOURCES_BUDGET)
+        caveats = sorted({c.caveat for c in shown if c.caveat})
+        if caveats:
+            notes = [f"Note: {literal(caveat)}" for caveat in caveats]
+            _add_fields(embed, "Read with care", notes, embed_size(embed) + _NOTES_BUDGET)
     elif answer.closest:
-        _add_fields(embed, "Closest sections", pointer_lines(answer.closest),
-                    embed_size(embed) + _SOURCES_BUDGET)
+        _add_fields(
+            embed,
+            "Closest sections",
+            pointer_lines(answer.closest),
+            embed_size(embed) + _SOURCES_BUDGET,
+        )
     room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - embed_size(embed))
-    embed.description = clip(answer.text, room) or "…"
+    embed.description = clip(answer_text(reply, shown), room) or "…"
     return Outgoing(embed=_fit(embed))
 
 
 def render_passage_page(passage: RetrievedPassage, index: int, total: int) -> discord.Embed:
     """One retrieved passage, as a page of the "Show passages" pager."""
-    embed = _embed(passage.title, clip(passage.text, _DESCRIPTION_BUDGET))
+    embed = _embed(literal(passage.title), literal(passage.text, _DESCRIPTION_BUDGET))
     embed.add_field(
         name="From",
-        value=clip(f"{passage.author or 'unknown author'} · § {passage.section or '—'}",
-                   FIELD_VALUE_LIMIT),
+        value=_origin(passage.author, passage.section),
         inline=False,
     )
-    embed.set_footer(text=clip(f"Passage {index + 1} of {total} · {passage.passage_id} · "
-                               f"score {passage.score:.2f}", FOOTER_LIMIT))
+    embed.set_footer(
+        text=clip(
+            f"Passage {index + 1} of {total} · {passage.passage_id} · score {passage.score:.2f}",
+            FOOTER_LIMIT,
+        )
+    )
     return embed
+
+
+def _origin(author: str, section: str) -> str:
+    return clip(
+        f"{literal(author) if author else 'unknown author'} · § {literal(section) or '—'}",
+        FIELD_VALUE_LIMIT,
+    )
 
 
 # -------------------------------------------------------------------------- other replies
@@ -219,37 +269,39 @@ def render_passage_page(passage: RetrievedPassage, index: int, total: int) -> di
 
 def render_search(reply: SearchReply) -> list[Outgoing]:
     if not reply.hits:
-        return [Outgoing(content=clip(f"Nothing in the library matches “{reply.query}”.",
-                                      CONTENT_LIMIT))]
+        return [
+            Outgoing(
+                content=clip(
+                    f"Nothing in the library matches “{literal(reply.query)}”.", CONTENT_LIMIT
+                )
+            )
+        ]
     lines = [
         f"**{n}.** {_where(h.title, h.author, h.section)} · `{h.passage_id}` · {h.score:.2f}\n"
-        f"> {clip(' '.join(h.text.split()), _SNIPPET)}"
+        f"> {literal(' '.join(h.text.split()), _SNIPPET)}"
         for n, h in enumerate(reply.hits, start=1)
     ]
-    title = f"Passages for “{reply.query}”"
+    title = f"Passages for “{literal(reply.query)}”"
     return _paged(title, lines, footer="/source <id> shows a whole passage.")
 
 
 def render_passage(view: PassageView) -> list[Outgoing]:
     """A whole passage; a passage longer than one embed continues in further messages."""
-    pieces = split_text(view.text, _DESCRIPTION_BUDGET) or ["(empty passage)"]
+    pieces = split_text(literal(view.text), _DESCRIPTION_BUDGET) or ["(empty passage)"]
     messages: list[Outgoing] = []
+    title = literal(view.title, TITLE_LIMIT - len(" (continued)"))
     for index, piece in enumerate(pieces):
-        title = view.title if index == 0 else f"{view.title} (continued)"
-        embed = _embed(title, piece)
+        embed = _embed(title if index == 0 else f"{title} (continued)", piece)
         if index == 0:
-            embed.add_field(
-                name="From",
-                value=clip(f"{view.author or 'unknown author'} · § {view.section or '—'}",
-                           FIELD_VALUE_LIMIT),
-                inline=False,
-            )
+            embed.add_field(name="From", value=_origin(view.author, view.section), inline=False)
         if index == len(pieces) - 1:
             around = " · ".join(
-                part for part in (
+                part
+                for part in (
                     f"← {view.previous_id}" if view.previous_id else "",
                     f"{view.next_id} →" if view.next_id else "",
-                ) if part
+                )
+                if part
             )
             embed.set_footer(text=clip(f"{view.passage_id}  {around}".strip(), FOOTER_LIMIT))
         messages.append(Outgoing(embed=_fit(embed)))
@@ -258,12 +310,13 @@ def render_passage(view: PassageView) -> list[Outgoing]:
 
 def render_library(reply: LibraryReply) -> list[Outgoing]:
     lines = [
-        f"`{d.doc_id}` **{d.title}** — {d.author or 'unknown author'}"
+        f"`{d.doc_id}` **{literal(d.title)}** — {literal(d.author) or 'unknown author'}"
         f"{f' ({d.year})' if d.year else ''} · {d.passages} passages"
         for d in reply.documents
     ]
-    return _paged("The library", lines or ["(no documents)"],
-                  footer=f"{len(reply.documents)} documents")
+    return _paged(
+        "The library", lines or ["(no documents)"], footer=f"{len(reply.documents)} documents"
+    )
 
 
 def render_help(reply: HelpReply) -> list[Outgoing]:
@@ -287,11 +340,11 @@ def render_about(reply: AboutReply) -> list[Outgoing]:
 
 
 def render_settings(reply: SettingsReply) -> list[Outgoing]:
-    lines = [f"`{name}`: {clip(value, 200)}" for name, value in reply.values.items()]
+    lines = [f"`{name}`: {literal(value, 200)}" for name, value in reply.values.items()]
     embed = _embed("Settings for this server", "\n".join(lines))
     changes = [
         f"{discord.utils.format_dt(c.at, 'R')} <@{c.user_id}> `{c.setting}`: "
-        f"{clip(c.old_value or '—', 80)} → {clip(c.new_value or '—', 80)}"
+        f"{literal(c.old_value or '—', 80)} → {literal(c.new_value or '—', 80)}"
         for c in reply.recent_changes
     ]
     if changes:
@@ -305,7 +358,7 @@ def render_unanswered(reply: UnansweredReply) -> list[Outgoing]:
     lines = [
         f"{discord.utils.format_dt(item.at, 'R')}"
         f"{f' <#{item.channel}>' if item.channel else ''}"
-        f"{f' <@{item.user_id}>' if item.user_id else ''}: {clip(item.question, 300)}"
+        f"{f' <@{item.user_id}>' if item.user_id else ''}: {literal(item.question, 300)}"
         for item in reply.items
     ]
     return _paged("Questions the library did not answer", lines, footer="Newest first.")

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "SAMIZDAT_DISCORD__TOKEN"
 
+# How long a stopping bot waits for answers in progress before it disconnects anyway.
+SHUTDOWN_GRACE_SECONDS = 10.0
+
 
 class DiscordSetupError(StartupError):
     """The bot cannot start until the operator changes something; the message says what."""
@@ -67,7 +70,8 @@ async def run_discord(
     guild_ready_timeout: float = 2.0,
 ) -> None:
     """Run the bot until `stop` is set, then close the gateway; raise `DiscordSetupError`
-    for what the operator must fix.
+    for what the operator must fix. Answers in progress when `stop` is set are finished
+    first (for up to `SHUTDOWN_GRACE_SECONDS`), so nobody is left with "thinking…".
 
     Without `stop`, SIGINT and SIGTERM stop the bot. A caller running several platforms
     should pass one `stop` for all of them and own the signals itself. The caller owns
@@ -93,7 +97,15 @@ async def run_discord(
             stopping.cancel()
             if not gateway.done():
                 log.info("stopping: closing the Discord gateway")
+                # Stop reading first: closed while it reads, discord.py sends close code 4000
+                # ("will resume"), so Discord keeps the session and shows the bot online for a
+                # while; closed after, it sends 1000 and the bot goes offline at once.
+                gateway.cancel()
+                await asyncio.wait({gateway})
+                # No new events arrive now; let the answers already started reach Discord.
+                await bot.in_flight.finish(SHUTDOWN_GRACE_SECONDS)
                 await bot.close()
+                return
             try:
                 await gateway
             except Exception as exc:

@@ -1,13 +1,16 @@
 """The buttons under an answer: page through its passages, and say whether it helped.
 
 Views live in memory only; when they time out their buttons are disabled on the message,
-so nobody clicks a button that no longer answers.
+so nobody clicks a button that no longer answers. Buttons the bot no longer knows (on a
+message sent before a restart, or clicked as the view timed out) would make Discord say
+"This interaction failed"; `LiveViews` tells them apart so the click gets `EXPIRED` instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,23 +23,56 @@ from bot.core.replies import AnswerReply
 from bot.discord_bot.context import NO_PINGS, Interaction, caller_of
 from bot.discord_bot.render import render_passage_page
 from bot.discord_bot.sending import APOLOGY, defer, send_notice
+from bot.discord_bot.shutdown import InFlight
 
 log = logging.getLogger(__name__)
 
+EXPIRED = "This button has expired: ask again with /ask."
+
+
+class LiveViews:
+    """The buttons that still answer, by custom_id; anything else is a button that expired.
+
+    Views are held weakly: discord.py keeps a view while it listens, and a view that timed
+    out or stopped counts as gone even before it is collected.
+    """
+
+    def __init__(self) -> None:
+        self._by_custom_id: weakref.WeakValueDictionary[str, discord.ui.View] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def add(self, view: discord.ui.View) -> None:
+        for item in view.children:
+            if isinstance(item, discord.ui.Button) and item.custom_id:
+                self._by_custom_id[item.custom_id] = view
+
+    def answers(self, custom_id: str) -> bool:
+        view = self._by_custom_id.get(custom_id)
+        return view is not None and not view.is_finished()
 
 
 class _View(discord.ui.View):
     """A view that disables itself on timeout and never fails silently."""
 
-    def __init__(self, *, timeout: float) -> None:
+    def __init__(self, *, timeout: float, live: LiveViews) -> None:
         super().__init__(timeout=timeout)
         self.message: discord.Message | None = None
         self.interaction: Interaction | None = None
+        self.live = live
+        live.add(self)
 
     def disable_all(self) -> None:
         for item in self.children:
             if isinstance(item, discord.ui.Button):
                 item.disabled = True
+
+    async def interaction_check(self, interaction: Interaction, /) -> bool:
+        # Runs in the task that will run the button: a shutdown lets that task finish.
+        in_flight = getattr(interaction.client, "in_flight", None)
+        if isinstance(in_flight, InFlight):
+            in_flight.add_current()
+        return True
 
     async def on_timeout(self) -> None:
         self.disable_all()
@@ -58,9 +94,16 @@ class AnswerView(_View):
     """Buttons under one answer, for the person who asked and, for feedback, anyone."""
 
     def __init__(
-        self, core: Core, reply: AnswerReply, *, asker_id: int, where: Where, timeout: float
+        self,
+        core: Core,
+        reply: AnswerReply,
+        *,
+        asker_id: int,
+        where: Where,
+        timeout: float,
+        live: LiveViews,
     ) -> None:
-        super().__init__(timeout=timeout)
+        super().__init__(timeout=timeout, live=live)
         self.core = core
         self.reply = reply
         self.asker_id = asker_id
@@ -79,7 +122,9 @@ class AnswerView(_View):
                 "Ask with /ask to see your own.",
             )
             return
-        pager = PassagePager(self.reply.answer.passages, timeout=self.timeout or 600)
+        pager = PassagePager(
+            self.reply.answer.passages, timeout=self.timeout or 600, live=self.live
+        )
         pager.interaction = interaction
         await interaction.response.send_message(
             embed=pager.page(), view=pager, ephemeral=True, allowed_mentions=NO_PINGS
@@ -110,8 +155,10 @@ class AnswerView(_View):
 class PassagePager(_View):
     """One retrieved passage a page, in rank order, in a message only the asker sees."""
 
-    def __init__(self, passages: Sequence[RetrievedPassage], *, timeout: float) -> None:
-        super().__init__(timeout=timeout)
+    def __init__(
+        self, passages: Sequence[RetrievedPassage], *, timeout: float, live: LiveViews
+    ) -> None:
+        super().__init__(timeout=timeout, live=live)
         self.passages = list(passages)
         self.index = 0
         self._update_buttons()

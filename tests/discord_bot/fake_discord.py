@@ -57,6 +57,7 @@ class InteractionRecord:
     type: int
     user_id: int
     dispatched_at: float
+    channel_id: int = 0
     callbacks: list[Json] = field(default_factory=list)
     acked_at: float | None = None
     deferred_ephemeral: bool | None = None
@@ -229,6 +230,7 @@ class FakeDiscord:
         self.guild_id = 200000000000000001
         self.channel_id = 300000000000000001
         self.other_channel_id = 300000000000000002
+        self.dm_channel_id = 300000000000000009  # the member's direct messages with the bot
         self.member = FakeUser(400000000000000001, "reader")
         self.other = FakeUser(400000000000000002, "lurker")
         self.admin = FakeUser(400000000000000003, "admin", ADMIN_PERMISSIONS)
@@ -245,6 +247,7 @@ class FakeDiscord:
         self.identifies: list[Json] = []
         self.resumes: list[Json] = []
         self.replayed: list[str] = []
+        self.close_codes: list[int | None] = []  # how each gateway connection ended
 
         self._ids = itertools.count(500000000000000001)
         self._seq = 0
@@ -311,6 +314,7 @@ class FakeDiscord:
 
     async def wait_until(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
         """Wait until `predicate()` holds; a hang fails the test with what was recorded."""
+
         async def waiter() -> None:
             async with self._changed:
                 await self._changed.wait_for(predicate)
@@ -430,6 +434,7 @@ class FakeDiscord:
                 await self._identify(ws, data["d"])
             elif op == 6:
                 await self._resume(ws, data["d"])
+        self.close_codes.append(ws.close_code)
         if self._ws is ws:
             self._ws = None
         await self._notify()
@@ -515,12 +520,27 @@ class FakeDiscord:
     def _next_id(self) -> int:
         return next(self._ids)
 
+    def _dm_channel(self, user: FakeUser) -> Json:
+        return {
+            "id": str(self.dm_channel_id),
+            "type": 1,
+            "recipients": [user.payload()],
+            "last_message_id": None,
+        }
+
     def _interaction(
-        self, kind: int, data: Json, user: FakeUser, channel_id: int | None, message: Json | None
+        self,
+        kind: int,
+        data: Json,
+        user: FakeUser,
+        channel_id: int | None,
+        message: Json | None,
+        *,
+        dm: bool = False,
     ) -> tuple[InteractionRecord, Json]:
         iid = self._next_id()
         token = f"itoken-{iid}"
-        cid = channel_id or self.channel_id
+        cid = self.dm_channel_id if dm else channel_id or self.channel_id
         payload: Json = {
             "id": str(iid),
             "application_id": str(self.application_id),
@@ -528,7 +548,7 @@ class FakeDiscord:
             "data": data,
             "guild_id": str(self.guild_id),
             "channel_id": str(cid),
-            "channel": self.channels[cid],
+            "channel": self._dm_channel(user) if dm else self.channels[cid],
             "member": user.member(),
             "token": token,
             "version": 1,
@@ -540,9 +560,18 @@ class FakeDiscord:
             "context": 0,
             "attachment_size_limit": 8388608,
         }
+        if dm:
+            # A direct message with the bot: no server, a user instead of a member.
+            del payload["guild_id"], payload["member"], payload["guild_locale"]
+            payload.update(
+                user=user.payload(),
+                context=1,
+                authorizing_integration_owners={"0": str(user.id)},
+                app_permissions=str(EVERYONE_PERMISSIONS),
+            )
         if message is not None:
             payload["message"] = _public(message)
-        record = InteractionRecord(iid, token, kind, user.id, dispatched_at=0.0)
+        record = InteractionRecord(iid, token, kind, user.id, dispatched_at=0.0, channel_id=cid)
         self.interactions[token] = record
         return record, payload
 
@@ -561,14 +590,18 @@ class FakeDiscord:
         user: FakeUser | None = None,
         channel_id: int | None = None,
         resolved: Json | None = None,
+        dm: bool = False,
     ) -> InteractionRecord:
-        """A member runs a slash command; `options` use Discord's shape ({name, type, value})."""
+        """A member runs a slash command; `options` use Discord's shape ({name, type, value}).
+
+        With `dm`, the command is run in the member's direct messages with the bot.
+        """
         data: Json = {"id": str(self._command_id(name)), "name": name, "type": 1}
         if options:
             data["options"] = options
         if resolved:
             data["resolved"] = resolved
-        record, payload = self._interaction(2, data, user or self.member, channel_id, None)
+        record, payload = self._interaction(2, data, user or self.member, channel_id, None, dm=dm)
         return await self._send_interaction(record, payload)
 
     async def message_command(
@@ -589,7 +622,10 @@ class FakeDiscord:
         self, name: str, options: list[Json], *, user: FakeUser | None = None
     ) -> InteractionRecord:
         data: Json = {
-            "id": str(self._command_id(name)), "name": name, "type": 1, "options": options
+            "id": str(self._command_id(name)),
+            "name": name,
+            "type": 1,
+            "options": options,
         }
         record, payload = self._interaction(4, data, user or self.member, None, None)
         return await self._send_interaction(record, payload)
@@ -607,7 +643,10 @@ class FakeDiscord:
             raise AssertionError(f"no enabled button {custom_id!r} on the message")
         data: Json = {"custom_id": custom_id, "component_type": 2}
         channel_id = int(message["channel_id"])
-        record, payload = self._interaction(3, data, user or self.member, channel_id, message)
+        dm = channel_id == self.dm_channel_id
+        record, payload = self._interaction(
+            3, data, user or self.member, channel_id, message, dm=dm
+        )
         self.messages[int(message["id"])]["_clicked_by"] = record.token
         return await self._send_interaction(record, payload)
 
@@ -646,7 +685,7 @@ class FakeDiscord:
         message: Json = {
             "id": str(mid),
             "channel_id": str(channel_id),
-            "guild_id": str(self.guild_id),
+            "guild_id": None if channel_id == self.dm_channel_id else str(self.guild_id),
             "type": 0,
             "content": body.get("content") or "",
             "author": author or self.bot_user,
@@ -716,8 +755,11 @@ class FakeDiscord:
                     "X-RateLimit-Bucket": "fake-bucket",
                     "X-RateLimit-Scope": "user",
                 }
-                body = {"message": "You are being rate limited.", "retry_after": retry_after,
-                        "global": False}
+                body = {
+                    "message": "You are being rate limited.",
+                    "retry_after": retry_after,
+                    "global": False,
+                }
                 return _json(body, status=429, headers=headers)
         return None
 
@@ -790,8 +832,13 @@ class FakeDiscord:
                 self.violations.extend(problems)
                 return _form_error(problems)
             stored = [
-                {"description": "", **command, "id": str(self._command_id(command["name"])),
-                 "application_id": str(self.application_id), "version": "1"}
+                {
+                    "description": "",
+                    **command,
+                    "id": str(self._command_id(command["name"])),
+                    "application_id": str(self.application_id),
+                    "version": "1",
+                }
                 for command in body
             ]
             self.commands[path] = stored
@@ -808,8 +855,11 @@ class FakeDiscord:
         if record.callbacks:
             raise _Reject(400, 40060, "Interaction has already been acknowledged.")
         if now - record.dispatched_at > self.ack_deadline:
-            raise _Reject(404, 10062, f"Unknown interaction (acknowledged after "
-                                      f"{now - record.dispatched_at:.2f}s)")
+            raise _Reject(
+                404,
+                10062,
+                f"Unknown interaction (acknowledged after {now - record.dispatched_at:.2f}s)",
+            )
         kind = body["type"]
         data = body.get("data") or {}
         if kind in (4, 7):
@@ -820,22 +870,29 @@ class FakeDiscord:
         record.callbacks.append(body)
         record.acked_at = now
         response: Json = {"interaction": {"id": str(record.id), "type": record.type}}
-        channel_id = self.channel_id
+        channel_id = record.channel_id
         if kind == 4:
-            message = self._message(channel_id, data, flags=data.get("flags", 0) & EPHEMERAL,
-                                    interaction_token=token)
+            message = self._message(
+                channel_id, data, flags=data.get("flags", 0) & EPHEMERAL, interaction_token=token
+            )
             record.original_id = int(message["id"])
             response["resource"] = {"type": 4, "message": _public(message)}
         elif kind == 5:
             ephemeral = bool(data.get("flags", 0) & EPHEMERAL)
             record.deferred_ephemeral = ephemeral
-            message = self._message(channel_id, {}, flags=LOADING | (EPHEMERAL if ephemeral else 0),
-                                    interaction_token=token)
+            message = self._message(
+                channel_id,
+                {},
+                flags=LOADING | (EPHEMERAL if ephemeral else 0),
+                interaction_token=token,
+            )
             record.original_id = int(message["id"])
             record.original_pending = True
-            response["interaction"].update(response_message_loading=True,
-                                           response_message_ephemeral=ephemeral,
-                                           response_message_id=message["id"])
+            response["interaction"].update(
+                response_message_loading=True,
+                response_message_ephemeral=ephemeral,
+                response_message_id=message["id"],
+            )
         elif kind == 7:
             target = self._clicked_message(record)
             self._edit(target, data)
@@ -868,9 +925,12 @@ class FakeDiscord:
                 message = self._edit(self.messages[record.original_id], body)
                 record.original_pending = False
             else:
-                message = self._message(self.channel_id, body,
-                                        flags=(body.get("flags") or 0) & EPHEMERAL,
-                                        interaction_token=token)
+                message = self._message(
+                    record.channel_id,
+                    body,
+                    flags=(body.get("flags") or 0) & EPHEMERAL,
+                    interaction_token=token,
+                )
             record.followups.append(int(message["id"]))
             return _json(_public(message))
         if len(rest) == 2 and rest[0] == "messages":

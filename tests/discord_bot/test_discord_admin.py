@@ -21,8 +21,7 @@ def _admin(group: str | None, command: str, **options: object) -> list[Json]:
         "name": command,
         "type": 1,
         "options": [
-            {"name": k, "type": 7 if k == "channel" else 3, "value": v}
-            for k, v in options.items()
+            {"name": k, "type": 7 if k == "channel" else 3, "value": v} for k, v in options.items()
         ],
     }
     return [{"name": group, "type": 2, "options": [leaf]}] if group else [leaf]
@@ -60,8 +59,9 @@ async def test_an_admin_change_is_applied_persisted_and_used(
         stored = await reopened.core.settings_for(_where(fake))
     assert stored.visibility is Visibility.PRIVATE
 
-    question = await fake.slash("ask", [{"name": "question", "type": 3,
-                                         "value": "Who led the Workers' Opposition?"}])
+    question = await fake.slash(
+        "ask", [{"name": "question", "type": 3, "value": "Who led the Workers' Opposition?"}]
+    )
     [answer] = await fake.wait_for_reply(question)
     assert question.deferred_ephemeral is True
     assert answer["flags"] & EPHEMERAL and answer["embeds"]
@@ -100,8 +100,10 @@ async def test_channels_allow_limits_answers_to_the_chosen_channel(
     assert notice["flags"] & EPHEMERAL and "does not answer in this channel" in notice["content"]
 
     there = await fake.slash(
-        "ask", [{"name": "question", "type": 3, "value": "When did the Kuzbass colony operate?"}],
-        channel_id=fake.other_channel_id, user=fake.other,
+        "ask",
+        [{"name": "question", "type": 3, "value": "When did the Kuzbass colony operate?"}],
+        channel_id=fake.other_channel_id,
+        user=fake.other,
     )
     [answer] = await fake.wait_for_reply(there)
     assert answer["embeds"] and not answer["flags"] & EPHEMERAL
@@ -131,8 +133,11 @@ async def test_sync_publishes_the_admin_group_as_guild_only_for_manage_server(
 
     path = f"/applications/{fake.application_id}/commands"
     published = {c["name"]: c for c in fake.commands[path]}
-    assert {"ask", "search", "source", "library", "help", "about", "samizdat",
-            "Ask Samizdat"} == set(published) == set(names)
+    assert (
+        {"ask", "search", "source", "library", "help", "about", "samizdat", "Ask Samizdat"}
+        == set(published)
+        == set(names)
+    )
     admin = published["samizdat"]
     assert int(admin["default_member_permissions"]) == 1 << 5  # Manage Server
     assert admin["dm_permission"] is False
@@ -148,3 +153,40 @@ async def test_sync_to_one_server_publishes_there_only(fake: FakeDiscord, app: A
     assert {c["name"] for c in fake.commands[path]} == set(names)
     assert "samizdat" in names
     assert [(c.method, c.path) for c in fake.calls if "commands" in c.path] == [("PUT", path)]
+
+
+async def test_admin_commands_are_refused_in_direct_messages(
+    fake: FakeDiscord, bot: SamizdatBot, app: App
+) -> None:
+    record = await fake.slash(
+        "samizdat", _admin("settings", "set", name="visibility", value="private"), dm=True
+    )
+    [refusal] = await fake.wait_for_reply(record)
+
+    assert record.callback_type == 4
+    assert refusal["flags"] & EPHEMERAL
+    assert refusal["content"] == "That command works only in a server."
+    assert await app.core.settings_for(Where("discord:dm", None)) == ServerSettings()
+
+
+async def test_reset_deny_and_clear_change_the_stored_settings(
+    fake: FakeDiscord, bot: SamizdatBot, app: App
+) -> None:
+    async def run(group: str, command: str, **options: object) -> str:
+        resolved = fake.resolved_channel(fake.channel_id) if "channel" in options else None
+        record = await fake.slash(
+            "samizdat", _admin(group, command, **options), user=fake.admin, resolved=resolved
+        )
+        [reply] = await fake.wait_for_reply(record)
+        assert reply["flags"] & EPHEMERAL
+        return str(reply["content"])
+
+    await run("settings", "set", name="sources_shown", value="1")
+    assert (await app.core.settings_for(_where(fake))).sources_shown == 1
+    assert "sources_shown" in await run("settings", "reset", name="sources_shown")
+    assert (await app.core.settings_for(_where(fake))).sources_shown == 3
+
+    await run("channels", "deny", channel=str(fake.channel_id))
+    assert (await app.core.settings_for(_where(fake))).denied_channels == (str(fake.channel_id),)
+    await run("channels", "clear")
+    assert (await app.core.settings_for(_where(fake))).denied_channels == ()

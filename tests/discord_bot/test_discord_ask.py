@@ -27,11 +27,7 @@ def _opt(name: str, value: object, kind: int = 3) -> Json:
 
 def _buttons(message: Json) -> dict[str, Json]:
     """The message's buttons by label."""
-    return {
-        child["label"]: child
-        for row in message["components"]
-        for child in row["components"]
-    }
+    return {child["label"]: child for row in message["components"] for child in row["components"]}
 
 
 async def test_ask_is_deferred_then_answered_with_an_embed_citing_the_document(
@@ -213,17 +209,23 @@ async def test_the_message_menu_asks_about_the_selected_message(
     assert "`workers-opposition:" in embed["fields"][0]["value"]
 
 
-async def test_source_autocomplete_offers_passage_ids_for_a_title(
-    fake: FakeDiscord, bot: SamizdatBot
+@pytest.mark.parametrize(
+    ("typed", "doc_id"),
+    [("kuzbass", "kuzbass"), ("bolsheviks turned", "crimethinc-1919"), ("guerin:", "guerin")],
+    ids=["id and title", "title only", "id only"],
+)
+async def test_source_autocomplete_offers_passage_ids_for_an_id_or_a_title(
+    fake: FakeDiscord, bot: SamizdatBot, typed: str, doc_id: str
 ) -> None:
     record = await fake.autocomplete(
-        "source", [{"name": "passage", "type": 3, "value": "kuzbass", "focused": True}]
+        "source", [{"name": "passage", "type": 3, "value": typed, "focused": True}]
     )
     await fake.wait_until(lambda: record.autocomplete is not None)
 
     choices = record.autocomplete or []
     assert 1 <= len(choices) <= 25
-    assert all(c["value"].startswith("kuzbass:") for c in choices)
+    assert all(c["value"].startswith(f"{doc_id}:") for c in choices)
+    assert all(len(c["name"]) <= 100 for c in choices)
     assert record.callback_type == 8
 
 
@@ -240,9 +242,7 @@ async def test_a_second_question_too_soon_gets_a_private_cooldown_notice(
     assert "try again in" in notice["content"]
 
 
-async def test_search_lists_passages_with_their_ids(
-    fake: FakeDiscord, bot: SamizdatBot
-) -> None:
+async def test_search_lists_passages_with_their_ids(fake: FakeDiscord, bot: SamizdatBot) -> None:
     record = await fake.slash("search", [_opt("query", "workers revolution soviet " * 15)])
     replies = await fake.wait_for_reply(record)
 
@@ -251,9 +251,7 @@ async def test_search_lists_passages_with_their_ids(
     assert all(call.status < 400 for call in fake.calls)
 
 
-async def test_library_help_and_about_answer_at_once(
-    fake: FakeDiscord, bot: SamizdatBot
-) -> None:
+async def test_library_help_and_about_answer_at_once(fake: FakeDiscord, bot: SamizdatBot) -> None:
     library = await fake.slash("library")
     member_help = await fake.slash("help")
     admin_help = await fake.slash("help", user=fake.admin)
@@ -275,7 +273,8 @@ async def test_a_passage_longer_than_an_embed_arrives_whole_in_several_messages(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
     config = Config(
-        data_dir=tmp_path / "long", library=LibraryConfig(passage_max_chars=5000),
+        data_dir=tmp_path / "long",
+        library=LibraryConfig(passage_max_chars=5000),
         discord=DiscordConfig(token="fake-token"),
     )
     async with open_app(config) as app, running_bot(fake, app) as bot:
@@ -287,3 +286,120 @@ async def test_a_passage_longer_than_an_embed_arrives_whole_in_several_messages(
     shown = " ".join(e["description"] for r in replies for e in r["embeds"])
     assert shown.split() == longest.text.split()
     assert all(call.status < 400 for call in fake.calls)
+
+
+async def test_ask_in_direct_messages_answers_with_the_defaults_of_no_server(
+    fake: FakeDiscord, bot: SamizdatBot, app: App
+) -> None:
+    # The server's choices must not leak into direct messages, which have no server.
+    place = discord_place(fake.guild_id)
+    await app.store.set(place, "visibility", "private", "setup")
+    await app.store.set(place, "answer_in_thread", True, "setup")
+    question = "When did the Kuzbass Autonomous Industrial Colony operate?"
+    record = await fake.slash("ask", [_opt("question", question)], dm=True)
+    [answer] = await fake.wait_for_reply(record)
+
+    assert record.callback_type == 5 and record.deferred_ephemeral is False
+    assert answer["channel_id"] == str(fake.dm_channel_id)
+    [embed] = answer["embeds"]
+    assert KUZBASS in embed["fields"][0]["value"]
+    assert not any(c.path.endswith("/threads") for c in fake.calls)
+
+    vote = await fake.click(answer, _buttons(answer)["Not helpful"]["custom_id"])
+    [thanks] = await fake.wait_for_reply(vote)
+    assert thanks["flags"] & EPHEMERAL and "Thanks" in thanks["content"]
+    with contextlib.closing(sqlite3.connect(app.config.database_path)) as db:
+        rows = db.execute("SELECT place, question, helpful FROM feedback").fetchall()
+    assert rows == [("discord:dm", question, 0)]
+
+
+@pytest.mark.parametrize("visibility", ["public", "private"])
+async def test_search_source_and_library_follow_the_place_visibility(
+    fake: FakeDiscord, bot: SamizdatBot, app: App, visibility: str
+) -> None:
+    await app.store.set(discord_place(fake.guild_id), "visibility", visibility, "setup")
+    private = visibility == "private"
+    search = await fake.slash("search", [_opt("query", "Kuzbass colony")])
+    source = await fake.slash("source", [_opt("passage", "kuzbass:1")])
+    library = await fake.slash("library")
+    [*found] = await fake.wait_for_reply(search)
+    [*passage] = await fake.wait_for_reply(source)
+    [*shelf] = await fake.wait_for_reply(library)
+
+    assert search.deferred_ephemeral is private and source.deferred_ephemeral is private
+    assert library.callback_type == 4
+    for message in (*found, *passage, *shelf):
+        assert message["embeds"]
+        assert bool(message["flags"] & EPHEMERAL) is private
+
+
+async def test_the_bot_asks_discord_for_no_privileged_intent_by_default(
+    fake: FakeDiscord, bot: SamizdatBot
+) -> None:
+    """Without the Message Content intent, slash commands and mentions still work."""
+    [identify] = fake.identifies
+    message_content, members, presences = 1 << 15, 1 << 1, 1 << 8
+    assert identify["intents"] & (message_content | members | presences) == 0
+    assert identify["intents"] & (1 << 9)  # server messages, so mentions reach the bot
+
+    await fake.post_message(
+        f"<@{fake.bot_user['id']}> when did the Kuzbass colony operate?", mentions_bot=True
+    )
+    await fake.wait_until(lambda: any(c.path.endswith("/messages") for c in fake.calls))
+    [call] = [c for c in fake.calls if c.path == f"/channels/{fake.channel_id}/messages"]
+    assert KUZBASS in call.body["embeds"][0]["fields"][0]["value"]
+
+
+async def test_a_server_that_switched_the_bot_off_gets_private_notices_and_no_answers(
+    fake: FakeDiscord, bot: SamizdatBot, app: App
+) -> None:
+    await app.store.set(discord_place(fake.guild_id), "enabled", False, "setup")
+    await fake.post_message(
+        f"<@{fake.bot_user['id']}> when did the Kuzbass colony operate?", mentions_bot=True
+    )
+    asked = await fake.slash("ask", [_opt("question", "When did the Kuzbass colony operate?")])
+    searched = await fake.slash("search", [_opt("query", "Kuzbass")])
+    notices = [*await fake.wait_for_reply(asked), *await fake.wait_for_reply(searched)]
+
+    for notice in notices:
+        assert notice["flags"] & EPHEMERAL and notice["embeds"] == []
+        assert notice["content"] == "The bot is switched off here."
+    assert not any(c.path.startswith("/channels/") for c in fake.calls), "the mention is ignored"
+
+
+ZARYA = (
+    "The *Zarya* printing cooperative was founded in 1921 by typesetters in Petrograd. "
+    "Its members called their hand press ||the old mare|| and signed leaflets as ~~Iskra~~ "
+    "Zarya_2, a joke about the `old` paper. Every member set type for two hours a day."
+)
+
+
+async def test_library_text_reaches_discord_literally_with_its_caveat(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "zarya.txt").write_text(ZARYA + "\n", encoding="utf-8")
+    (shelf / "catalogue.toml").write_text(
+        '[[document]]\nid = "zarya"\nfile = "zarya.txt"\ntitle = "The _Zarya_ Story"\n'
+        'format = "text"\nsatire = "A parody: its claims are jokes."\n',
+        encoding="utf-8",
+    )
+    config = Config(
+        data_dir=tmp_path / "data",
+        library=LibraryConfig(path=shelf),
+        discord=DiscordConfig(token="fake-token"),
+    )
+    async with open_app(config) as app, running_bot(fake, app):
+        record = await fake.slash(
+            "ask", [_opt("question", "When was the Zarya printing cooperative founded?")]
+        )
+        [answer] = await fake.wait_for_reply(record)
+
+    [embed] = answer["embeds"]
+    assert embed["description"].startswith(
+        r"The \*Zarya\* printing cooperative was founded in 1921"
+    )
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Sources"].startswith(r"**[1]** *The \_Zarya\_ Story*")
+    assert "A parody" in fields["Read with care"]

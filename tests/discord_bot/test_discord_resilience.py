@@ -11,8 +11,9 @@ from fake_discord import EPHEMERAL, FakeDiscord, Json
 from bot.answers.engine import AnswerEngine
 from bot.app import App, open_app
 from bot.config import Config, DiscordConfig
-from bot.discord_bot.client import SamizdatBot
+from bot.discord_bot.client import OUT_OF_DATE, SamizdatBot
 from bot.discord_bot.sending import APOLOGY
+from bot.discord_bot.views import EXPIRED
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -21,6 +22,10 @@ FOLLOW_UP = r"/webhooks/\d+/[^/]+"
 
 def _ask(question: str) -> list[Json]:
     return [{"name": "question", "type": 3, "value": question}]
+
+
+def _buttons(message: Json) -> dict[str, Json]:
+    return {child["label"]: child for row in message["components"] for child in row["components"]}
 
 
 @pytest.mark.parametrize("how", ["close 4000", "close 1001", "op 7 reconnect"])
@@ -77,9 +82,9 @@ async def test_an_unexpected_error_is_logged_and_the_user_gets_an_apology(
     fake.fail_next("POST", FOLLOW_UP, status=403)
     with caplog.at_level(logging.ERROR, logger="bot.discord_bot"):
         record = await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
-        await fake.wait_until(lambda: any(
-            r.get("content") == APOLOGY for r in fake.replies(record)
-        ))
+        await fake.wait_until(
+            lambda: any(r.get("content") == APOLOGY for r in fake.replies(record))
+        )
 
     [apology] = fake.replies(record)
     assert apology["flags"] & EPHEMERAL
@@ -151,3 +156,70 @@ async def test_the_fake_discord_catches_a_late_acknowledgement(
     assert record.callbacks == []
     late = [c.status for c in fake.calls if c.path.endswith("/callback")]
     assert late and set(late) == {404}
+
+
+async def test_buttons_from_before_a_restart_say_they_expired(fake: FakeDiscord, app: App) -> None:
+    async with running_bot(fake, app):
+        record = await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
+        [answer] = await fake.wait_for_reply(record)
+        show = _buttons(answer)["Show passages"]["custom_id"]
+        pager = await fake.click(answer, show)
+        [pages] = await fake.wait_for_reply(pager)
+
+    async with running_bot(fake, app):  # the restarted bot has no views in memory
+        clicks = [
+            await fake.click(answer, show),
+            await fake.click(answer, _buttons(answer)["Helpful"]["custom_id"], user=fake.other),
+            await fake.click(pages, _buttons(pages)["Next"]["custom_id"]),
+        ]
+        notices = [await fake.wait_for_reply(click) for click in clicks]
+
+    assert len(fake.identifies) == 2
+    for click, [notice] in zip(clicks, notices, strict=True):
+        assert click.callback_type == 4
+        assert notice["flags"] & EPHEMERAL and notice["content"] == EXPIRED
+    assert fake.messages[int(pages["id"])]["embeds"] == pages["embeds"], "the page stays as it was"
+
+
+async def test_live_buttons_are_not_mistaken_for_expired_ones(
+    fake: FakeDiscord, bot: SamizdatBot
+) -> None:
+    record = await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
+    [answer] = await fake.wait_for_reply(record)
+    vote = await fake.click(answer, _buttons(answer)["Not helpful"]["custom_id"])
+    [thanks] = await fake.wait_for_reply(vote)
+    marker = await fake.slash("help")  # dispatched after the click, so handled after it
+    await fake.wait_for_reply(marker)
+
+    assert [r["content"] for r in fake.replies(vote)] == [thanks["content"]]
+    assert EXPIRED not in thanks["content"]
+    assert len(vote.callbacks) == 1
+
+
+async def test_a_command_discord_knows_but_the_bot_does_not_gets_a_private_notice(
+    fake: FakeDiscord, bot: SamizdatBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What users meet between an upgrade that drops a command and the next sync."""
+    with caplog.at_level(logging.WARNING, logger="bot.discord_bot"):
+        record = await fake.slash("quote", _ask("Who was Kollontai?"))
+        [notice] = await fake.wait_for_reply(record)
+
+    assert notice["flags"] & EPHEMERAL and notice["content"] == OUT_OF_DATE
+    [warning] = [r for r in caplog.records if r.name.startswith("bot.discord_bot")]
+    assert warning.levelno == logging.WARNING and "samizdat discord sync" in warning.getMessage()
+    assert warning.exc_info is None
+
+
+async def test_a_failing_button_is_logged_and_the_user_gets_an_apology(
+    fake: FakeDiscord, bot: SamizdatBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    record = await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
+    [answer] = await fake.wait_for_reply(record)
+    fake.fail_next("POST", FOLLOW_UP, status=403)  # the "thanks" after the vote is refused
+    with caplog.at_level(logging.ERROR, logger="bot.discord_bot"):
+        vote = await fake.click(answer, _buttons(answer)["Helpful"]["custom_id"])
+        [apology] = await fake.wait_for_reply(vote)
+
+    assert apology["flags"] & EPHEMERAL and apology["content"] == APOLOGY
+    [logged] = [r for r in caplog.records if r.name.startswith("bot.discord_bot")]
+    assert logged.exc_info is not None and "Helpful" in logged.getMessage()

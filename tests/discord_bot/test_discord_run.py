@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import threading
 
 import pytest
 from fake_discord import FakeDiscord
 
-from bot.app import App
+from bot.__main__ import _run_platforms
+from bot.answers.engine import AnswerEngine
+from bot.app import App, open_app
 from bot.config import Config, DiscordConfig
 from bot.discord_bot import DiscordSetupError, run_discord, sync_commands
 from bot.errors import describe_startup_error
@@ -66,9 +70,7 @@ async def test_run_discord_connects_and_stops_cleanly_without_logging_the_token(
     tmp_path_factory: pytest.TempPathFactory, app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
     secret = "Nzk5.secret-token-value"
-    config = Config(
-        data_dir=tmp_path_factory.mktemp("run"), discord=DiscordConfig(token=secret)
-    )
+    config = Config(data_dir=tmp_path_factory.mktemp("run"), discord=DiscordConfig(token=secret))
     stop = asyncio.Event()
     async with FakeDiscord(token=secret) as fake:
         with caplog.at_level(logging.DEBUG):
@@ -89,19 +91,74 @@ async def test_run_discord_connects_and_stops_cleanly_without_logging_the_token(
     assert secret not in repr(config)
 
 
+async def test_stopping_lets_answers_in_progress_arrive_before_disconnecting(
+    fake: FakeDiscord, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    stop = asyncio.Event()
+    running = asyncio.create_task(
+        run_discord(app.config, app.core, stop=stop, guild_ready_timeout=0.05)
+    )
+    await fake.wait_until(lambda: fake.dispatched >= 2 and fake.connected)
+    question = [{"name": "question", "type": 3, "value": "When did the Kuzbass colony operate?"}]
+    with caplog.at_level(logging.WARNING):
+        records = [
+            await fake.slash("ask", question, user=user)
+            for user in (fake.member, fake.other, fake.admin)  # one each: no cooldown
+        ]
+        await fake.wait_until(lambda: all(r.callback_type == 5 for r in records))
+        stop.set()  # all three are "thinking…" now
+        await asyncio.wait_for(running, 10)
+
+    assert running.exception() is None
+    for record in records:
+        [answer] = fake.replies(record)
+        assert answer["embeds"], "an answer in progress must not be cut off by the shutdown"
+    assert fake.close_codes == [1000]
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING and "voice" not in r.msg]
+    assert [r.getMessage() for r in problems] == []
+
+
 @pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread(), reason="signals need main thread"
 )
-async def test_sigint_closes_the_gateway(fake: FakeDiscord, app: App) -> None:
-    before = signal.getsignal(signal.SIGINT)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_signal_closes_the_gateway(
+    fake: FakeDiscord, app: App, sig: signal.Signals
+) -> None:
+    before = signal.getsignal(sig)
     running = asyncio.create_task(run_discord(app.config, app.core, guild_ready_timeout=0.05))
     await fake.wait_until(lambda: fake.dispatched >= 2 and fake.connected)
     answered = await fake.slash("about")  # answered once the bot is ready
     await fake.wait_for_reply(answered)
 
-    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), sig)
     await asyncio.wait_for(running, 10)
     await fake.wait_until(lambda: not fake.connected)
 
     assert running.exception() is None
-    assert signal.getsignal(signal.SIGINT) == before, "the SIGINT handler must be removed"
+    assert fake.close_codes == [1000], "the bot must close the gateway, not drop it"
+    assert signal.getsignal(sig) == before, "the signal handler must be removed"
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need main thread"
+)
+async def test_samizdat_run_discord_stops_on_sigterm_and_closes_the_database(
+    fake: FakeDiscord, config: Config, engine: AnswerEngine
+) -> None:
+    """The CLI's own path: `samizdat run discord` owns the signals and passes `stop` down."""
+    async with open_app(config, engine=engine) as app:
+        running = asyncio.create_task(_run_platforms(app, "discord"))
+        await fake.wait_until(lambda: fake.dispatched >= 2 and fake.connected)
+        answered = await fake.slash("about")
+        await fake.wait_for_reply(answered)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await asyncio.wait_for(running, 10) == 0
+        wal = config.database_path.with_name(config.database_path.name + "-wal")
+        assert wal.exists(), "the database is open in WAL mode while the bot runs"
+    await fake.wait_until(lambda: not fake.connected)
+
+    assert fake.close_codes == [1000]
+    assert not wal.exists(), "closing the database cleanly checkpoints and removes its WAL"
+    with contextlib.closing(sqlite3.connect(config.database_path)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
