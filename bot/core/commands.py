@@ -42,7 +42,7 @@ from bot.core.settings import (
     parse_setting,
 )
 from bot.core.store import SettingsStore
-from bot.core.text import has_words, mostly_non_latin, normalize_input
+from bot.core.text import has_words, mostly_non_latin, normalize_input, quote_typed
 
 ChannelAction = Literal["allow", "deny", "clear"]
 
@@ -190,7 +190,12 @@ class Core:
             ],
         )
 
-    async def source(self, passage_id: str) -> PassageView | Refusal:
+    async def source(self, passage_id: str, where: Where | None = None) -> PassageView | Refusal:
+        """A whole passage; refused where the bot is switched off or the channel is closed."""
+        if where is not None:
+            closed = self._place_closed(await self.store.get(where.place), where)
+            if closed is not None:
+                return closed
         wanted = normalize_input(passage_id).strip("`'\"<>[]()").lower()
         if not wanted:
             return _refuse(RefusalReason.EMPTY, "Give a passage id, like `kuzbass:3`.")
@@ -199,10 +204,9 @@ class Core:
         if passage is None and ":" not in wanted:
             passage = library.passage(f"{wanted}:1")
         if passage is None:
-            shown = wanted[:40]
             return _refuse(
                 RefusalReason.NOT_FOUND,
-                f"There is no passage `{shown}`. Ids look like `kuzbass:3`; "
+                f"There is no passage {quote_typed(wanted)}. Ids look like `kuzbass:3`; "
                 "`search` or `library` shows them.",
             )
         document = library.document(passage.doc_id)
@@ -218,7 +222,12 @@ class Core:
             next_id=ordinals.get(passage.ordinal + 1),
         )
 
-    def library(self) -> LibraryReply:
+    async def library(self, where: Where | None = None) -> LibraryReply | Refusal:
+        """The documents; refused where the bot is switched off or the channel is closed."""
+        if where is not None:
+            closed = self._place_closed(await self.store.get(where.place), where)
+            if closed is not None:
+                return closed
         return LibraryReply(
             documents=[
                 DocumentSummary(
@@ -298,7 +307,7 @@ class Core:
             if name not in SETTABLE:
                 return _refuse(
                     RefusalReason.INVALID,
-                    f"Unknown setting `{name[:40]}`. Settings: {', '.join(SETTABLE)}.",
+                    f"Unknown setting {quote_typed(name)}. Settings: {', '.join(SETTABLE)}.",
                 )
         changed = await self.store.reset(where.place, name, caller.user_id)
         if not changed:
@@ -370,9 +379,9 @@ class Core:
         if command == "search":
             return await self.search(rest, caller, where)
         if command == "source":
-            return await self.source(rest)
+            return await self.source(rest, where)
         if command == "library" and not rest:
-            return self.library()
+            return await self.library(where)
         if command == "help" and not rest:
             return self.help(caller)
         if command == "about" and not rest:
@@ -411,10 +420,9 @@ class Core:
 
     # -- checks ---------------------------------------------------------------------------
 
-    def _check_question(
-        self, raw: str, settings: ServerSettings, caller: Caller, where: Where, verb: str
-    ) -> str | Refusal:
-        """The cleaned question, or the reason it will not be answered here and now."""
+    @staticmethod
+    def _place_closed(settings: ServerSettings, where: Where) -> Refusal | None:
+        """Why the bot stays quiet here (switched off, channel not allowed), if it does."""
         if not settings.enabled:
             return _refuse(RefusalReason.DISABLED, "The bot is switched off here.")
         if where.channel is not None and (
@@ -422,6 +430,15 @@ class Core:
             or (settings.allowed_channels and where.channel not in settings.allowed_channels)
         ):
             return _refuse(RefusalReason.CHANNEL, "The bot does not answer in this channel.")
+        return None
+
+    def _check_question(
+        self, raw: str, settings: ServerSettings, caller: Caller, where: Where, verb: str
+    ) -> str | Refusal:
+        """The cleaned question, or the reason it will not be answered here and now."""
+        closed = self._place_closed(settings, where)
+        if closed is not None:
+            return closed
         question = normalize_input(raw)
         if not question:
             return _refuse(

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.core.text import quote_typed
+
 
 class AnswerLength(StrEnum):
     BRIEF = "brief"
@@ -104,10 +106,20 @@ def allowed_values(name: str) -> str:
     return "a value"
 
 
+def unknown_setting(name: str) -> str:
+    return f"Unknown setting {quote_typed(name)}. Settings: {', '.join(SETTABLE)}."
+
+
+def not_allowed(name: str, value: str) -> str:
+    return f"`{name}` must be {allowed_values(name)}; got {quote_typed(value)}."
+
+
 def parse_setting(name: str, raw: str) -> Any:
     """Turn what an admin typed into a value for `name`, or explain what is allowed."""
     if name not in SETTABLE:
-        raise SettingValueError(f"Unknown setting `{name}`. Settings: {', '.join(SETTABLE)}.")
+        raise SettingValueError(
+            f"Unknown setting {quote_typed(name)}. Settings: {', '.join(SETTABLE)}."
+        )
     value = raw.strip()
     annotation = ServerSettings.model_fields[name].annotation
     parsed: Any = value
@@ -118,10 +130,8 @@ def parse_setting(name: str, raw: str) -> Any:
         elif lowered in _FALSE:
             parsed = False
         else:
-            raise SettingValueError(f"`{name}` must be {allowed_values(name)}; got `{value}`.")
+            raise SettingValueError(not_allowed(name, value))
     try:
         return ServerSettings.model_validate({name: parsed}).model_dump(mode="json")[name]
     except ValidationError:
-        raise SettingValueError(
-            f"`{name}` must be {allowed_values(name)}; got `{value[:40]}`."
-        ) from None
+        raise SettingValueError(not_allowed(name, value)) from None

@@ -32,7 +32,13 @@ from bot.core._migrations import (
     schema_version,
 )
 from bot.core.replies import AuditEntry, UnansweredQuestion
-from bot.core.settings import SETTABLE, ServerSettings, SettingValueError, allowed_values
+from bot.core.settings import (
+    SETTABLE,
+    ServerSettings,
+    SettingValueError,
+    not_allowed,
+    unknown_setting,
+)
 
 __all__ = [
     "FORGOTTEN_USER",
@@ -64,9 +70,7 @@ async def open_database(path: Path) -> AsyncIterator[aiosqlite.Connection]:
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(
-            path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000
-        )
+        db = await aiosqlite.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
     except (OSError, sqlite3.Error) as error:
         raise DatabaseError(f"cannot open the database {path}: {error}") from error
     try:
@@ -163,7 +167,7 @@ class SettingsStore:
         a value the settings model refuses.
         """
         if name not in SETTABLE:
-            raise SettingValueError(f"Unknown setting `{name}`. Settings: {', '.join(SETTABLE)}.")
+            raise SettingValueError(unknown_setting(name))
         async with self._write() as now:
             changed = await self._changed_fields(place)
             old = ServerSettings.model_validate(changed)
@@ -171,9 +175,7 @@ class SettingsStore:
             try:
                 new = ServerSettings.model_validate(candidate)
             except ValidationError:
-                raise SettingValueError(
-                    f"`{name}` must be {allowed_values(name)}; got `{str(value)[:40]}`."
-                ) from None
+                raise SettingValueError(not_allowed(name, str(value))) from None
             old_value = old.model_dump(mode="json")[name]
             new_value = new.model_dump(mode="json")[name]
             stored = new.model_dump(mode="json", include=set(candidate))
@@ -188,7 +190,7 @@ class SettingsStore:
         today's default: from now on it follows the default again.
         """
         if name is not None and name not in ServerSettings.model_fields:
-            raise SettingValueError(f"Unknown setting `{name}`. Settings: {', '.join(SETTABLE)}.")
+            raise SettingValueError(unknown_setting(name))
         async with self._write() as now:
             changed = await self._changed_fields(place)
             names = sorted(changed) if name is None else [name] if name in changed else []
@@ -226,11 +228,14 @@ class SettingsStore:
 
     async def recent_changes(self, place: str, limit: int = 5) -> list[AuditEntry]:
         """The place's latest setting changes, newest first."""
-        async with self._lock, self._db.execute(
-            "SELECT at, place, user_id, setting, old_value, new_value FROM audit_log"
-            " WHERE place = ? ORDER BY id DESC LIMIT ?",
-            (place, max(limit, 0)),
-        ) as cursor:
+        async with (
+            self._lock,
+            self._db.execute(
+                "SELECT at, place, user_id, setting, old_value, new_value FROM audit_log"
+                " WHERE place = ? ORDER BY id DESC LIMIT ?",
+                (place, max(limit, 0)),
+            ) as cursor,
+        ):
             rows = await cursor.fetchall()
         return [
             AuditEntry(
@@ -262,11 +267,14 @@ class SettingsStore:
         self, place: str, limit: int = 20, include_askers: bool = False
     ) -> list[UnansweredQuestion]:
         """The place's latest unanswered questions, newest first; askers only when asked for."""
-        async with self._lock, self._db.execute(
-            "SELECT question, at, place, channel, user_id FROM unanswered"
-            " WHERE place = ? ORDER BY id DESC LIMIT ?",
-            (place, max(limit, 0)),
-        ) as cursor:
+        async with (
+            self._lock,
+            self._db.execute(
+                "SELECT question, at, place, channel, user_id FROM unanswered"
+                " WHERE place = ? ORDER BY id DESC LIMIT ?",
+                (place, max(limit, 0)),
+            ) as cursor,
+        ):
             rows = await cursor.fetchall()
         return [
             UnansweredQuestion(
@@ -340,9 +348,10 @@ class SettingsStore:
 
     async def kv_get(self, key: str) -> str | None:
         """A value an adapter stored under `key`, or None."""
-        async with self._lock, self._db.execute(
-            "SELECT value FROM kv WHERE key = ?", (key,)
-        ) as cursor:
+        async with (
+            self._lock,
+            self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cursor,
+        ):
             row = await cursor.fetchone()
         return None if row is None else str(row[0])
 

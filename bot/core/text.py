@@ -31,3 +31,12 @@ def mostly_non_latin(text: str) -> bool:
         return False
     latin = sum(1 for ch in letters if "LATIN" in unicodedata.name(ch, ""))
     return latin / len(letters) < 0.5
+
+
+def quote_typed(typed: str, limit: int = 40) -> str:
+    """What someone typed, quoted for a reply: shortened, and unable to break out of quotes
+    or open a code span on platforms that read Markdown."""
+    cleaned = typed.replace("`", "'").replace("“", '"').replace("”", '"')
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1] + "…"
+    return f"“{cleaned}”"

@@ -59,7 +59,9 @@ class Ask(commands.Cog):
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
     @app_commands.command(name="ask")
-    @app_commands.describe(question="What you want to know, e.g. who led the Workers' Opposition?")
+    @app_commands.describe(
+        question="What you want to know, e.g. why did the Kronstadt sailors rebel?"
+    )
     async def ask(self, interaction: Interaction, question: str) -> None:
         """Answer a history question from the library, citing sources."""
         await self._answer(interaction, question)
@@ -118,7 +120,7 @@ class Ask(commands.Cog):
         """Show a whole passage, where it comes from, and its neighbours."""
         private = await self._private(interaction)
         await defer(interaction, ephemeral=private)
-        reply = await self.bot.core.source(passage)
+        reply = await self.bot.core.source(passage, where_of(interaction))
         if isinstance(reply, Refusal):
             await send_notice(interaction, reply.message)
             return

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.replies import Refusal
 from bot.core.settings import Visibility
 from bot.discord_bot.context import Interaction, caller_of, where_of
 from bot.discord_bot.render import render
-from bot.discord_bot.sending import send
+from bot.discord_bot.sending import send, send_notice
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import SamizdatBot
@@ -29,9 +30,14 @@ class Library(commands.Cog):
     @app_commands.command(name="library")
     async def library(self, interaction: Interaction) -> None:
         """List the documents in the library."""
-        settings = await self.bot.core.settings_for(where_of(interaction))
+        where = where_of(interaction)
+        settings = await self.bot.core.settings_for(where)
         private = settings.visibility is Visibility.PRIVATE
-        await send(interaction, render(self.bot.core.library()), ephemeral=private)
+        reply = await self.bot.core.library(where)
+        if isinstance(reply, Refusal):
+            await send_notice(interaction, reply.message)
+            return
+        await send(interaction, render(reply), ephemeral=private)
 
     @app_commands.command(name="help")
     async def help(self, interaction: Interaction) -> None:

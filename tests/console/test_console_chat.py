@@ -45,7 +45,7 @@ async def test_every_command_from_the_terminal(console_app: App) -> None:
     assert "This place has no channels" in text
     assert "No unanswered questions recorded here." in text
     assert "(console) what caused the wall street crash of 1929" in text
-    assert "Unknown setting `nonsense`" in text
+    assert "Unknown setting “nonsense”" in text
     assert "never read" not in text
     assert next(lines) == "never read"
 

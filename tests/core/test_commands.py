@@ -9,6 +9,7 @@ from bot.core.places import Caller, Where
 from bot.core.replies import (
     AnswerReply,
     Confirmation,
+    LibraryReply,
     PassageView,
     Refusal,
     RefusalReason,
@@ -160,7 +161,8 @@ async def test_search_source_and_library(console_app: App) -> None:
     first = await core.source("kuzbass:1")
     assert isinstance(first, PassageView) and first.previous_id is None
     assert first.next_id == "kuzbass:2"
-    library = core.library()
+    library = await core.library()
+    assert isinstance(library, LibraryReply)
     assert sum(d.passages for d in library.documents) == core.about().passages
     assert core.complete_passage("kuzbass:1")[0][0] == "kuzbass:1"
     assert all(pid.startswith("guerin:") for pid, _ in core.complete_passage("anarchism", 5))
@@ -186,3 +188,25 @@ async def test_an_answer_never_cites_more_sources_than_the_place_shows(console_a
         assert [c.marker for c in citations] == list(range(1, len(citations) + 1))
         assert f"[{len(citations) + 1}]" not in reply.answer.text
         assert all(f"{c.quote} [{c.marker}]" in reply.answer.text for c in citations)
+
+
+async def test_source_and_library_stay_quiet_where_the_bot_is_off(console_app: App) -> None:
+    core = console_app.core
+    await core.channels(ADMIN, GUILD, "deny", "100")
+    for reply in [await core.source("kuzbass:1", GUILD), await core.library(GUILD)]:
+        assert isinstance(reply, Refusal) and reply.reason is RefusalReason.CHANNEL
+    other = Where("discord:1", channel="300")
+    assert isinstance(await core.source("kuzbass:1", other), PassageView)
+    await core.settings_set(ADMIN, GUILD, "enabled", "off")
+    for reply in [await core.source("kuzbass:1", other), await core.library(other)]:
+        assert isinstance(reply, Refusal) and reply.reason is RefusalReason.DISABLED
+
+
+async def test_typed_text_cannot_open_a_code_span_in_replies(console_app: App) -> None:
+    core = console_app.core
+    missing = await core.source("`@everyone` **x**")
+    assert isinstance(missing, Refusal) and "`@everyone`" not in missing.message
+    bad = await core.settings_set(ADMIN, GUILD, "answer_length", "`long`")
+    assert isinstance(bad, Refusal) and "`long`" not in bad.message and "'long'" in bad.message
+    unknown = await core.settings_set(ADMIN, GUILD, "a`b", "1")
+    assert isinstance(unknown, Refusal) and "a`b" not in unknown.message
