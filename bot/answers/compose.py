@@ -8,16 +8,15 @@ is zero or negative for common terms in a small library.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.answers import kinds
 from bot.answers.model import Answer, Citation, RetrievedPassage, SectionPointer
 from bot.library.catalogue import DocumentInfo
 from bot.library.segmentation import Passage
 from bot.retrieval.retriever import Hit, Retriever
-from bot.retrieval.specificity import is_rare, specificity
-from bot.retrieval.tokenize import fold
+from bot.retrieval.specificity import specificity
 
 # Minimum share of the question's weight the best passage must cover, by strictness.
 # Calibrated on the development questions: "normal" declines most unanswerable questions
@@ -33,27 +32,6 @@ _WEIGHT_PREVIOUS = 0.35
 _WEIGHT_PASSAGE = 0.35
 _WEIGHT_KIND = 0.15
 _WEIGHT_RANK = 0.02
-
-_YEAR = re.compile(r"\b1[89]\d\d\b")
-# A count: digits that are not a year or an ordinal ("10th"), or a number word.
-_NUMBER = re.compile(
-    r"\b(?!1[6-9]\d\d\b|20\d\d\b)\d[\d,.]*\b(?!st|nd|rd|th)"
-    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty"
-    r"|fifty|hundred|thousand|million|dozen)s?\b",
-    re.IGNORECASE,
-)
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
-_NOT_NAMES = frozenset(
-    """The A An I In On At As It He She They We His Her Their This That These Those But And Or
-    If When While After Before During Since January February March April May June July August
-    September October November December Monday Tuesday Wednesday Thursday Friday Saturday
-    Sunday""".split()
-)
-
-
-def _names(sentence: str) -> list[str]:
-    """Capitalised words inside a sentence (not its first word): likely names."""
-    return [m.group(0) for m in re.finditer(r"(?<!^)(?<![.!?:]\s)\b[A-Z][a-z]+", sentence)]
 
 
 @dataclass(frozen=True)
@@ -85,30 +63,6 @@ def _runs(chosen: Sequence[_Candidate]) -> list[list[_Candidate]]:
         else:
             runs.append([candidate])
     return runs
-
-
-def _question_kind(question: str) -> str:
-    q = question.lower().strip()
-    # "When did/was ..." asks for a date; "when the workers tried ..." only sets a scene.
-    if re.match(r"when (did|was|were|is|are|do|does|had|has|have|exactly|will|would)\b", q) or (
-        re.search(r"\b(what|which) (year|date|month|day)\b", q)
-    ):
-        return "date"
-    if re.search(r"\b(how many|how much|what number|what percentage|how large|how big)\b", q):
-        return "number"
-    if re.search(r"\b(who|whom|whose|which couple|which person|what person)\b", q):
-        return "person"
-    return "other"
-
-
-def _type_bonus(kind: str, sentence: str) -> float:
-    if kind == "date":
-        return 1.0 if _YEAR.search(sentence) else 0.0
-    if kind == "number":
-        return 1.0 if _NUMBER.search(sentence) else 0.0
-    if kind == "person":
-        return 0.5 if _NAME.search(sentence) else 0.0
-    return 0.0
 
 
 class Composer:
@@ -159,7 +113,7 @@ class Composer:
         if best_coverage < threshold:
             return self._decline(question, hits, passages)
         chosen = self._choose(question, weights, hits, options.max_sentences)
-        if not chosen or not self._kind_satisfied(question, chosen):
+        if not chosen or not kinds.satisfied(question, (c.sentence for c in chosen)):
             return self._decline(question, hits, passages)
         citations: list[Citation] = []
         parts: list[str] = []
@@ -191,7 +145,7 @@ class Composer:
     def _choose(
         self, question: str, weights: dict[str, float], hits: Sequence[Hit], limit: int
     ) -> list[_Candidate]:
-        kind = _question_kind(question)
+        kind = kinds.question_kind(question)
         tokenizer = self._retriever.tokenizer
         top_score = max(h.score for h in hits) or 1.0
         total = sum(weights.values()) or 1.0
@@ -212,7 +166,8 @@ class Composer:
                     + _WEIGHT_SECTION * near / total
                     + _WEIGHT_PREVIOUS * prev / total
                     + _WEIGHT_PASSAGE * max(hit.score, 0.0) / top_score
-                    + _WEIGHT_KIND * _type_bonus(kind, sentence)
+                    + _WEIGHT_KIND
+                    * (kind is not kinds.Kind.OTHER and kinds.holds(kind, sentence, question))
                     - _WEIGHT_RANK * hit.rank
                 )
                 candidates.append(_Candidate(hit, index, sentence, score))
@@ -254,25 +209,6 @@ class Composer:
         if pick is None:
             return None
         return _Candidate(best.hit, pick, sentences[pick], 0.0)
-
-    @staticmethod
-    def _kind_satisfied(question: str, chosen: Sequence[_Candidate]) -> bool:
-        """An answer of the kind asked for: a number, a date, or a name the question lacks.
-
-        A sentence that matches the question's words but holds no such thing is a near miss,
-        and quoting it would pass off related text as the answer.
-        """
-        kind = _question_kind(question)
-        if kind in {"number", "date"}:
-            return any(_type_bonus(kind, c.sentence) > 0 for c in chosen)
-        if kind == "person":
-            asked = {fold(w) for w in re.findall(r"\w+", question)}
-            return any(
-                fold(name) not in asked and name not in _NOT_NAMES and is_rare(name.lower())
-                for c in chosen
-                for name in _names(c.sentence)
-            )
-        return True
 
     def _retrieved(self, hit: Hit) -> RetrievedPassage:
         info = self._documents[hit.passage.doc_id]
