@@ -3,6 +3,8 @@
 The loop is ours rather than nio's `sync_forever` so that it can save the sync token after
 each handled batch, skip what came before the bot joined, back off while the homeserver is
 away, and answer each event at most once even when it crashes between answering and saving.
+Replies wait in an outbox in the database until the homeserver has taken them, so an outage or
+a stop while a reply is on its way delays it rather than losing it.
 """
 
 from __future__ import annotations
@@ -48,7 +50,10 @@ _LONG_POLL_MS = 30_000
 _SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 50}}}
 _BACKOFF_FIRST = 1.0
 _BACKOFF_MAX = 60.0
-_SEND_ATTEMPTS = 5
+# Tries before a reply is left in the outbox for the next successful sync.
+_SEND_ATTEMPTS = 3
+# A reply the homeserver could not take for a whole day is dropped (and logged).
+_OUTBOX_KEEP_SECONDS = 24 * 3600
 
 # Transport failures nio raises once its own retries are off (we count our own).
 NETWORK_ERRORS = (ClientError, TimeoutError)
@@ -62,6 +67,64 @@ class SyncStateStore(Protocol):
     async def kv_get(self, key: str) -> str | None: ...
 
     async def kv_set(self, key: str, value: str) -> None: ...
+
+
+def send_failure_is_transient(http_status: int | None, errcode: str | None) -> bool:
+    """Whether a refused send may succeed later: rate limits, and a homeserver (or the proxy in
+    front of it, answering 502 while it restarts) that is overloaded or away."""
+    if errcode == "M_LIMIT_EXCEEDED" or http_status == 429:
+        return True
+    return http_status is None or http_status >= 500
+
+
+def answerable_backlog(server_ts_ms: int, started_at: float, max_age_seconds: float) -> bool:
+    """Whether an event may be answered: anything sent since the bot started, and what was sent
+    while it was down only if it was younger than `max_age_seconds` when the bot started."""
+    return server_ts_ms >= (started_at - max_age_seconds) * 1000
+
+
+@dataclass(frozen=True)
+class PendingReply:
+    """A reply the homeserver has not confirmed yet; its transaction id makes resending safe."""
+
+    room_id: str
+    txn_id: str
+    content: dict[str, Any]
+    queued_at: float
+
+
+class Outbox:
+    """Replies not yet confirmed by the homeserver, kept in the settings store's key-value table.
+
+    The bot has one sync loop, so one reply is sent at a time and the list stays short.
+    """
+
+    def __init__(self, store: SyncStateStore, key: str) -> None:
+        self._store = store
+        self._key = key
+
+    async def load(self) -> list[PendingReply]:
+        raw = await self._store.kv_get(self._key)
+        if not raw:
+            return []
+        try:
+            return [PendingReply(**item) for item in json.loads(raw)]
+        except (ValueError, TypeError):
+            log.warning("ignoring an unreadable Matrix outbox")
+            return []
+
+    async def add(self, reply: PendingReply) -> None:
+        pending = [p for p in await self.load() if p.txn_id != reply.txn_id]
+        await self._save([*pending, reply])
+
+    async def remove(self, txn_id: str) -> None:
+        pending = await self.load()
+        kept = [p for p in pending if p.txn_id != txn_id]
+        if len(kept) != len(pending):
+            await self._save(kept)
+
+    async def _save(self, pending: list[PendingReply]) -> None:
+        await self._store.kv_set(self._key, json.dumps([dataclasses.asdict(p) for p in pending]))
 
 
 class MatrixLoginError(StartupError):
@@ -137,8 +200,11 @@ class MatrixConnection:
         client_config = AsyncClientConfig(
             encryption_enabled=config.encryption,
             store_sync_tokens=False,
-            # Our loop counts failures and backs off itself; nio still honours 429s.
+            # Our loop counts failures and backs off itself.
             max_timeouts=0,
+            # On a 429, nio waits the `retry_after_ms` the homeserver asks for and sends the
+            # request again, for every request (sync, send, join...), as often as it takes.
+            max_limit_exceeded=None,
             request_timeout=60,
         )
         self.client = AsyncClient(
@@ -149,7 +215,10 @@ class MatrixConnection:
         )
         self._creators: dict[str, frozenset[str]] = {}
         self._token_key = f"matrix.sync_token.{config.user_id}"
-        self._rooms_to_skip_once: set[str] = set()
+        self._outbox = Outbox(store, f"matrix.outbox.{config.user_id}")
+        self._started_at = time.time()
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @property
     def user_id(self) -> str:
@@ -248,24 +317,74 @@ class MatrixConnection:
     # Sending.
 
     async def send_notice(self, room_id: str, content: dict[str, Any], txn_id: str) -> None:
-        """Send with retries; the same transaction id makes a retried send land once."""
+        """Send a reply; one the homeserver cannot take now waits in the outbox.
+
+        The reply is stored before the first try, so neither an outage nor a stop loses it:
+        the next successful sync, in this run or the next, sends it again under the same
+        transaction id, by which the homeserver recognises a copy it already has.
+        """
+        pending = PendingReply(room_id, txn_id, content, time.time())
+        await self._outbox.add(pending)
+        if not await self._deliver(pending, _SEND_ATTEMPTS):
+            log.warning("the reply to %s waits in the outbox for the homeserver", room_id)
+
+    async def _deliver(self, pending: PendingReply, attempts: int) -> bool:
+        """Try to send; True once the reply is settled (sent, or refused for good)."""
         delay = _BACKOFF_FIRST
-        for attempt in range(1, _SEND_ATTEMPTS + 1):
+        for attempt in range(1, attempts + 1):
+            if attempt > 1:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
             try:
                 resp = await self.client.room_send(
-                    room_id, "m.room.message", content, tx_id=txn_id,
+                    pending.room_id,
+                    "m.room.message",
+                    pending.content,
+                    tx_id=pending.txn_id,
                     ignore_unverified_devices=True,
                 )
             except NETWORK_ERRORS as exc:
-                log.warning("sending to %s failed (%s), attempt %d", room_id, exc, attempt)
+                log.warning("sending to %s failed (%s), attempt %d", pending.room_id, exc, attempt)
+                continue
+            except Exception:
+                # Not the network: trying again would fail the same way.
+                log.exception("cannot send a reply to %s; dropping it", pending.room_id)
             else:
-                if not isinstance(resp, RoomSendError):
-                    return
-                log.warning("sending to %s refused: %s", room_id, resp.message)
+                if isinstance(resp, RoomSendError):
+                    status = resp.transport_response.status if resp.transport_response else None
+                    if send_failure_is_transient(status, resp.status_code):
+                        log.warning(
+                            "sending to %s failed (%s), attempt %d", pending.room_id, resp, attempt
+                        )
+                        delay = max(delay, (resp.retry_after_ms or 0) / 1000)
+                        continue
+                    log.warning("the homeserver refused a reply to %s: %s", pending.room_id, resp)
+            await self._settle(pending.txn_id)
+            return True
+        return False
+
+    async def _settle(self, txn_id: str) -> None:
+        """Take a reply out of the outbox, finishing even when a stop interrupts: a sent reply
+        left in would be sent again at the next start, from a device the homeserver may not
+        connect with the first copy."""
+        try:
+            await self._outbox.remove(txn_id)
+        except asyncio.CancelledError:
+            await self._outbox.remove(txn_id)
+            raise
+
+    async def _flush_outbox(self) -> None:
+        """Send what earlier attempts could not, oldest first, while the homeserver takes it."""
+        for pending in await self._outbox.load():
+            if time.time() - pending.queued_at > _OUTBOX_KEEP_SECONDS:
+                log.error(
+                    "dropping a reply to %s that could not be sent for a day", pending.room_id
+                )
+                await self._outbox.remove(pending.txn_id)
+                continue
+            if not await self._deliver(pending, 1):
                 return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _BACKOFF_MAX)
-        log.error("gave up sending a reply to %s", room_id)
+            log.info("sent a delayed reply to %s", pending.room_id)
 
     async def set_typing(self, room_id: str, typing: bool) -> None:
         with contextlib.suppress(*NETWORK_ERRORS):
@@ -275,6 +394,7 @@ class MatrixConnection:
 
     async def run(self, handle: MessageHandler) -> None:
         """Sync until cancelled: the first sync with full state, then long polls."""
+        self._started_at = time.time()
         token = await self._store.kv_get(self._token_key)
         fresh = token is None
         first = True
@@ -309,19 +429,34 @@ class MatrixConnection:
             if delay > _BACKOFF_FIRST:
                 log.info("homeserver reachable again")
             delay = _BACKOFF_FIRST
-            try:
-                await self._after_sync(resp, handle, answer=not (first and fresh))
-            except NETWORK_ERRORS as exc:
-                # The batch is retried from the same token; handled events are not redone.
-                log.warning("lost the homeserver while handling a batch (%s)", exc)
+            if not await self._handle_batch(resp, handle, answer=not (first and fresh)):
                 await asyncio.sleep(delay)
                 continue
             token = resp.next_batch
-            await self._store.kv_set(self._token_key, token)
             first = False
+
+    async def wait_idle(self) -> None:
+        """Return once no batch is being handled: a stop waits for this before cancelling."""
+        await self._idle.wait()
+
+    async def _handle_batch(self, resp: SyncResponse, handle: MessageHandler, answer: bool) -> bool:
+        """Handle one sync response and save its token; False when the homeserver went away
+        meanwhile: the batch then comes again from the same token, and handled events are
+        not answered again."""
+        self._idle.clear()
+        try:
+            await self._after_sync(resp, handle, answer)
+            await self._store.kv_set(self._token_key, resp.next_batch)
+            return True
+        except NETWORK_ERRORS as exc:
+            log.warning("lost the homeserver while handling a batch (%s)", exc)
+            return False
+        finally:
+            self._idle.set()
 
     async def _after_sync(self, resp: SyncResponse, handle: MessageHandler, answer: bool) -> None:
         await self._crypto_housekeeping()
+        await self._flush_outbox()
         await self._handle_invites(resp)
         for room_id, info in resp.rooms.join.items():
             for event in [*info.state, *info.timeline.events]:
@@ -386,12 +521,14 @@ class MatrixConnection:
             ):
                 start = index + 1
         room: MatrixRoom | None = self.client.rooms.get(room_id)
-        oldest_ms = (time.time() - self._config.backlog_max_age_seconds) * 1000
+        max_age = self._config.backlog_max_age_seconds
         for event in events[start:]:
             if isinstance(event, MegolmEvent):
                 log.warning(
                     "cannot decrypt event %s from %s in %s; skipping it",
-                    event.event_id, event.sender, room_id,
+                    event.event_id,
+                    event.sender,
+                    room_id,
                 )
                 continue
             source = getattr(event, "source", None)
@@ -403,7 +540,7 @@ class MatrixConnection:
             relates = content.get("m.relates_to")
             if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
                 continue  # edits are not new questions
-            if event.server_timestamp < oldest_ms:
+            if not answerable_backlog(event.server_timestamp, self._started_at, max_age):
                 continue
             message = Incoming(
                 room_id=room_id,

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How long a stop waits for the batch in hand (replies sent, sync token saved); a reply held
+# up longer stays in the outbox and goes out after the next start. Docker kills after 10 s.
+STOP_GRACE_SECONDS = 5.0
+
 
 @contextlib.contextmanager
 def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
@@ -73,6 +77,10 @@ async def run_matrix(config: Config, app: App, *, stop: asyncio.Event | None = N
                 )
                 if serving in done:
                     serving.result()  # the loop only ends by raising; surface it
+                # Stop syncing, but not halfway through a batch: a reply the homeserver has
+                # taken but the bot has not yet recorded would otherwise be sent again later.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(connection.wait_idle(), STOP_GRACE_SECONDS)
             finally:
                 for task in (serving, stopping):
                     task.cancel()

@@ -1,8 +1,9 @@
 """A real Synapse on 127.0.0.1 and a human Matrix user, for end-to-end tests of the adapter.
 
 Synapse runs as a subprocess with SQLite, no federation and relaxed rate limits; users are
-registered through the shared-secret admin API. `Human` is a plain nio client that sends
-messages and waits (with a timeout, never a timed assertion) for the bot's replies.
+registered through the shared-secret admin API. Its access log says which requests each user
+made and what Synapse answered. `Human` is a plain nio client that sends messages and waits
+(with a timeout, never a timed assertion) for the bot's replies.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hmac
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +26,7 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +79,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# One line of Synapse's access log, e.g.
+# 2026-11-26 06:40:01,123 - 127.0.0.1 - 8008 - {@bot:localhost} Processed request: ... 59B 429
+#   "PUT /_matrix/client/v3/rooms/!r:localhost/send/m.room.message/txn HTTP/1.1" "nio" [0 dbevts]
+_ACCESS_LINE = re.compile(
+    r"^(?P<at>\S+ \S+) .*? - \{(?P<who>[^}|]*)[^}]*\} Processed request: .*? "
+    r"(?P<status>\d{3})!? \"(?P<method>[A-Z]+) (?P<path>\S+) "
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request Synapse finished, as its access log records it."""
+
+    at: datetime
+    user_id: str
+    status: int
+    method: str
+    path: str
+
+
 def _signing_key(path: Path) -> None:
     from signedjson.key import generate_signing_key, write_signing_keys
 
@@ -93,6 +116,7 @@ class Synapse:
         self._process: subprocess.Popen[bytes] | None = None
         self._admin_token: str | None = None
         self._log = root / "homeserver.log"
+        self._access_log = root / "access.log"
         self._config = root / "homeserver.json"
         self._write_config()
 
@@ -112,6 +136,18 @@ class Synapse:
                             "class": "logging.FileHandler",
                             "formatter": "plain",
                             "filename": str(self._log),
+                        },
+                        "access": {
+                            "class": "logging.FileHandler",
+                            "formatter": "plain",
+                            "filename": str(self._access_log),
+                        },
+                    },
+                    "loggers": {
+                        "synapse.access": {
+                            "level": "INFO",
+                            "handlers": ["access"],
+                            "propagate": False,
                         }
                     },
                     "root": {"level": "WARNING", "handlers": ["file"]},
@@ -153,6 +189,9 @@ class Synapse:
         self._config.write_text(json.dumps(config, indent=1))
 
     def start(self, timeout: float = 60.0) -> None:
+        """Start the homeserver and wait until it is healthy; nothing to do if it runs."""
+        if self._process is not None and self._process.poll() is None:
+            return
         with self._log.open("ab") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self._config)],
@@ -197,14 +236,60 @@ class Synapse:
 
     def room_members(self, room_id: str) -> list[str]:
         """Who is joined to a room, asked as a server admin (works for rooms nobody watches)."""
+        found = self._admin(
+            "GET", f"/_synapse/admin/v1/rooms/{urllib.parse.quote(room_id)}/members"
+        )
+        return [str(m) for m in found["members"]]
+
+    def limit_messages(self, user_id: str, per_second: int, burst_count: int) -> None:
+        """Override `rc_message` for one user; a burst count of 0 refuses every message (429)."""
+        self._admin(
+            "POST",
+            f"/_synapse/admin/v1/users/{urllib.parse.quote(user_id)}/override_ratelimit",
+            {"messages_per_second": per_second, "burst_count": burst_count},
+        )
+
+    def unlimit_messages(self, user_id: str) -> None:
+        """Back to the server's relaxed `rc_message` for this user."""
+        self._admin(
+            "DELETE", f"/_synapse/admin/v1/users/{urllib.parse.quote(user_id)}/override_ratelimit"
+        )
+
+    def requests_by(self, user_id: str) -> list[Request]:
+        """The requests `user_id` made that Synapse has finished, oldest first."""
+        try:
+            lines = self._access_log.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+        found = []
+        for line in lines:
+            match = _ACCESS_LINE.match(line)
+            if match and match["who"] == user_id:
+                found.append(
+                    Request(
+                        at=datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S,%f"),
+                        user_id=user_id,
+                        status=int(match["status"]),
+                        method=match["method"],
+                        path=match["path"],
+                    )
+                )
+        return found
+
+    def _admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         if self._admin_token is None:
             self._admin_token = str(self._register("admin", admin=True)["access_token"])
         request = urllib.request.Request(
-            f"{self.url}/_synapse/admin/v1/rooms/{urllib.parse.quote(room_id)}/members",
-            headers={"Authorization": f"Bearer {self._admin_token}"},
+            f"{self.url}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {self._admin_token}",
+                "Content-Type": "application/json",
+            },
+            method=method,
         )
         with urllib.request.urlopen(request, timeout=10) as resp:
-            return [str(m) for m in json.loads(resp.read())["members"]]
+            return json.loads(resp.read())
 
     def logout(self, access_token: str) -> None:
         """End a session from outside, as an admin or another client of that user would."""
@@ -333,6 +418,7 @@ class Human:
 
     async def reply_to(self, event_id: str, sender: str, within: float = _WAIT) -> Seen:
         """The first message from `sender` that replies to `event_id`."""
+
         def found() -> list[Seen]:
             return [s for s in self.seen if s.sender == sender and s.replied_to == event_id]
 
@@ -343,7 +429,10 @@ class Human:
         return [s for s in self.seen if s.sender == sender and s.replied_to == event_id]
 
     async def create_room(
-        self, version: str | None = None, invite: tuple[str, ...] = (), encrypted: bool = False,
+        self,
+        version: str | None = None,
+        invite: tuple[str, ...] = (),
+        encrypted: bool = False,
         power_users: dict[str, int] | None = None,
     ) -> str:
         initial_state: list[dict[str, Any]] = []
@@ -359,7 +448,9 @@ class Human:
         if power_users is not None:
             extra["power_level_content_override"] = {"users": power_users}
         resp = await self.client.room_create(
-            room_version=version, invite=list(invite), initial_state=initial_state,
+            room_version=version,
+            invite=list(invite),
+            initial_state=initial_state,
             power_level_override=extra.get("power_level_content_override"),
         )
         if isinstance(resp, RoomCreateError):
@@ -454,16 +545,31 @@ def bot_config(data_dir: Path, synapse: Synapse, user_id: str, **matrix: Any) ->
     )
 
 
+@dataclass
+class RunningBot:
+    """The bot's task and the stop event `samizdat run` would set on SIGTERM."""
+
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+
+
 @contextlib.asynccontextmanager
-async def running_bot(config: Config, engine: AnswerEngine) -> AsyncIterator[None]:
-    """The whole bot as `samizdat run matrix` runs it, stopped through its stop event."""
+async def running_bot(config: Config, engine: AnswerEngine) -> AsyncIterator[RunningBot]:
+    """The whole bot as `samizdat run matrix` runs it, stopped through its stop event.
+
+    Cancelling its task stops the bot at once, the way a crash would.
+    """
     stop = asyncio.Event()
     async with open_app(config, engine=engine) as app:
         task = asyncio.create_task(run_matrix(config, app, stop=stop))
         try:
-            yield
-            if task.done():
+            yield RunningBot(task, stop)
+            if task.done() and not task.cancelled():
                 task.result()
         finally:
             stop.set()
-            await asyncio.wait_for(task, timeout=30)
+            await asyncio.wait({task}, timeout=30)
+            if not task.done():
+                raise AssertionError("the bot did not stop within 30 s")
+            if not task.cancelled():
+                task.result()

@@ -37,6 +37,13 @@ async def test_encrypted_room_round_trip(
             assert human.undecryptable == []
         assert (data_dir / "matrix" / "crypto").is_dir()
         assert any((data_dir / "matrix" / "crypto").iterdir())
+
+        # After a restart the same device reads the room with the keys it kept.
+        async with running_bot(bot_config(data_dir, synapse, bot_id), engine):
+            again = await human.say(room, "!about")
+            after_restart = await human.reply_to(again, bot_id)
+            assert after_restart.encrypted
+            assert "Samizdat" in after_restart.content["body"]
     finally:
         await human.close()
 

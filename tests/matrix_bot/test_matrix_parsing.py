@@ -18,7 +18,7 @@ from bot.core.replies import (
     RefusalReason,
     SearchReply,
 )
-from bot.matrix_bot.client import inviter_allowed
+from bot.matrix_bot.client import answerable_backlog, inviter_allowed, send_failure_is_transient
 from bot.matrix_bot.commands import (
     BotIdentity,
     RoomAuthority,
@@ -108,6 +108,34 @@ def test_inviters() -> None:
     assert not inviter_allowed("@a:home.org", ["elsewhere.org"], me)
 
 
+@pytest.mark.parametrize(
+    ("status", "errcode", "transient"),
+    [
+        (429, "M_LIMIT_EXCEEDED", True),
+        (None, "M_LIMIT_EXCEEDED", True),
+        (502, None, True),  # a proxy in front of a homeserver that is restarting
+        (503, "M_UNKNOWN", True),
+        (None, None, True),  # no answer at all
+        (403, "M_FORBIDDEN", False),  # kicked or banned: sending again will not help
+        (413, "M_TOO_LARGE", False),
+    ],
+)
+def test_which_refused_sends_are_tried_again(
+    status: int | None, errcode: str | None, transient: bool
+) -> None:
+    assert send_failure_is_transient(status, errcode) is transient
+
+
+def test_backlog_age_is_counted_from_the_start() -> None:
+    started = 1_000_000.0
+    ten_minutes = 600
+    assert answerable_backlog(int((started - 599) * 1000), started, ten_minutes)
+    assert not answerable_backlog(int((started - 601) * 1000), started, ten_minutes)
+    # What arrives after the start is live, however long it took to reach the bot.
+    assert answerable_backlog(int((started + 3600) * 1000), started, 0)
+    assert not answerable_backlog(int(started * 1000) - 1, started, 0)
+
+
 def test_reply_relation_keeps_threads() -> None:
     assert reply_relation({}, "$q", new_thread=False) == {"m.in_reply_to": {"event_id": "$q"}}
     threaded = reply_relation(
@@ -121,12 +149,22 @@ def test_reply_relation_keeps_threads() -> None:
 
 def _answer(text: str, quote: str) -> AnswerReply:
     citation = Citation(
-        marker=1, passage_id="doc:1", doc_id="doc", title=f"Title {HOSTILE}",
-        author="Author & Co", section="Part <1>", quote=quote,
+        marker=1,
+        passage_id="doc:1",
+        doc_id="doc",
+        title=f"Title {HOSTILE}",
+        author="Author & Co",
+        section="Part <1>",
+        quote=quote,
     )
     passage = RetrievedPassage(
-        passage_id="doc:1", doc_id="doc", title="Title", author="A", section="S",
-        score=1.0, text=quote,
+        passage_id="doc:1",
+        doc_id="doc",
+        title="Title",
+        author="A",
+        section="S",
+        score=1.0,
+        text=quote,
     )
     answer = Answer(
         question=HOSTILE, answered=True, text=text, citations=[citation], passages=[passage]
@@ -146,7 +184,10 @@ def test_answers_escape_every_piece_of_library_text() -> None:
 
 def test_unanswered_answers_point_at_the_closest_sections() -> None:
     answer = Answer(
-        question="q", answered=False, text="The library does not say.", citations=[],
+        question="q",
+        answered=False,
+        text="The library does not say.",
+        citations=[],
         passages=[],
         closest=[SectionPointer(passage_id="d:3", doc_id="d", title="T", author="A", section="S")],
     )
@@ -160,8 +201,14 @@ def test_unanswered_answers_point_at_the_closest_sections() -> None:
     [
         SearchReply(query=HOSTILE, hits=[]),
         PassageView(
-            passage_id="d:1", doc_id="d", title=HOSTILE, author="A", section="S", text=HOSTILE,
-            previous_id=None, next_id="d:2",
+            passage_id="d:1",
+            doc_id="d",
+            title=HOSTILE,
+            author="A",
+            section="S",
+            text=HOSTILE,
+            previous_id=None,
+            next_id="d:2",
         ),
         Confirmation(message=HOSTILE),
         Refusal(reason=RefusalReason.INVALID, message=HOSTILE),

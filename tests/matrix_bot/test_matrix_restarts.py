@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from matrix_harness import (
     KUZBASS_QUESTION,
+    Request,
     Synapse,
     bot_config,
+    eventually,
     login_human,
     make_room_quiet,
     running_bot,
@@ -103,15 +105,30 @@ async def test_questions_older_than_the_backlog_limit_are_ignored(
             await make_room_quiet(human, room, bot_id)
 
         stale = await human.say(room, f"!ask {KUZBASS_QUESTION}")
-        await asyncio.sleep(4)  # let the question age past the limit below
-        impatient = bot_config(data_dir, synapse, bot_id, backlog_max_age_seconds=3)
+        syncs_before = len(_first_syncs(synapse, bot_id))
+        # With a limit of 0, whatever was sent while the bot was down is too old; what is sent
+        # once it runs is answered however long its start took. No clock is raced here: the
+        # question is sent before the bot starts, the sentinel after its first sync.
+        impatient = bot_config(data_dir, synapse, bot_id, backlog_max_age_seconds=0)
         async with running_bot(impatient, engine):
+            await eventually(
+                lambda: len(_first_syncs(synapse, bot_id)) > syncs_before, "the bot's first sync"
+            )
             sentinel = await human.say(room, "!about")
             await human.reply_to(sentinel, bot_id)
 
         assert human.replies_to(stale, bot_id) == []
     finally:
         await human.close()
+
+
+def _first_syncs(synapse: Synapse, user_id: str) -> list[Request]:
+    """The syncs with full state the bot makes once per start, as Synapse finished them."""
+    return [
+        r
+        for r in synapse.requests_by(user_id)
+        if r.path.startswith("/_matrix/client/v3/sync") and "full_state=true" in r.path
+    ]
 
 
 async def test_bot_carries_on_after_the_homeserver_restarts(
@@ -132,6 +149,30 @@ async def test_bot_carries_on_after_the_homeserver_restarts(
             reply = await human.reply_to(question, bot_id, within=90)
             assert "kuzbass:" in reply.content["body"]
         assert any("homeserver unreachable" in r.getMessage() for r in caplog.records)
+    finally:
+        await human.close()
+
+
+async def test_bot_started_while_the_homeserver_is_down_logs_in_once_it_is_up(
+    synapse: Synapse, engine: AnswerEngine, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot_id = synapse.register("bot")
+    human = await login_human(synapse)
+    try:
+        await asyncio.to_thread(synapse.stop)
+        try:
+            async with running_bot(bot_config(data_dir, synapse, bot_id), engine):
+                await eventually(
+                    lambda: any("unreachable at login" in r.getMessage() for r in caplog.records),
+                    "the bot to find the homeserver away",
+                )
+                await asyncio.to_thread(synapse.start)
+                room = await human.create_room(invite=(bot_id,))
+                await human.wait_joined(room, bot_id, within=90)
+                question = await human.say(room, "!about")
+                assert "Samizdat" in (await human.reply_to(question, bot_id)).content["body"]
+        finally:
+            await asyncio.to_thread(synapse.start)  # a no-op when it is already running
     finally:
         await human.close()
 

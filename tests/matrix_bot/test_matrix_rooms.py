@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,9 @@ from bot.app import open_app
 from bot.config import Config, LibraryConfig, MatrixConfig
 from bot.errors import StartupError
 from bot.matrix_bot import run_matrix
+
+# The tags the adapter writes itself; anything else in an HTML body came from outside.
+SAFE_TAGS = {"p", "b", "ol", "ul", "li", "blockquote", "code"}
 
 
 async def test_invited_bot_joins_and_answers_with_a_sourced_threaded_notice(
@@ -43,6 +47,8 @@ async def test_invited_bot_joins_and_answers_with_a_sourced_threaded_notice(
             assert "kuzbass:" in content["body"]  # a passage id of the right document
             assert "Kuzbass Autonomous Industrial Colony" in content["formatted_body"]
             assert "<ol>" in content["formatted_body"]
+            # The plain body reads on its own: the answer with its markers, numbered sources.
+            assert "[1]" in content["body"] and "\nSources:\n[1] " in content["body"]
             assert content["m.mentions"] == {"user_ids": [human.user_id]}
             assert "rel_type" not in content["m.relates_to"]
 
@@ -63,6 +69,37 @@ async def test_invited_bot_joins_and_answers_with_a_sourced_threaded_notice(
             relation = threaded.content["m.relates_to"]
             assert relation["rel_type"] == "m.thread"
             assert relation["event_id"] == question
+    finally:
+        await human.close()
+
+
+async def test_every_command_answers_in_the_room(
+    synapse: Synapse, engine: AnswerEngine, data_dir: Path
+) -> None:
+    bot_id = synapse.register("bot")
+    human = await login_human(synapse)  # the room's creator, so an admin
+    try:
+        async with running_bot(bot_config(data_dir, synapse, bot_id), engine):
+            room = await human.create_room(invite=(bot_id,))
+            await human.wait_joined(room, bot_id)
+            await make_room_quiet(human, room, bot_id)
+
+            async def body_of(command: str) -> str:
+                event = await human.say(room, command)
+                reply = await human.reply_to(event, bot_id)
+                assert reply.content["msgtype"] == "m.notice"
+                return str(reply.content["body"])
+
+            helped = await body_of("!help")
+            assert "!ask <question>" in helped and "!samizdat settings show" in helped
+            assert "Kuzbass" in await body_of("!library")
+            found = re.search(r"\((kuzbass:[^)\s]+)\)", await body_of("!search Kuzbass colony"))
+            assert found is not None
+            assert found[1] in await body_of(f"!source {found[1]}")
+            assert "Samizdat" in await body_of("!about")
+            unknown = "Who won the 1998 football World Cup final in Paris?"
+            assert "kuzbass:" not in await body_of(f"!ask {unknown}")
+            assert unknown in await body_of("!samizdat unanswered")
     finally:
         await human.close()
 
@@ -88,9 +125,7 @@ async def test_a_mention_is_a_question_with_intentional_mentions_and_the_name_fa
             assert "kuzbass:" in (await human.reply_to(legacy, bot_id)).content["body"]
 
             # A client with intentional mentions that mentions nobody is not talking to the bot.
-            aside = await human.say(
-                room, f"{localpart} is a bot, by the way", **{"m.mentions": {}}
-            )
+            aside = await human.say(room, f"{localpart} is a bot, by the way", **{"m.mentions": {}})
             sentinel = await human.say(room, "!about")
             await human.reply_to(sentinel, bot_id)
             assert human.replies_to(aside, bot_id) == []
@@ -105,11 +140,15 @@ async def test_admin_commands_follow_power_levels_and_v12_creators_and_survive_r
     creator = await login_human(synapse, prefix="creator")
     member = await login_human(synapse, prefix="member")
     moderator = await login_human(synapse, prefix="moderator")
-    config = bot_config(data_dir, synapse, bot_id)
+    operator = await login_human(synapse, prefix="operator")
+    config = bot_config(data_dir, synapse, bot_id, bot_admins=[operator.user_id])
     try:
         async with running_bot(config, engine):
-            v12 = await creator.create_room(version="12", invite=(bot_id, member.user_id))
+            v12 = await creator.create_room(
+                version="12", invite=(bot_id, member.user_id, operator.user_id)
+            )
             await member.join(v12)
+            await operator.join(v12)
             await creator.wait_joined(v12, bot_id)
             room = creator.client.rooms[v12]
             assert room.room_version == "12"
@@ -119,6 +158,11 @@ async def test_admin_commands_follow_power_levels_and_v12_creators_and_survive_r
             refused = await member.say(v12, "!samizdat settings set command_prefix ?")
             refusal = await member.reply_to(refused, bot_id)
             assert "admin" in refusal.content["body"].lower(), refusal.content["body"]
+
+            # A configured bot admin needs no power in the room.
+            operated = await operator.say(v12, "!samizdat settings show")
+            shown_to_operator = await operator.reply_to(operated, bot_id)
+            assert "command_prefix: !" in shown_to_operator.content["body"]
 
             accepted = await creator.say(v12, "!samizdat settings set command_prefix ?")
             confirmation = await creator.reply_to(accepted, bot_id)
@@ -146,7 +190,7 @@ async def test_admin_commands_follow_power_levels_and_v12_creators_and_survive_r
             shown10 = await moderator.reply_to(show10, bot_id)
             assert "sources_shown: 1" in shown10.content["body"], shown10.content["body"]
     finally:
-        for human in (creator, member, moderator):
+        for human in (creator, member, moderator, operator):
             await human.close()
 
 
@@ -213,6 +257,7 @@ async def test_html_in_questions_and_library_texts_is_rendered_harmless(
                 html = reply.content["formatted_body"].lower()
                 assert "<script" not in html
                 assert "<img" not in html
+                assert set(re.findall(r"</?\s*([a-z0-9-]+)", html)) <= SAFE_TAGS, html
             assert "&lt;script&gt;" in found.content["formatted_body"]
     finally:
         await human.close()
