@@ -6,8 +6,11 @@ contain it (CSR arrays), so a question only touches the passages that share a te
 and `top_k` prunes further (MaxScore over two impact layers per long list): once the k-th
 best score found beats everything the unread parts of the lists could still add, passages
 found only there are never visited. Pruning uses float32 gains with a safety margin; the
-returned scores are recomputed exactly. The index saves to `.npy` files that load
-memory-mapped, so a restart neither rebuilds nor reads the whole index.
+returned scores are recomputed exactly. A forward index (each passage's terms and counts)
+gives the full score of a handful of passages in a fixed number of numpy calls: that is how
+the k-th best score is bounded early, and how the final candidates are scored. The index
+saves to `.npy` files that load memory-mapped, so a restart neither rebuilds nor reads the
+whole index.
 
 The scores are rank-bm25 0.2.2's, operation for operation: Okapi's idf floor of
 `epsilon * average_idf` for terms in more than half the passages, BM25+'s `idf * delta`
@@ -17,7 +20,6 @@ given to every passage for every known query term, a repeated query term counted
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import math
 import os
@@ -38,28 +40,52 @@ IntArray = NDArray[np.int64]
 # Passage ids stay int32 like the postings: searchsorted of int64 ids in an int32 list would
 # first copy the whole list to int64.
 IdArray = NDArray[np.int32]
+Float32Array = NDArray[np.float32]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
 _DEFAULT_DELTA: dict[Variant, float] = {"okapi": 0.0, "plus": 1.0, "l": 0.5}
 _HEADER = "header.json"
 _TERMS = "terms.json"
-_ARRAYS = ("indptr", "split", "doc_ids", "tfs", "gains", "doc_len", "idf", "max_gain", "max_low")
+_ARRAYS = (
+    "indptr",
+    "split",
+    "doc_ids",
+    "tfs",
+    "gains",
+    "doc_len",
+    "idf",
+    "max_gain",
+    "max_low",
+    "fwd_ptr",
+    "fwd_terms",
+    "fwd_tfs",
+)
 _PROGRESS_EVERY = 10_000
-# Passages sorted together while building (see `_chunk`).
+# Passages sorted together while building (see `_chunk`); at most 2**16, so a passage's
+# place in its chunk fits 16 bits (see `_merge`).
 _CHUNK_PASSAGES = 16_384
-# Pruning sums float32 gains; this relative slack keeps rounding from dropping a true top-k
-# passage (the final order comes from exact float64 scores).
+# Pruning sums float32 gains in float32, one per query term a passage holds; this relative
+# slack per term keeps rounding (about 2e-7 per term) from dropping a true top-k passage.
+# The final order comes from exact float64 scores.
 _SLACK = 1e-6
 # Layers this short are merged without first checking whether pruning could skip them.
 _MERGE_FREELY = 2048
 # Candidates left this few go straight to exact scoring.
 _FEW_CANDIDATES = 64
+# Passages with the highest partial sums whose full scores are read to raise the floor.
+_LEADERS = 32
+# The floor is raised again only once this many merged postings fell on passages already
+# found: passages new to a layer have a single gain and seldom lead.
+_FLOOR_OVERLAP = 1000
+_NO_IDS: IdArray = np.zeros(0, dtype=np.int32)
 # Look a layer up by binary search unless it is shorter than this many times the candidates.
 _SCATTER_RATIO = 4
 # Lists this long get a top layer holding about 1/_LAYER_FRACTION of their postings.
 _LAYER_MIN_POSTINGS = 2048
 _LAYER_FRACTION = 32
+# Postings whose gains are computed at once while building (bounds the float64 temporaries).
+_GAIN_BLOCK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -95,7 +121,12 @@ class BM25Parameters:
 class _Arrays:
     """The index. Term `t`'s postings are `[indptr[t], indptr[t + 1])`, passage-ordered in
     two runs split at `split[t]`: the top layer (largest gains, bounded by `max_gain`),
-    then the rest (bounded by `max_low`). Short lists have an empty top layer."""
+    then the rest (bounded by `max_low`). Short lists have an empty top layer.
+
+    The forward index holds the same (passage, term, tf) triples passage by passage:
+    passage `d`'s terms are `fwd_terms[fwd_ptr[d]:fwd_ptr[d + 1]]` (ascending), with their
+    counts in `fwd_tfs`. It scores a few given passages in a fixed number of numpy calls.
+    """
 
     indptr: IntArray
     split: IntArray
@@ -106,6 +137,9 @@ class _Arrays:
     idf: FloatArray
     max_gain: FloatArray
     max_low: FloatArray
+    fwd_ptr: IntArray
+    fwd_terms: NDArray[np.unsignedinteger[Any] | np.signedinteger[Any]]
+    fwd_tfs: NDArray[np.unsignedinteger[Any]]
 
 
 class PostingsBM25:
@@ -204,13 +238,18 @@ class PostingsBM25:
             return self._dense_top_k(query_tokens, k)
         if not rows:
             return [(i, 0.0) for i in range(k)]
-        candidates = self._candidates(rows, mults, k)
-        if len(candidates) < k:
-            # Fewer passages match than asked for: the rest score the baseline, ties by id.
-            pool = np.arange(min(self._n, k + len(candidates)), dtype=np.int32)
-            filler = np.setdiff1d(pool, candidates, assume_unique=True)[: k - len(candidates)]
-            candidates = np.concatenate([candidates, filler])
-        exact = self._exact(query_tokens, candidates)
+        slots = self._slots()
+        slots[rows] = np.arange(len(rows), dtype=np.int32)  # for `_forward_hits`
+        try:
+            candidates = self._candidates(rows, mults, k)
+            if len(candidates) < k:
+                # Fewer passages match than asked for: the rest score the baseline, ties by id.
+                pool = np.arange(min(self._n, k + len(candidates)), dtype=np.int32)
+                filler = np.setdiff1d(pool, candidates, assume_unique=True)
+                candidates = np.concatenate([candidates, filler[: k - len(candidates)]])
+            exact = self._exact(query_tokens, candidates, rows)
+        finally:
+            slots[rows] = -1
         order = np.lexsort((candidates, -exact))[:k]
         return [(int(candidates[i]), float(exact[i])) for i in order]
 
@@ -253,21 +292,25 @@ class PostingsBM25:
             top = [(start, mid, m * float(a.max_gain[row]))] if mid > start else []
             layers.append([*top, (mid, end, m * float(a.max_low[row]))])
         live = list(range(len(rows)))
-        acc, seen = self._scratch()
+        idf, weights = a.idf[rows], np.asarray(mults, dtype=np.float64)
+        acc = self._scratch()
         parts: list[IdArray] = []
-        found = 0
+        # Layers merged since `theta` was last raised, with their passages' partial sums.
+        touched: list[tuple[IdArray, Float32Array]] = []
+        leaders = best = _NO_IDS
+        found = overlap = 0
         theta = -math.inf
         try:
             while live:
                 choice = live
                 cheapest = min(layers[t][0][1] - layers[t][0][0] for t in live)
                 if found >= k and cheapest >= _MERGE_FREELY:
-                    cand = np.concatenate(parts)
-                    parts = [cand]
-                    partial = acc[cand]
-                    best = np.argpartition(partial, len(partial) - k)[len(partial) - k :]
-                    full = partial[best] + self._probe(layers, mults, live, cand[best])
-                    theta = max(theta, float(full.min()))
+                    if touched and (len(best) < k or overlap >= _FLOOR_OVERLAP):
+                        overlap = 0
+                        leaders, best, floor = self._floor(
+                            leaders, best, touched, acc, idf, weights, k
+                        )
+                        theta, touched = max(theta, floor), []
                     choice = _essential(live, [_bound(layer) for layer in layers], theta)
                     if not choice:
                         break
@@ -276,17 +319,24 @@ class PostingsBM25:
                 if not layers[i]:
                     live.remove(i)
                 ids = a.doc_ids[start:end]
-                acc[ids] += mults[i] * a.gains[start:end]
-                fresh = ids[~seen[ids]]
-                seen[fresh] = True
+                before = acc[ids]
+                gains = a.gains[start:end]
+                after = before + (gains if mults[i] == 1 else mults[i] * gains)
+                acc[ids] = after
+                fresh = ids[before == 0]  # gains are positive: 0 means not seen yet
                 parts.append(fresh)
+                touched.append((ids, after))
                 found += len(fresh)
-            cand = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+                overlap += len(ids) - len(fresh)
+            # Sorted (each part is, so this merges runs): binary searches of sorted ids
+            # walk the lists in order and stay in cache.
+            cand = np.sort(np.concatenate(parts), kind="stable") if len(parts) > 1 else parts[0]
             partial = acc[cand]
+            acc[cand] = 0.0
+            parts = []
         finally:
             for part in parts:
                 acc[part] = 0.0
-                seen[part] = False
         if found < k:
             return cand
         # Look the remaining layers up for the candidates, dropping those that can no longer
@@ -294,87 +344,150 @@ class PostingsBM25:
         # remaining bound most for its cost: usually a short top layer, then the long rest.
         while live:
             remaining = sum(_bound(layers[t]) for t in live)
-            keep = partial + remaining >= theta - _slack(theta)
-            cand, partial = cand[keep], partial[keep]
+            keep = partial >= theta - _slack(theta, len(rows)) - remaining
+            if not keep.all():
+                cand, partial = cand[keep], partial[keep]
             if len(cand) <= _FEW_CANDIDATES:
                 return cand  # cheaper to score these exactly than to prune them further
             i = max(live, key=lambda t: _drop(layers[t]) / _lookup_cost(layers[t][0], len(cand)))
             start, end, _ = layers[i].pop(0)
             if not layers[i]:
                 live.remove(i)
-            partial += mults[i] * self._lookup(start, end, cand, acc)
-            theta = max(theta, _kth_largest(partial, k))
+            found_gains = self._lookup(start, end, cand, acc)
+            partial += found_gains if mults[i] == 1 else mults[i] * found_gains
+            above = partial > theta  # the k-th best partial sum only matters above theta
+            if np.count_nonzero(above) >= k:
+                theta = max(theta, _kth_largest(partial[above], k))
         kth = _kth_largest(partial, k)
-        return cand[partial >= kth - _slack(kth)]
+        return cand[partial >= kth - _slack(kth, len(rows))]
 
-    def _probe(
+    def _floor(
         self,
-        layers: list[list[tuple[int, int, float]]],
-        mults: list[int],
-        terms: list[int],
-        ids: IdArray,
-    ) -> FloatArray:
-        """The gains of passages `ids` in the unmerged layers of `terms` (binary search)."""
-        total = np.zeros(len(ids))
-        for i in terms:
-            for start, end, _ in layers[i]:
-                docs = self._a.doc_ids[start:end]
-                pos = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
-                hit = docs[pos] == ids
-                total[hit] += mults[i] * self._a.gains[start + pos[hit]]
-        return total
+        leaders: IdArray,
+        best: IdArray,
+        touched: list[tuple[IdArray, Float32Array]],
+        acc: NDArray[np.float32],
+        idf: FloatArray,
+        weights: FloatArray,
+        k: int,
+    ) -> tuple[IdArray, IdArray, float]:
+        """A floor for the k-th best score: the k-th best full score of k passages.
 
-    def _lookup(self, start: int, end: int, ids: IdArray, acc: FloatArray) -> FloatArray:
+        Those are taken from `best` (the k best full scores found so far) and the leaders
+        (highest partial sums) among all passages found. Partial sums only grow, so the
+        leaders are among the last leaders and the passages of the layers merged since
+        (`touched`, with the partial sums they had then: a later layer may have raised
+        some, which only makes the choice of leaders less sharp) whose partial sum reaches
+        the smallest of the last leaders'. A passage is in each array at most once, so the
+        top `lead` times the number of arrays holds `lead` distinct ones. Returns (leaders,
+        best, floor); the floor is -inf while fewer than k passages are known.
+        """
+        lead = max(k, _LEADERS)
+        ids = np.concatenate([leaders, *(layer for layer, _ in touched)])
+        partial = np.concatenate([acc[leaders], *(sums for _, sums in touched)])
+        if len(leaders) >= lead:
+            reach = partial >= partial[: len(leaders)].min()
+            ids, partial = ids[reach], partial[reach]
+        take = lead * (len(touched) + 1)
+        if len(ids) > take:
+            ids = ids[np.argpartition(partial, len(partial) - take)[len(partial) - take :]]
+        ids = _distinct(ids)
+        if len(ids) > lead:
+            partial = acc[ids]
+            ids = ids[np.argpartition(partial, len(partial) - lead)[len(partial) - lead :]]
+        pool = _distinct(np.concatenate([best, ids]))
+        if len(pool) < k:
+            return ids, pool, -math.inf
+        full = self._gain_sums(pool, idf, weights)
+        top = np.argpartition(full, len(pool) - k)[len(pool) - k :]
+        return ids, pool[top], float(full[top].min())
+
+    def _lookup(
+        self, start: int, end: int, ids: IdArray, acc: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
         """The gains of passages `ids` in one layer: by binary search for few candidates,
         else by scattering the layer into `acc` (left zeroed) and reading it back."""
-        if _SCATTER_RATIO * len(ids) < end - start:
-            return self._probe([[(start, end, 0.0)]], [1], [0], ids)
         docs = self._a.doc_ids[start:end]
+        if _SCATTER_RATIO * len(ids) < end - start:
+            pos = np.searchsorted(docs, ids)
+            found = self._a.gains[start:end].take(pos, mode="clip")
+            found *= docs.take(pos, mode="clip") == ids  # zero where the passage is absent
+            return found
         try:
             acc[docs] = self._a.gains[start:end]
             return acc[ids]
         finally:
             acc[docs] = 0.0
 
-    def _scratch(self) -> tuple[FloatArray, NDArray[np.bool_]]:
-        """Per-thread accumulators, left all zero/False after every query."""
+    def _scratch(self) -> NDArray[np.float32]:
+        """The per-thread accumulator, left all zero after every query."""
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
-            scratch = (np.zeros(self._n), np.zeros(self._n, dtype=np.bool_))
+            scratch = np.zeros(self._n, dtype=np.float32)
             self._local.scratch = scratch
-        return cast(tuple[FloatArray, NDArray[np.bool_]], scratch)
+        return cast(Float32Array, scratch)  # an alias: subscripting per call is slow
 
     def _postings(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.unsignedinteger[Any]]]:
         start, end = int(self._a.indptr[row]), int(self._a.indptr[row + 1])
         return self._a.doc_ids[start:end], self._a.tfs[start:end]
 
-    def _exact(self, query_tokens: Sequence[str], ids: IdArray) -> FloatArray:
-        """rank-bm25's `get_batch_scores` for `ids`, operation for operation."""
-        score = np.zeros(len(ids))
-        norm, k1norm = self._norm[ids], self._k1norm[ids]
-        known: dict[int, FloatArray] = {}
+    def _slots(self) -> NDArray[np.int32]:
+        """The per-thread table of each query term's column (`top_k` sets it for its query's
+        distinct terms, in `_known_rows` order); -1 for every other term."""
+        slots = getattr(self._local, "slots", None)
+        if slots is None:
+            slots = np.full(len(self._terms), -1, dtype=np.int32)
+            self._local.slots = slots
+        return cast(IdArray, slots)
+
+    def _forward_hits(
+        self, ids: IdArray
+    ) -> tuple[IntArray, NDArray[np.int32], NDArray[np.unsignedinteger[Any]]]:
+        """`(i, j, tf)` for every passage `ids[i]` that holds the query's term in column `j`
+        (see `_slots`), read from the forward index in a fixed number of numpy calls."""
         a = self._a
+        starts = a.fwd_ptr[ids]
+        lengths = a.fwd_ptr[ids + 1] - starts
+        offsets = np.cumsum(lengths) - lengths  # where each passage's terms go in `pos`
+        total = int(offsets[-1] + lengths[-1]) if len(ids) else 0
+        pos = np.arange(total) + np.repeat(starts - offsets, lengths)
+        column = self._slots()[a.fwd_terms[pos]]
+        hit = np.flatnonzero(column >= 0)
+        # Passages without terms share their offset with the next one: take the last.
+        owner = np.searchsorted(offsets, hit, side="right") - 1
+        return owner, column[hit], a.fwd_tfs[pos[hit]]
+
+    def _gain_sums(self, ids: IdArray, idf: FloatArray, weights: FloatArray) -> FloatArray:
+        """Each passage's full score above the baseline, in float64 (a floor for pruning);
+        `idf` and `weights` (repeats) are per query column."""
+        owner, column, tf = self._forward_hits(ids)
+        gains = _gain_of(self.params, idf[column], tf.astype(np.float64), self._norm[ids[owner]])
+        gains *= weights[column]
+        sums = np.bincount(owner, weights=gains, minlength=len(ids)).astype(np.float64, copy=False)
+        return sums
+
+    def _exact(self, query_tokens: Sequence[str], ids: IdArray, rows: list[int]) -> FloatArray:
+        """rank-bm25's `get_batch_scores` for `ids`, operation for operation (`rows` are
+        the query's distinct terms, in the columns `_slots` gives them)."""
+        owner, columns, tfs = self._forward_hits(ids)
+        tf = np.zeros((len(ids), len(rows)))
+        tf[owner, columns] = tfs
+        # Every term's contribution at once: element by element the same operations.
+        norm, k1norm = self._norm[ids][:, np.newaxis], self._k1norm[ids][:, np.newaxis]
+        contribution = self._contribution(self._a.idf[rows], tf, norm, k1norm)
+        column = {row: j for j, row in enumerate(rows)}
+        score = np.zeros(len(ids))
         for token in query_tokens:
             row = self._vocab.get(token)
-            if row is None:
-                continue
-            if row not in known:
-                tf = np.zeros(len(ids))
-                runs = (int(a.indptr[row]), int(a.split[row]), int(a.indptr[row + 1]))
-                for start, end in itertools.pairwise(runs):
-                    if end > start:
-                        docs = a.doc_ids[start:end]
-                        pos = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
-                        hit = docs[pos] == ids
-                        tf[hit] = a.tfs[start + pos[hit]]
-                known[row] = self._contribution(float(a.idf[row]), tf, norm, k1norm)
-            score += known[row]  # in query order, repeats included, as rank-bm25 adds them
+            if row is not None:  # in query order, repeats included, as rank-bm25 adds them
+                score += contribution[:, column[row]]
         return score
 
     def _contribution(
-        self, idf: float, tf: FloatArray, norm: FloatArray, k1norm: FloatArray
+        self, idf: float | FloatArray, tf: FloatArray, norm: FloatArray, k1norm: FloatArray
     ) -> FloatArray:
-        """One query term's score, written exactly as rank-bm25 writes it."""
+        """A query term's score, written exactly as rank-bm25 writes it (with arrays, each
+        element goes through the same operations)."""
         p = self.params
         if p.variant == "okapi":
             return idf * (tf * (p.k1 + 1) / (tf + k1norm))
@@ -451,7 +564,8 @@ class _Vocabulary(dict[str, int]):
         return row
 
 
-_Chunk = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int64]]
+# (term, passage, tf) triples of a chunk, and its first passage.
+_Chunk = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.uint32], int]
 
 
 def _chunk(rows_buffer: array[int], lengths_buffer: array[int], first: int, v: int) -> _Chunk:
@@ -469,39 +583,69 @@ def _chunk(rows_buffer: array[int], lengths_buffer: array[int], first: int, v: i
     keys += np.repeat(np.arange(m, dtype=key_type), lengths)
     keys.sort()
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    counts = np.diff(np.append(starts, len(keys)))
+    counts = np.diff(np.append(starts, len(keys))).astype(np.uint32)
     unique = keys[starts]
+    del keys, starts
     terms = (unique // m).astype(np.int32)
     docs = (unique % m).astype(np.int32) + np.int32(first)
-    return terms, docs, counts.astype(np.int64)
+    return terms, docs, counts, first
 
 
-def _merge(
-    chunks: list[_Chunk], v: int
-) -> tuple[IntArray, NDArray[np.int32], NDArray[np.unsignedinteger[Any]]]:
-    """Concatenate per-chunk postings into one CSR, term-major and passage-ordered.
+@dataclass
+class _Postings:
+    """Both directions of the (term, passage, tf) triples, as `_merge` lays them out."""
+
+    indptr: IntArray
+    doc_ids: NDArray[np.int32]
+    tfs: NDArray[np.unsignedinteger[Any]]
+    fwd_ptr: IntArray
+    fwd_terms: NDArray[np.unsignedinteger[Any] | np.signedinteger[Any]]
+    fwd_tfs: NDArray[np.unsignedinteger[Any]]
+
+
+def _merge(chunks: list[_Chunk], v: int, n: int) -> _Postings:
+    """Concatenate per-chunk postings into one CSR, term-major and passage-ordered, and lay
+    the same triples out passage-major for the forward index.
 
     Chunks cover increasing passages, so each term's postings from chunk c go right after
     those from earlier chunks: a running offset per term places them without a global sort.
+    The forward index is the chunks one after another, each reordered by passage.
     """
-    counts = [np.bincount(terms, minlength=v) for terms, _, _ in chunks]
+    counts = [np.bincount(terms, minlength=v) for terms, _, _, _ in chunks]
     indptr = np.zeros(v + 1, dtype=np.int64)
     np.cumsum(np.sum(counts, axis=0, dtype=np.int64) if counts else 0, out=indptr[1:])
     total = int(indptr[-1])
-    largest = max((int(tf.max()) for _, _, tf in chunks if len(tf)), default=1)
+    largest = max((int(tf.max()) for _, _, tf, _ in chunks if len(tf)), default=1)
+    tf_type = np.uint16 if largest < 2**16 else np.uint32
     doc_ids = np.empty(total, dtype=np.int32)
-    tfs: NDArray[np.unsignedinteger[Any]] = np.empty(
-        total, dtype=np.uint16 if largest < 2**16 else np.uint32
+    tfs: NDArray[np.unsignedinteger[Any]] = np.empty(total, dtype=tf_type)
+    fwd_terms: NDArray[np.unsignedinteger[Any] | np.signedinteger[Any]] = np.empty(
+        total, dtype=np.uint16 if v <= 2**16 else np.int32
     )
+    fwd_tfs: NDArray[np.unsignedinteger[Any]] = np.empty(total, dtype=tf_type)
+    fwd_len = np.zeros(n, dtype=np.int64)
     running = indptr[:-1].copy()
+    done = 0
     for count in counts:
-        terms, docs, tf = chunks.pop(0)
+        terms, docs, tf, first = chunks.pop(0)
         within = np.arange(len(terms), dtype=np.int64) - (np.cumsum(count) - count)[terms]
         dest = running[terms] + within
         doc_ids[dest] = docs
         tfs[dest] = tf
         running += count
-    return indptr, doc_ids, tfs
+        del within, dest
+        # A stable sort by passage keeps each passage's terms ascending (radix sort: the
+        # chunk's passages fit 16 bits).
+        local = (docs - first).astype(np.uint16)
+        order = np.argsort(local, kind="stable")
+        fwd_terms[done : done + len(order)] = terms[order]
+        fwd_tfs[done : done + len(order)] = tf[order]
+        per_passage = np.bincount(local)
+        fwd_len[first : first + len(per_passage)] = per_passage
+        done += len(order)
+    fwd_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(fwd_len, out=fwd_ptr[1:])
+    return _Postings(indptr, doc_ids, tfs, fwd_ptr, fwd_terms, fwd_tfs)
 
 
 def _build(
@@ -530,22 +674,61 @@ def _build(
         progress(n, total)
     del token_rows
     lengths = np.frombuffer(doc_len, dtype=np.int32).copy()
-    indptr, doc_ids, tfs = _merge(chunks, len(vocab))
-    df = np.diff(indptr)
+    del doc_len
+    p = _merge(chunks, len(vocab), n)
     total_len = int(lengths.sum())
-    idf = _idf(params, df.tolist(), n)
-    # The largest gain of each term bounds what it can add to any passage (for pruning).
+    idf = _idf(params, np.diff(p.indptr).tolist(), n)
     avgdl = total_len / n
     norm = (1 - params.b) + params.b * lengths.astype(np.float64) / avgdl
-    gains = _gain_of(params, np.repeat(idf, df), tfs.astype(np.float64), norm[doc_ids])
-    max_gain = (
-        np.maximum.reduceat(gains, indptr[:-1]) if len(gains) else np.zeros(0, dtype=np.float64)
-    )
-    split, max_low = _layer(indptr, doc_ids, tfs, gains, max_gain)
+    gains, max_gain, split, max_low = _impacts(params, p, idf, norm)
     arrays = _Arrays(
-        indptr, split, doc_ids, tfs, gains.astype(np.float32), lengths, idf, max_gain, max_low
+        p.indptr,
+        split,
+        p.doc_ids,
+        p.tfs,
+        gains,
+        lengths,
+        idf,
+        max_gain,
+        max_low,
+        p.fwd_ptr,
+        p.fwd_terms,
+        p.fwd_tfs,
     )
     return list(vocab), arrays, total_len
+
+
+def _impacts(
+    params: BM25Parameters, p: _Postings, idf: FloatArray, norm: FloatArray
+) -> tuple[NDArray[np.float32], FloatArray, IntArray, FloatArray]:
+    """Every posting's gain (float32), each term's largest gain, and its two layers.
+
+    Computed a run of terms at a time, so the float64 temporaries stay small.
+    """
+    v = len(idf)
+    df = np.diff(p.indptr)
+    gains = np.empty(len(p.doc_ids), dtype=np.float32)
+    max_gain = np.zeros(v)
+    max_low = np.zeros(v)
+    split = p.indptr[:-1].copy()
+    t0 = 0
+    while t0 < v:
+        reach = int(np.searchsorted(p.indptr, p.indptr[t0] + _GAIN_BLOCK, side="right")) - 1
+        t1 = min(v, max(t0 + 1, reach))
+        s0, s1 = int(p.indptr[t0]), int(p.indptr[t1])
+        docs, tfs = p.doc_ids[s0:s1], p.tfs[s0:s1]  # views: `_layer` reorders them in place
+        g = _gain_of(params, np.repeat(idf[t0:t1], df[t0:t1]), tfs.astype(np.float64), norm[docs])
+        local = p.indptr[t0 : t1 + 1] - s0
+        # The largest gain of each term bounds what it can add to any passage (every term
+        # has at least one posting, so no run is empty).
+        max_gain[t0:t1] = np.maximum.reduceat(g, local[:-1])
+        block_split, max_low[t0:t1] = _layer(local, docs, tfs, g, max_gain[t0:t1])
+        split[t0:t1] = block_split + s0
+        gains[s0:s1] = g
+        t0 = t1
+    # Queries tell a passage not met yet by its zero sum, so no gain may round to zero.
+    np.maximum(gains, np.finfo(np.float32).smallest_subnormal, out=gains)
+    return gains, max_gain, split, max_low
 
 
 def _layer(
@@ -616,7 +799,7 @@ def _essential(pending: list[int], bound: list[float], theta: float) -> list[int
     total = 0.0
     for cut, i in enumerate(by_bound):
         total += bound[i]
-        if total >= theta - _slack(theta):
+        if total >= theta - _slack(theta, len(pending)):
             needed = set(by_bound[cut:])
             return [i for i in pending if i in needed]
     return []
@@ -637,14 +820,22 @@ def _lookup_cost(layer: tuple[int, int, float], candidates: int) -> float:
     return float(min(size, candidates * max(1, size.bit_length())))
 
 
-def _kth_largest(values: FloatArray, k: int) -> float:
+def _distinct(ids: IdArray) -> IdArray:
+    """The distinct ids, sorted (`np.unique` costs more in Python than this in C)."""
+    ids = np.sort(ids)
+    first = np.ones(len(ids), dtype=np.bool_)
+    np.not_equal(ids[1:], ids[:-1], out=first[1:])
+    return ids[first]
+
+
+def _kth_largest(values: NDArray[np.floating[Any]], k: int) -> float:
     if len(values) < k:
         return -math.inf
     return float(np.partition(values, len(values) - k)[len(values) - k])
 
 
-def _slack(theta: float) -> float:
-    return _SLACK * max(1.0, abs(theta))
+def _slack(theta: float, terms: int) -> float:
+    return _SLACK * (terms + 1) * max(1.0, abs(theta))
 
 
 def _consistent(arrays: _Arrays, terms: object, n: int, v: int, postings: object) -> bool:
@@ -673,6 +864,14 @@ def _consistent(arrays: _Arrays, terms: object, n: int, v: int, postings: object
         and arrays.max_gain.shape == (v,)
         and int(arrays.indptr[0]) == 0
         and int(arrays.indptr[-1]) == postings
+        and arrays.fwd_ptr.shape == (n + 1,)
+        and arrays.fwd_ptr.dtype == np.int64
+        and int(arrays.fwd_ptr[0]) == 0
+        and int(arrays.fwd_ptr[-1]) == postings
+        and arrays.fwd_terms.dtype == (np.uint16 if v <= 2**16 else np.int32)
+        and arrays.fwd_terms.shape == (postings,)
+        and arrays.fwd_tfs.dtype == arrays.tfs.dtype
+        and arrays.fwd_tfs.shape == (postings,)
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from numpy.typing import NDArray
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
+from bot.retrieval import fast_bm25
 from bot.retrieval.fast_bm25 import PostingsBM25, Variant
 
 VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
@@ -282,7 +283,9 @@ def test_missing_folder_is_not_loaded(tmp_path: Path) -> None:
     assert PostingsBM25.load(tmp_path / "nowhere", "hash-1") is None
 
 
-@pytest.mark.parametrize("name", ["header.json", "terms.json", "doc_ids.npy", "gains.npy"])
+@pytest.mark.parametrize(
+    "name", ["header.json", "terms.json", "doc_ids.npy", "gains.npy", "fwd_terms.npy"]
+)
 def test_missing_file_is_not_loaded(saved: Path, name: str) -> None:
     (saved / name).unlink()
     assert PostingsBM25.load(saved, "hash-1") is None
@@ -304,7 +307,10 @@ def test_corrupt_file_is_not_loaded(saved: Path, name: str, damage: bytes) -> No
     assert PostingsBM25.load(saved, "hash-1") is None
 
 
-@pytest.mark.parametrize("name", ["doc_ids.npy", "tfs.npy", "doc_len.npy", "max_gain.npy"])
+@pytest.mark.parametrize(
+    "name",
+    ["doc_ids.npy", "tfs.npy", "doc_len.npy", "max_gain.npy", "fwd_ptr.npy", "fwd_tfs.npy"],
+)
 def test_truncated_array_is_not_loaded(saved: Path, name: str) -> None:
     path = saved / name
     path.write_bytes(path.read_bytes()[:-16])
@@ -327,3 +333,38 @@ def test_large_library_builds_in_chunks_like_rank_bm25() -> None:
         want = ref.scores(query)
         np.testing.assert_array_equal(ours.scores(query), want)
         assert_same_ranking(ours.top_k(query, 25), ranked(want, 25))
+
+
+def test_vocabulary_beyond_16_bits_ranks_like_rank_bm25() -> None:
+    # More terms than 16-bit forward term ids hold, so the 32-bit forward index is exercised.
+    rng = np.random.default_rng(23)
+    library = [
+        [f"r{t}" for t in rng.integers(0, 200_000, size=40)] + [f"c{t}" for t in range(n % 7)]
+        for n in range(2_500)
+    ]
+    ours, ref = PostingsBM25(library), Reference(library, "okapi")
+    assert ours.vocabulary_size > 2**16
+    for n in range(20):
+        passage = library[int(rng.integers(len(library)))]
+        query = [passage[int(i)] for i in rng.choice(len(passage), size=1 + n % 6, replace=False)]
+        assert_like_rank_bm25(ours, ref, [*query, "c0", "c3"][: 2 + n % 8])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("floor_overlap", [0, 200])
+def test_every_pruning_step_ranks_like_rank_bm25(
+    monkeypatch: pytest.MonkeyPatch, zipf: list[list[str]], variant: Variant, floor_overlap: int
+) -> None:
+    # Thresholds scaled down to this library's size, so that layers, floors, essential
+    # terms, both kinds of lookup and the last exact scoring all take part.
+    for name, value in {
+        "_LAYER_MIN_POSTINGS": 64,
+        "_MERGE_FREELY": 16,
+        "_FEW_CANDIDATES": 2,
+        "_LEADERS": 4,
+        "_FLOOR_OVERLAP": floor_overlap,
+    }.items():
+        monkeypatch.setattr(fast_bm25, name, value)
+    ours, ref = PostingsBM25(zipf, variant=variant), Reference(zipf, variant)
+    for query in zipf_queries(seed=29, count=100, vocabulary=4500):
+        assert_like_rank_bm25(ours, ref, query)
