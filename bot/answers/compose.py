@@ -68,15 +68,9 @@ def _runs(chosen: Sequence[_Candidate]) -> list[list[_Candidate]]:
 class Composer:
     """Chooses the sentences that answer a question and decides when to decline."""
 
-    def __init__(
-        self,
-        retriever: Retriever,
-        documents: dict[str, DocumentInfo],
-        options: ComposeOptions,
-    ) -> None:
+    def __init__(self, retriever: Retriever, documents: dict[str, DocumentInfo]) -> None:
         self._retriever = retriever
         self._documents = documents
-        self._options = options
 
     def _weights(self, question: str) -> dict[str, float]:
         """Each question term's weight: rare in the library and rare in English counts most.
@@ -105,16 +99,16 @@ class Composer:
         weights = self._weights(question)
         passages = [self._retrieved(h) for h in hits]
         if not hits or not weights:
-            return self._decline(question, hits, passages)
+            return self._decline(question, hits, passages, options.closest_sections)
         best_coverage = max(
             self.coverage(weights, self._passage_terms(h.passage)) for h in hits[:3]
         )
         threshold = COVERAGE_THRESHOLDS.get(options.strictness, COVERAGE_THRESHOLDS["normal"])
         if best_coverage < threshold:
-            return self._decline(question, hits, passages)
+            return self._decline(question, hits, passages, options.closest_sections)
         chosen = self._choose(question, weights, hits, options.max_sentences)
         if not chosen or not kinds.satisfied(question, (c.sentence for c in chosen)):
-            return self._decline(question, hits, passages)
+            return self._decline(question, hits, passages, options.closest_sections)
         citations: list[Citation] = []
         parts: list[str] = []
         for marker, run in enumerate(_runs(chosen), start=1):
@@ -223,7 +217,7 @@ class Composer:
         )
 
     def _decline(
-        self, question: str, hits: Sequence[Hit], passages: list[RetrievedPassage]
+        self, question: str, hits: Sequence[Hit], passages: list[RetrievedPassage], limit: int
     ) -> Answer:
         closest: list[SectionPointer] = []
         seen: set[tuple[str, str]] = set()
@@ -242,7 +236,7 @@ class Composer:
                     section=hit.passage.section,
                 )
             )
-            if len(closest) >= self._options.closest_sections:
+            if len(closest) >= limit:
                 break
         text = "The library does not answer that."
         if closest:

@@ -42,9 +42,7 @@ class AnswerEngine:
         self.report = report
         self.config = config
         self.defaults = compose_options(brief=True, strictness="normal", config=config)
-        self._composer = Composer(
-            retriever, {d.info.id: d.info for d in library.documents}, self.defaults
-        )
+        self._composer = Composer(retriever, {d.info.id: d.info for d in library.documents})
 
     def search(self, query: str, k: int) -> list[Hit]:
         return self.retriever.search(query, k)
