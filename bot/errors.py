@@ -16,5 +16,5 @@ def describe_startup_error(exc: BaseException) -> str | None:
     if isinstance(exc, StartupError | DatabaseError | CatalogueError):
         return str(exc)
     if isinstance(exc, EmptyLibraryError):
-        return f"{exc}; check library.path in the configuration"
+        return f"{exc}; check library.path and library.extra_paths in the configuration"
     return None

@@ -137,3 +137,15 @@ def test_run_with_no_platform_configured_says_what_to_set(tmp_path: Path) -> Non
     matrix = samizdat("run", "matrix", data_dir=tmp_path / "d")
     assert matrix.returncode == 1
     assert "matrix.homeserver" in matrix.stderr and "Traceback" not in matrix.stderr
+
+
+def test_an_empty_or_missing_library_folder_is_a_one_line_message(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder, reason in [(empty, "no readable documents"), (tmp_path / "nope", "not a folder")]:
+        result = samizdat(
+            "ask", "who", data_dir=tmp_path / "d", env={"SAMIZDAT_LIBRARY__PATH": str(folder)}
+        )
+        assert result.returncode == 1
+        assert reason in result.stderr and "library.path" in result.stderr
+        assert "Traceback" not in result.stderr

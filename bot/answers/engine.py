@@ -17,7 +17,7 @@ from bot.answers.model import Answer
 from bot.config import AnswerConfig, Config
 from bot.library.loader import Library, bundled_library_dir, load_library
 from bot.retrieval.index import load_or_build
-from bot.retrieval.retriever import Hit, Retriever
+from bot.retrieval.retriever import EmptyLibraryError, Hit, Retriever
 from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
 
 # How many passages answers are composed from (and returned with an answer).
@@ -34,6 +34,8 @@ class IndexReport:
 
 
 class AnswerEngine:
+    """Answers and searches over one loaded library; shared by every platform."""
+
     def __init__(
         self, library: Library, retriever: Retriever, report: IndexReport, config: AnswerConfig
     ) -> None:
@@ -66,7 +68,14 @@ def library_folders(config: Config) -> list[Path]:
 
 def build_engine(config: Config, folders: Sequence[Path] | None = None) -> AnswerEngine:
     """Load the library, load or build its index, and assemble the engine."""
-    library = load_library(folders or library_folders(config), config.library.passage_max_chars)
+    chosen = list(folders or library_folders(config))
+    library = load_library(chosen, config.library.passage_max_chars)
+    if not library.passages:
+        skipped = "; ".join(f"{s.file} {s.reason}" for s in library.skipped)
+        raise EmptyLibraryError(
+            f"the library has no readable documents in {', '.join(str(f) for f in chosen)}"
+            + (f" ({skipped})" if skipped else "")
+        )
     r = config.retrieval
     tokenizer = Tokenizer(TokenizerOptions(stemming=r.stemming, stop_words=r.stop_words))
     index = load_or_build(library, r, tokenizer, config.data_dir / "index")
