@@ -1,6 +1,8 @@
 import shutil
 from pathlib import Path
 
+import pytest
+
 from bot.answers.engine import build_engine
 from bot.config import Config, RetrievalConfig
 from bot.library.loader import bundled_library_dir
@@ -36,3 +38,20 @@ def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
     engine = build_engine(config)
     assert not engine.report.from_cache
     assert engine.report.passages > 100
+
+
+def test_index_building_reports_progress_in_log_lines_when_not_on_a_terminal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.retrieval.index import progress_reporter
+
+    report = progress_reporter(120_000)  # stderr is captured by pytest, so not a terminal
+    with caplog.at_level("INFO", logger="bot.retrieval.index"):
+        for done in range(10_000, 120_001, 10_000):
+            report(done, 0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "indexed 50000 of 120000 passages",
+        "indexed 100000 of 120000 passages",
+        "indexed 120000 of 120000 passages",
+    ]
