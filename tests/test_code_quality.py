@@ -26,6 +26,25 @@ def test_mypy_strict_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# Each test folder on its own: they share module names (conftest) by pytest's design.
+TEST_GROUPS = [
+    *sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").iterdir()
+        if p.is_dir() and any(p.glob("*.py"))
+    ),
+    "tests/*.py",
+    "benchmarks",
+]
+
+
+@pytest.mark.parametrize("group", TEST_GROUPS)
+def test_tests_and_benchmarks_are_strictly_typed(group: str) -> None:
+    files = sorted(str(p) for p in ROOT.glob(group)) if "*" in group else [group]
+    result = _run(sys.executable, "-m", "mypy", "--strict", *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_dockerfile_passes_hadolint() -> None:
     hadolint = shutil.which("hadolint")
     if hadolint is None:
