@@ -19,7 +19,7 @@ from bot.retrieval.tokenize import fold
 class Kind(StrEnum):
     DATE = "date"
     NUMBER = "number"
-    PERSON = "person"
+    PERSON = "person"  # a person or anything else known by a name
     OTHER = "other"
 
 
@@ -50,7 +50,10 @@ def question_kind(question: str) -> Kind:
         return Kind.DATE
     if re.search(r"\b(how many|how much|what number|what percentage|how large|how big)\b", q):
         return Kind.NUMBER
-    if re.search(r"\b(who|whom|whose|which couple|which person|what person)\b", q):
+    # Asking who, or for a name ("what was the name of ...", "his first name"), wants a name.
+    if re.search(r"\b(who|whom|whose|which couple|which person|what person)\b", q) or re.search(
+        r"\b(name|named|called)\b", q
+    ):
         return Kind.PERSON
     return Kind.OTHER
 

@@ -12,6 +12,8 @@ from bot.answers.kinds import Kind, holds, names, question_kind, satisfied
         ("how many people lived in the region", Kind.NUMBER),
         ("who was the opposition guy that executed the grand duke", Kind.PERSON),
         ("why did the sailors rebel", Kind.OTHER),
+        ("what was the name of the ship they sailed on", Kind.PERSON),
+        ("what was the engineer's first name", Kind.PERSON),
     ],
 )
 def test_question_kinds(question: str, kind: Kind) -> None:
