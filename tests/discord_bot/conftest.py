@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from discord_harness import running_bot
 from fake_discord import FakeDiscord
 
 from bot.answers.engine import AnswerEngine
@@ -38,24 +37,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 async def app(config: Config, engine: AnswerEngine) -> AsyncIterator[App]:
     async with open_app(config, engine=engine) as opened:
         yield opened
-
-
-@contextlib.asynccontextmanager
-async def running_bot(fake: FakeDiscord, app: App) -> AsyncIterator[SamizdatBot]:
-    """The bot logged in, connected and ready; closed on the way out."""
-    bot = SamizdatBot(app.config, app.core, guild_ready_timeout=0.05)
-    await bot.login(fake.token)
-    task = asyncio.create_task(bot.connect())
-    try:
-        ready = asyncio.create_task(bot.wait_until_ready())
-        await asyncio.wait({task, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()  # connect() failed: raise its error
-        assert ready.done(), "the bot never became ready"
-        yield bot
-    finally:
-        await bot.close()
-        await task
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import running_bot
+from discord_harness import running_bot
 from fake_discord import EPHEMERAL, FakeDiscord, Json, pings_someone
 
 from bot.app import App, open_app

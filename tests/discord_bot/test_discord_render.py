@@ -74,8 +74,8 @@ def test_an_answer_far_over_every_limit_still_fits() -> None:
     assert message.embed is not None and message.embed.description
     assert message.embed.description.startswith("Workers' control")
     listed = " ".join(field.value or "" for field in message.embed.fields)
+    # The core caps citations at sources_shown; the renderer lists what fits, in order.
     assert all(f"**[{n}]**" in listed for n in range(1, 6))
-    assert "**[6]**" not in listed
 
 
 def test_a_declined_answer_with_many_pointers_fits() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import running_bot
+from discord_harness import running_bot
 from fake_discord import EPHEMERAL, FakeDiscord, Json
 
 from bot.answers.engine import AnswerEngine
