@@ -182,14 +182,6 @@ def _where(title: str, author: str, section: str) -> str:
 # -------------------------------------------------------------------------- answers
 
 
-def shown_citations(reply: AnswerReply) -> list[Citation]:
-    """One citation per marker, in marker order, as many as the place shows."""
-    seen: dict[int, Citation] = {}
-    for citation in sorted(reply.answer.citations, key=lambda c: c.marker):
-        seen.setdefault(citation.marker, citation)
-    return list(seen.values())[: reply.sources_shown]
-
-
 def citation_lines(citations: Iterable[Citation]) -> list[str]:
     """The numbered sources: where each quote comes from. The quotes are in the answer text."""
     return [
@@ -221,7 +213,8 @@ def render_answer(reply: AnswerReply) -> Outgoing:
     answer = reply.answer
     embed = _embed(literal(answer.question), "", COLOUR if answer.answered else REFUSAL_COLOUR)
     embed.set_footer(text="Quoted from the library; check the sources.")
-    shown = shown_citations(reply) if answer.answered else []
+    # The core numbers citations 1..n and never gives more than the place shows.
+    shown = answer.citations if answer.answered else []
     if shown:
         _add_fields(embed, "Sources", citation_lines(shown), embed_size(embed) + _SOURCES_BUDGET)
         caveats = sorted({c.caveat for c in shown if c.caveat})

@@ -103,13 +103,8 @@ def _answer(reply: AnswerReply) -> Rendered:
     plain = [answer.text]
     html = [f"<p>{_e(answer.text)}</p>"]
     if answer.answered and answer.citations:
-        shown: list[Citation] = []
-        seen: set[int] = set()
-        for c in sorted(answer.citations, key=lambda c: c.marker):
-            if c.marker not in seen:
-                seen.add(c.marker)
-                shown.append(c)
-        plain_lines, html_lines = _citation_lines(shown[: reply.sources_shown], reply.show_quotes)
+        # The core numbers citations 1..n and never gives more than the place shows.
+        plain_lines, html_lines = _citation_lines(answer.citations, reply.show_quotes)
         plain += ["", "Sources:", *plain_lines]
         html += ["<p><b>Sources</b></p>", "<ol>", *html_lines, "</ol>"]
     elif not answer.answered and answer.closest:
