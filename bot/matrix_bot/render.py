@@ -28,8 +28,6 @@ from bot.core.replies import (
 # Long library passages are cut in listings; `source` shows a whole passage.
 _SNIPPET_CHARS = 240
 _MAX_LISTED = 25
-# The answer already carries the sentences; a source repeats only the start of its quote.
-_QUOTE_CHARS = 160
 # Core commands that have no meaning in Matrix: one room is one place, with no channels.
 NOT_ON_MATRIX = frozenset({"channels"})
 
@@ -68,24 +66,19 @@ def _where(title: str, author: str, section: str) -> str:
     return ", ".join(parts)
 
 
-def _citation_lines(
-    citations: Iterable[Citation], show_quotes: bool
-) -> tuple[list[str], list[str]]:
+def _citation_lines(citations: Iterable[Citation]) -> tuple[list[str], list[str]]:
+    """Where each quote comes from; the quotes themselves are the answer text above."""
     plain: list[str] = []
     html: list[str] = []
     for c in citations:
         where = _where(c.title, c.author, c.section)
-        if show_quotes and c.quote:
-            quote = _snippet(c.quote, _QUOTE_CHARS)
-            plain.append(f"[{c.marker}] “{quote}” — {where} ({c.passage_id})")
-            html.append(
-                f"<li><blockquote>{_e(quote)}</blockquote>"
-                f"{_e(where)} (<code>{_e(c.passage_id)}</code>)</li>"
-            )
-        else:
-            plain.append(f"[{c.marker}] {where} ({c.passage_id})")
-            html.append(f"<li>{_e(where)} (<code>{_e(c.passage_id)}</code>)</li>")
+        plain.append(f"[{c.marker}] {where} ({c.passage_id})")
+        html.append(f"<li>{_e(where)} (<code>{_e(c.passage_id)}</code>)</li>")
     return plain, html
+
+
+def _caveats(citations: Iterable[Citation]) -> list[str]:
+    return sorted({c.caveat for c in citations if c.caveat})
 
 
 def _pointer_lines(pointers: Iterable[SectionPointer]) -> tuple[list[str], list[str]]:
@@ -100,13 +93,23 @@ def _pointer_lines(pointers: Iterable[SectionPointer]) -> tuple[list[str], list[
 
 def _answer(reply: AnswerReply) -> Rendered:
     answer = reply.answer
-    plain = [answer.text]
-    html = [f"<p>{_e(answer.text)}</p>"]
+    text = answer.text
+    if answer.answered and not reply.show_quotes:
+        text = (
+            "The library answers this in "
+            + " ".join(f"[{c.marker}]" for c in answer.citations)
+            + "."
+        )
+    plain = [text]
+    html = [f"<p>{_e(text)}</p>"]
     if answer.answered and answer.citations:
         # The core numbers citations 1..n and never gives more than the place shows.
-        plain_lines, html_lines = _citation_lines(answer.citations, reply.show_quotes)
+        plain_lines, html_lines = _citation_lines(answer.citations)
         plain += ["", "Sources:", *plain_lines]
         html += ["<p><b>Sources</b></p>", "<ol>", *html_lines, "</ol>"]
+        for caveat in _caveats(answer.citations):
+            plain.append(f"Note: {caveat}")
+            html.append(f"<p><b>Note:</b> {_e(caveat)}</p>")
     elif not answer.answered and answer.closest:
         plain_lines, html_lines = _pointer_lines(answer.closest)
         plain += ["", "Closest sections:", *plain_lines]
