@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nio import (
     AsyncClient,
@@ -521,6 +521,12 @@ async def login_human(
     return human
 
 
+class Login(Protocol):
+    """Logs a new person in, as `login_human` does; the `login` fixture closes them after."""
+
+    async def __call__(self, store_dir: Path | None = None, prefix: str = "human") -> Human: ...
+
+
 KUZBASS_QUESTION = "What was the Kuzbass Autonomous Industrial Colony?"
 
 
@@ -529,6 +535,20 @@ async def make_room_quiet(human: Human, room: str, bot_id: str) -> None:
     event = await human.say(room, "!samizdat settings set cooldown_seconds 0")
     reply = await human.reply_to(event, bot_id)
     assert "cooldown" in reply.content["body"].lower(), reply.content["body"]
+
+
+async def room_with_bot(
+    human: Human, bot_id: str, *, quiet: bool = False, encrypted: bool = False
+) -> str:
+    """A new room of `human`'s that the bot was invited to and has joined.
+
+    With `quiet`, the room's cooldown is turned off too (see `make_room_quiet`).
+    """
+    room = await human.create_room(invite=(bot_id,), encrypted=encrypted)
+    await human.wait_joined(room, bot_id)
+    if quiet:
+        await make_room_quiet(human, room, bot_id)
+    return room
 
 
 def bot_config(data_dir: Path, synapse: Synapse, user_id: str, **matrix: Any) -> Config:
