@@ -22,7 +22,7 @@ from bot.config import RetrievalConfig
 from bot.library.loader import Library
 from bot.library.segmentation import Passage
 from bot.retrieval.fast_bm25 import PostingsBM25
-from bot.retrieval.retriever import BM25Params
+from bot.retrieval.retriever import BM25Params, build_bm25
 from bot.retrieval.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -118,13 +118,7 @@ def load_or_build(
     log.info("building the index of %d passages", len(library.passages))
     total = len(library.passages)
     progress = progress_reporter(total) if total >= PROGRESS_EVERY else None
-    bm25 = PostingsBM25(
-        (t or ["\x00"] for t in _tokens(library, config, tokenizer)),
-        variant=params.variant,
-        k1=params.k1,
-        b=params.b,
-        progress=progress,
-    )
+    bm25 = build_bm25(_tokens(library, config, tokenizer), params, progress)
     built = PassageIndex(key, bm25, datetime.now(UTC), False)
     try:
         bm25.save(folder, key)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
 from bot.library.segmentation import Passage
-from bot.retrieval.fast_bm25 import PostingsBM25
+from bot.retrieval.fast_bm25 import PostingsBM25, Progress
 from bot.retrieval.tokenize import Tokenizer
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
@@ -51,12 +52,23 @@ class Hit:
     rank: int
 
 
-def build_bm25(tokens: Sequence[Sequence[str]], params: BM25Params) -> PostingsBM25:
-    """The BM25 index of tokenized passages; an empty passage keeps a placeholder term."""
-    if not tokens:
+def build_bm25(
+    tokens: Iterable[Sequence[str]], params: BM25Params, progress: Progress | None = None
+) -> PostingsBM25:
+    """The BM25 index of tokenized passages; an empty passage keeps a placeholder term.
+
+    `tokens` may be a generator, so a large library's terms are never all held at once.
+    """
+    passages = iter(tokens)
+    first = next(passages, None)
+    if first is None:
         raise EmptyLibraryError("the library produced no passages")
     return PostingsBM25(
-        (t or ["\x00"] for t in tokens), variant=params.variant, k1=params.k1, b=params.b
+        (t or ["\x00"] for t in itertools.chain([first], passages)),
+        variant=params.variant,
+        k1=params.k1,
+        b=params.b,
+        progress=progress,
     )
 
 
