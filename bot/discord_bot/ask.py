@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.places import Where
 from bot.core.replies import AnswerReply, Refusal, RefusalReason
 from bot.core.settings import Visibility
 from bot.discord_bot.context import (
@@ -80,6 +81,17 @@ class Ask(commands.Cog):
         settings = await self.bot.core.settings_for(where_of(interaction))
         return settings.visibility is Visibility.PRIVATE
 
+    def _view(self, reply: AnswerReply, asker_id: int, where: Where) -> AnswerView:
+        """The buttons under an answer: passages for the asker, feedback for everyone."""
+        return AnswerView(
+            self.bot.core,
+            reply,
+            asker_id=asker_id,
+            where=where,
+            timeout=self.bot.config.discord.view_timeout_seconds,
+            live=self.bot.live_views,
+        )
+
     async def _answer(self, interaction: Interaction, question: str) -> None:
         where = where_of(interaction)
         await defer(interaction, ephemeral=await self._private(interaction))
@@ -87,14 +99,7 @@ class Ask(commands.Cog):
         if isinstance(reply, Refusal):
             await send_notice(interaction, reply.message)
             return
-        view = AnswerView(
-            self.bot.core,
-            reply,
-            asker_id=interaction.user.id,
-            where=where,
-            timeout=self.bot.config.discord.view_timeout_seconds,
-            live=self.bot.live_views,
-        )
+        view = self._view(reply, interaction.user.id, where)
         message = await send(
             interaction, [render_answer(reply)], ephemeral=reply.private, view=view
         )
@@ -167,14 +172,7 @@ class Ask(commands.Cog):
             # A channel reply cannot be private; only /ask can answer privately.
             await _reply(message, "Answers are private in this server: ask with /ask.")
             return
-        view = AnswerView(
-            self.bot.core,
-            reply,
-            asker_id=message.author.id,
-            where=where,
-            timeout=self.bot.config.discord.view_timeout_seconds,
-            live=self.bot.live_views,
-        )
+        view = self._view(reply, message.author.id, where)
         outgoing = render_answer(reply)
         view.message = await message.reply(
             **outgoing.kwargs(), view=view, mention_author=False, allowed_mentions=NO_PINGS
