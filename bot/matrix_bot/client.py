@@ -176,6 +176,23 @@ def inviter_allowed(inviter: str, allowed: list[str], own_user_id: str) -> bool:
     return any(inviter == rule if rule.startswith("@") else server == rule for rule in rules)
 
 
+async def crypto_housekeeping(client: AsyncClient) -> None:
+    """What nio's sync_forever does between syncs: device keys and to-device messages.
+
+    Any client that syncs by hand in an encrypted room needs it (the bot, and the people in
+    the tests).
+    """
+    if client.olm is None:
+        return
+    await client.send_to_device_messages()
+    if client.should_upload_keys:
+        await client.keys_upload()
+    if client.should_query_keys:
+        await client.keys_query()
+    if client.should_claim_keys:
+        await client.keys_claim(client.get_users_for_key_claiming())
+
+
 class MatrixConnection:
     """A logged-in nio client plus the room facts the command handler asks for."""
 
@@ -469,16 +486,7 @@ class MatrixConnection:
         await self._leave_empty_rooms(resp)
 
     async def _crypto_housekeeping(self) -> None:
-        """What nio's sync_forever does between syncs: device keys and to-device messages."""
-        if self.client.olm is None:
-            return
-        await self.client.send_to_device_messages()
-        if self.client.should_upload_keys:
-            await self.client.keys_upload()
-        if self.client.should_query_keys:
-            await self.client.keys_query()
-        if self.client.should_claim_keys:
-            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        await crypto_housekeeping(self.client)
 
     async def _handle_invites(self, resp: SyncResponse) -> None:
         for room_id, info in resp.rooms.invite.items():

@@ -48,6 +48,7 @@ from bot.answers.engine import AnswerEngine
 from bot.app import open_app
 from bot.config import Config, MatrixConfig
 from bot.matrix_bot import run_matrix
+from bot.matrix_bot.client import crypto_housekeeping
 
 SERVER_NAME = "localhost"
 _SHARED_SECRET = "samizdat-test-registration-secret"
@@ -377,14 +378,7 @@ class Human:
         resp = await self.client.sync(timeout=timeout_ms)
         if isinstance(resp, SyncError):
             raise AssertionError(f"human sync failed: {resp.message}")
-        if self.client.olm is not None:
-            await self.client.send_to_device_messages()
-            if self.client.should_upload_keys:
-                await self.client.keys_upload()
-            if self.client.should_query_keys:
-                await self.client.keys_query()
-            if self.client.should_claim_keys:
-                await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        await crypto_housekeeping(self.client)
         self.invites.update(resp.rooms.invite)
         self.left.update(resp.rooms.leave)
         for room_id, info in resp.rooms.join.items():
