@@ -22,7 +22,7 @@ from bot.config import RetrievalConfig
 from bot.library.loader import Library
 from bot.library.segmentation import Passage
 from bot.retrieval.fast_bm25 import PostingsBM25
-from bot.retrieval.retriever import BM25Params, build_bm25
+from bot.retrieval.retriever import BM25Engine, BM25Params, build_bm25, choose_engine
 from bot.retrieval.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class PassageIndex:
     """The BM25 index of every passage, in library order, and when it was built."""
 
     key: str
-    bm25: PostingsBM25
+    bm25: BM25Engine
     built_at: datetime
     loaded_from_cache: bool
 
@@ -51,7 +51,7 @@ def index_key(library: Library, config: RetrievalConfig) -> str:
             "format": INDEX_FORMAT,
             "library": library.fingerprint,
             "passages": passages.hexdigest(),
-            "retrieval": config.model_dump(exclude={"top_k"}),
+            "retrieval": config.model_dump(exclude={"top_k", "engine", "semantic"}),
         },
         sort_keys=True,
     )
@@ -75,22 +75,29 @@ def _tokens(library: Library, config: RetrievalConfig, tokenizer: Tokenizer) -> 
         yield tokenizer(indexed_text(passage, library, config))
 
 
-def progress_reporter(total: int) -> Callable[[int, int], None]:
+_PAST = {"indexing": "indexed", "embedding": "embedded"}
+
+
+def progress_reporter(
+    total: int, noun: str = "passages", verb: str = "indexing", every: int = PROGRESS_EVERY
+) -> Callable[[int, int], None]:
     """A progress line on a terminal, periodic log lines otherwise."""
     interactive = sys.stderr.isatty()
+    logged = [0]
 
     def report(done: int, _: int) -> None:
         if interactive:
             width = 30
             filled = width * done // max(total, 1)
             sys.stderr.write(
-                f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} passages"
+                f"\r{verb} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} {noun}"
             )
             if done >= total:
                 sys.stderr.write("\n")
             sys.stderr.flush()
-        elif done % PROGRESS_EVERY < 10_000 or done >= total:
-            log.info("indexed %d of %d passages", done, total)
+        elif done - logged[0] >= every or done >= total:
+            logged[0] = done
+            log.info("%s %d of %d %s", _PAST.get(verb, verb), done, total, noun)
 
     return report
 
@@ -102,26 +109,40 @@ def params_of(config: RetrievalConfig) -> BM25Params:
 def load_or_build(
     library: Library, config: RetrievalConfig, tokenizer: Tokenizer, cache_dir: Path
 ) -> PassageIndex:
-    """The saved index when it matches the library and configuration, else a fresh one."""
+    """The saved index when it matches the library and configuration, else a fresh one.
+
+    A small library is ranked by rank-bm25 itself, built from its tokens at every start
+    (that takes well under a second); a large one by the postings index saved here.
+    """
     key = index_key(library, config)
     folder = cache_dir / "bm25"
     info_file = cache_dir / "index-info.json"
     params = params_of(config)
-    bm25 = PostingsBM25.load(folder, key, variant=params.variant, k1=params.k1, b=params.b)
-    if bm25 is not None and len(bm25) == len(library.passages):
-        try:
-            info = json.loads(info_file.read_text(encoding="utf-8"))
-            if info.get("key") == key:
-                return PassageIndex(key, bm25, datetime.fromisoformat(info["built_at"]), True)
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    log.info("building the index of %d passages", len(library.passages))
     total = len(library.passages)
-    progress = progress_reporter(total) if total >= PROGRESS_EVERY else None
-    bm25 = build_bm25(_tokens(library, config, tokenizer), params, progress)
+    engine = choose_engine(config.engine, total)
+    saved: datetime | None = None
+    try:
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+        if info.get("key") == key:
+            saved = datetime.fromisoformat(info["built_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    if engine == "rank-bm25":
+        bm25: BM25Engine = build_bm25(_tokens(library, config, tokenizer), params, engine=engine)
+        if saved is not None:
+            return PassageIndex(key, bm25, saved, True)
+    else:
+        loaded = PostingsBM25.load(folder, key, variant=params.variant, k1=params.k1, b=params.b)
+        if loaded is not None and len(loaded) == total and saved is not None:
+            return PassageIndex(key, loaded, saved, True)
+        log.info("building the index of %d passages", total)
+        progress = progress_reporter(total) if total >= PROGRESS_EVERY else None
+        bm25 = build_bm25(_tokens(library, config, tokenizer), params, progress)
     built = PassageIndex(key, bm25, datetime.now(UTC), False)
     try:
-        bm25.save(folder, key)
+        if isinstance(bm25, PostingsBM25):
+            bm25.save(folder, key)
+        cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = info_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"key": key, "built_at": built.built_at.isoformat()}))
         os.replace(tmp, info_file)

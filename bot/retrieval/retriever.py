@@ -15,11 +15,43 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Literal, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from bot.library.segmentation import Passage
 from bot.retrieval.fast_bm25 import PostingsBM25, Progress
+from bot.retrieval.rank_engine import RankBM25
 from bot.retrieval.tokenize import Tokenizer
+
+# Up to this many passages rank-bm25 itself ranks them: measured on this project's 2-core
+# machine (benchmarks/bench_engines.py), it is as fast as the postings index there and
+# slower above; both give the same scores.
+RANK_BM25_MAX_PASSAGES = 2_000
+
+EngineName = Literal["auto", "rank-bm25", "postings"]
+
+
+class BM25Engine(Protocol):
+    """What the retriever needs of a BM25 index; rank-bm25's scores either way."""
+
+    def __len__(self) -> int: ...
+
+    def document_frequency(self, term: str) -> int: ...
+
+    def terms(self) -> list[str]: ...
+
+    def scores(self, query_tokens: Sequence[str]) -> NDArray[np.float64]: ...
+
+    def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]: ...
+
+
+def choose_engine(wanted: EngineName, passages: int) -> Literal["rank-bm25", "postings"]:
+    if wanted != "auto":
+        return wanted
+    return "rank-bm25" if passages <= RANK_BM25_MAX_PASSAGES else "postings"
+
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
@@ -50,11 +82,15 @@ class Hit:
     passage: Passage
     score: float
     rank: int
+    index: int = -1  # the passage's position in the library (the index's order)
 
 
 def build_bm25(
-    tokens: Iterable[Sequence[str]], params: BM25Params, progress: Progress | None = None
-) -> PostingsBM25:
+    tokens: Iterable[Sequence[str]],
+    params: BM25Params,
+    progress: Progress | None = None,
+    engine: Literal["rank-bm25", "postings"] = "postings",
+) -> BM25Engine:
     """The BM25 index of tokenized passages; an empty passage keeps a placeholder term.
 
     `tokens` may be a generator, so a large library's terms are never all held at once.
@@ -63,21 +99,16 @@ def build_bm25(
     first = next(passages, None)
     if first is None:
         raise EmptyLibraryError("the library produced no passages")
-    return PostingsBM25(
-        (t or ["\x00"] for t in itertools.chain([first], passages)),
-        variant=params.variant,
-        k1=params.k1,
-        b=params.b,
-        progress=progress,
-    )
+    corpus = (t or ["\x00"] for t in itertools.chain([first], passages))
+    if engine == "rank-bm25":
+        return RankBM25(corpus, variant=params.variant, k1=params.k1, b=params.b)
+    return PostingsBM25(corpus, variant=params.variant, k1=params.k1, b=params.b, progress=progress)
 
 
 class Retriever:
     """BM25 over passages; `bm25` was built from the passages' indexed terms, in order."""
 
-    def __init__(
-        self, passages: Sequence[Passage], bm25: PostingsBM25, tokenizer: Tokenizer
-    ) -> None:
+    def __init__(self, passages: Sequence[Passage], bm25: BM25Engine, tokenizer: Tokenizer) -> None:
         if not passages:
             raise EmptyLibraryError("the library produced no passages")
         if len(passages) != len(bm25):
@@ -143,9 +174,20 @@ class Retriever:
         if not any(self.known(t) for t in terms):
             return []
         return [
-            Hit(self.passages[i], score, rank)
+            Hit(self.passages[i], score, rank, i)
             for rank, (i, score) in enumerate(self._bm25.top_k(list(terms), k))
         ]
+
+    def scores_of(self, terms: Sequence[str], indexes: Sequence[int]) -> list[float]:
+        """The BM25 scores of given passages (by library position); O(passages)."""
+        if not indexes:
+            return []
+        every = self._bm25.scores(list(terms))
+        return [float(every[i]) for i in indexes]
+
+    @property
+    def engine_name(self) -> str:
+        return "rank-bm25" if isinstance(self._bm25, RankBM25) else "postings"
 
     def search(self, question: str, k: int) -> list[Hit]:
         """The `k` best passages for `question`, best first; no known terms means no hits."""

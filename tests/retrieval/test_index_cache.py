@@ -13,7 +13,7 @@ def test_index_is_saved_reused_and_rebuilt_when_a_document_or_config_changes(
 ) -> None:
     folder = tmp_path / "lib"
     shutil.copytree(bundled_library_dir(), folder)
-    config = Config(data_dir=tmp_path / "data")
+    config = Config(data_dir=tmp_path / "data", retrieval=RetrievalConfig(engine="postings"))
     first = build_engine(config, [folder])
     assert not first.report.from_cache
     assert (tmp_path / "data" / "index" / "bm25" / "header.json").is_file()
@@ -27,12 +27,23 @@ def test_index_is_saved_reused_and_rebuilt_when_a_document_or_config_changes(
     assert not third.report.from_cache
     assert third.search("bees kemerovo", 1)[0].passage.doc_id == "kuzbass"
 
-    changed = config.model_copy(update={"retrieval": RetrievalConfig(k1=1.6)})
+    changed = config.model_copy(update={"retrieval": RetrievalConfig(engine="postings", k1=1.6)})
     assert not build_engine(changed, [folder]).report.from_cache
 
 
-def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
+def test_a_small_library_is_ranked_by_rank_bm25_and_remembers_when_it_was_indexed(
+    tmp_path: Path,
+) -> None:
     config = Config(data_dir=tmp_path)
+    first = build_engine(config)
+    assert first.report.engine == "rank-bm25" and not first.report.from_cache
+    second = build_engine(config)
+    assert second.report.from_cache and second.report.built_at == first.report.built_at
+    assert not (tmp_path / "index" / "bm25").exists()  # nothing to save: built in a blink
+
+
+def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
+    config = Config(data_dir=tmp_path, retrieval=RetrievalConfig(engine="postings"))
     build_engine(config)
     (tmp_path / "index" / "bm25" / "doc_ids.npy").write_bytes(b"garbage")
     engine = build_engine(config)
