@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from bot.answers.learning import ModelFileError
 from bot.core.store import DatabaseError
 from bot.library.catalogue import CatalogueError
 from bot.retrieval.retriever import EmptyLibraryError
+from bot.semantic.encoder import SemanticUnavailableError
 
 
 class StartupError(Exception):
@@ -13,7 +15,10 @@ class StartupError(Exception):
 
 def describe_startup_error(exc: BaseException) -> str | None:
     """The message for a known, fixable failure; None for a bug, which keeps its traceback."""
-    if isinstance(exc, StartupError | DatabaseError | CatalogueError):
+    if isinstance(
+        exc,
+        StartupError | DatabaseError | CatalogueError | ModelFileError | SemanticUnavailableError,
+    ):
         return str(exc)
     if isinstance(exc, EmptyLibraryError):
         return f"{exc}; check library.path and library.extra_paths in the configuration"

@@ -1,0 +1,88 @@
+"""The passages worth a closer look: BM25's best, and in a small library the embedding's best.
+
+BM25 stays the retriever; the embedding model re-scores its candidates. Only where scanning
+every passage's vector is cheap does it also propose candidates BM25 missed (a paraphrase, a
+question in another language), so the cost stays bounded as the library grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.library.segmentation import Passage
+from bot.retrieval.retriever import Retriever
+from bot.semantic.encoder import Vectors
+from bot.semantic.vectors import SemanticIndex
+
+# How many passages each ranking proposes.
+POOL = 20
+# Up to this many passages every passage vector is scanned for candidates (a few ms).
+DENSE_SCAN_MAX_PASSAGES = 50_000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A passage proposed for a question, with what each ranking thought of it."""
+
+    index: int  # position in the library
+    passage: Passage
+    bm25: float
+    bm25_rank: int | None
+    dense: float  # cosine of question and passage; 0 without the semantic layer
+    sentence_dense: NDArray[np.float32]  # cosine of question and each sentence
+
+
+def gather(
+    retriever: Retriever,
+    terms: Sequence[str],
+    vector: Vectors | None,
+    semantic: SemanticIndex | None,
+    pool: int = POOL,
+) -> list[Candidate]:
+    """BM25's `pool` best, then (small libraries) the embedding's `pool` best, no repeats."""
+    hits = retriever.search_terms(terms, pool) if terms else []
+    order = [h.index for h in hits]
+    bm25 = {h.index: h.score for h in hits}
+    rank = {h.index: h.rank for h in hits}
+    if semantic is None or vector is None:
+        return [
+            Candidate(
+                i,
+                retriever.passages[i],
+                bm25[i],
+                rank[i],
+                0.0,
+                np.zeros(len(retriever.passages[i].sentences), dtype=np.float32),
+            )
+            for i in order
+        ]
+    if len(retriever.passages) <= DENSE_SCAN_MAX_PASSAGES:
+        extra = [i for i in _nearest(semantic, vector, pool) if i not in bm25]
+        bm25.update(zip(extra, retriever.scores_of(terms, extra), strict=True))
+        order.extend(extra)
+    candidates = []
+    for i in order:
+        sentences = np.asarray(semantic.sentences[semantic.sentence_rows(i)], dtype=np.float32)
+        candidates.append(
+            Candidate(
+                i,
+                retriever.passages[i],
+                bm25[i],
+                rank.get(i),
+                float(np.asarray(semantic.passages[i], dtype=np.float32) @ vector),
+                sentences @ vector,
+            )
+        )
+    return candidates
+
+
+def _nearest(semantic: SemanticIndex, vector: Vectors, k: int) -> list[int]:
+    """The `k` passages whose vectors are nearest the question's, nearest first."""
+    sims = np.asarray(semantic.passages, dtype=np.float32) @ vector
+    k = min(k, len(sims))
+    best = np.argpartition(-sims, k - 1)[:k]
+    return [int(i) for i in best[np.lexsort((best, -sims[best]))]]

@@ -1,0 +1,174 @@
+"""Embeddings of every passage and sentence, computed once and memory-mapped after that.
+
+They are saved beside the BM25 index under the index's key and the model's name, so a
+change of the passages or of the model recomputes them and nothing else does. Texts the
+package already carries vectors for (the bundled library) are never encoded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.library.segmentation import Passage
+from bot.semantic.encoder import Encoder, Vectors
+
+log = logging.getLogger(__name__)
+
+StoredVectors = NDArray[np.float16]
+Progress = Callable[[int, int], None]
+
+BATCH = 32
+FORMAT = 1
+
+
+def passage_text(passage: Passage) -> str:
+    """What a passage is embedded as: its section heading gives the text its subject."""
+    return f"{passage.section}. {passage.text}"
+
+
+def text_keys(texts: Sequence[str]) -> NDArray[np.uint64]:
+    """A 64-bit content hash per text, the key of the shipped vectors."""
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
+            for t in texts
+        ],
+        dtype=np.uint64,
+    )
+
+
+@dataclass(frozen=True)
+class KnownVectors:
+    """Vectors looked up by text hash (`keys` sorted ascending, rows aligned)."""
+
+    keys: NDArray[np.uint64]
+    vectors: StoredVectors
+
+    def lookup(self, keys: NDArray[np.uint64]) -> tuple[NDArray[np.bool_], NDArray[np.intp]]:
+        if len(self.keys) == 0:
+            return np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.intp)
+        at = np.searchsorted(self.keys, keys).clip(0, len(self.keys) - 1)
+        return self.keys[at] == keys, at
+
+
+def shipped_vectors(model: str) -> KnownVectors | None:
+    """The vectors the package carries for the bundled library, if made with `model`."""
+    folder = Path(str(resources.files("bot"))) / "semantic" / "shipped" / model
+    try:
+        keys = np.load(folder / "keys.npy")
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    if keys.shape[0] != vectors.shape[0]:
+        return None
+    return KnownVectors(keys, vectors)
+
+
+def save_known(folder: Path, texts: Sequence[str], vectors: Vectors) -> None:
+    """Write texts' vectors as a lookup table (how the shipped vectors are made)."""
+    keys = text_keys(texts)
+    order = np.argsort(keys, kind="stable")
+    keys, unique = np.unique(keys[order], return_index=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "keys.npy", keys)
+    np.save(folder / "vectors.npy", vectors[order][unique].astype(np.float16))
+
+
+def embed(
+    texts: Sequence[str],
+    encoder: Encoder,
+    known: KnownVectors | None,
+    progress: Progress | None = None,
+) -> StoredVectors:
+    """Every text's vector: looked up where known, else encoded in batches."""
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float16)
+    missing = np.arange(len(texts))
+    if known is not None and known.vectors.shape[1:] == (encoder.dim,):
+        found, at = known.lookup(text_keys(texts))
+        out[found] = known.vectors[at[found]]
+        missing = np.flatnonzero(~found)
+    for start in range(0, len(missing), BATCH):
+        rows = missing[start : start + BATCH]
+        out[rows] = encoder.passages([texts[i] for i in rows])
+        if progress is not None:
+            progress(min(start + BATCH, len(missing)), len(missing))
+    return out
+
+
+@dataclass(frozen=True)
+class SemanticIndex:
+    """Unit vectors of the passages and of their sentences, in library order.
+
+    Passage `i`'s sentences are rows `sentence_start[i]:sentence_start[i + 1]`.
+    """
+
+    encoder: Encoder
+    passages: StoredVectors
+    sentences: StoredVectors
+    sentence_start: NDArray[np.int64]
+
+    def sentence_rows(self, passage: int) -> slice:
+        return slice(int(self.sentence_start[passage]), int(self.sentence_start[passage + 1]))
+
+
+def _starts(passages: Sequence[Passage]) -> NDArray[np.int64]:
+    return np.concatenate([[0], np.cumsum([len(p.sentences) for p in passages])]).astype(np.int64)
+
+
+def load_or_build_semantic(
+    passages: Sequence[Passage],
+    encoder: Encoder,
+    cache_dir: Path,
+    key: str,
+    progress: Callable[[str, int], Progress] | None = None,
+) -> SemanticIndex:
+    """The saved vectors when they match `key` and the model, else freshly computed ones."""
+    folder = cache_dir / "semantic"
+    stamp = f"{FORMAT} {encoder.name} {key}"
+    starts = _starts(passages)
+    try:
+        if (folder / "key.txt").read_text(encoding="utf-8") == stamp:
+            p = np.load(folder / "passages.npy", mmap_mode="r")
+            s = np.load(folder / "sentences.npy", mmap_mode="r")
+            if p.shape == (len(passages), encoder.dim) and s.shape == (starts[-1], encoder.dim):
+                return SemanticIndex(encoder, p, s, starts)
+    except (OSError, ValueError):
+        pass
+    known = shipped_vectors(encoder.name)
+    sentence_texts = [s for p in passages for s in p.sentences]
+    log.info("embedding %d passages and %d sentences", len(passages), len(sentence_texts))
+    p_vectors = embed(
+        [passage_text(p) for p in passages],
+        encoder,
+        known,
+        progress("passages", len(passages)) if progress else None,
+    )
+    s_vectors = embed(
+        sentence_texts,
+        encoder,
+        known,
+        progress("sentences", len(sentence_texts)) if progress else None,
+    )
+    built = SemanticIndex(encoder, p_vectors, s_vectors, starts)
+    try:
+        tmp = folder.with_name("semantic.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        np.save(tmp / "passages.npy", p_vectors)
+        np.save(tmp / "sentences.npy", s_vectors)
+        (tmp / "key.txt").write_text(stamp, encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except OSError as exc:
+        log.warning("could not save the embeddings to %s: %s", folder, exc.strerror)
+    return built
