@@ -25,10 +25,12 @@ from bot.retrieval.fast_bm25 import PostingsBM25, Progress
 from bot.retrieval.rank_engine import RankBM25
 from bot.retrieval.tokenize import Tokenizer
 
-# Up to this many passages rank-bm25 itself ranks them: measured on this project's 2-core
-# machine (benchmarks/bench_engines.py), it is as fast as the postings index there and
-# slower above; both give the same scores.
-RANK_BM25_MAX_PASSAGES = 2_000
+# Up to this many passages rank-bm25 itself ranks them. It scores every passage in Python,
+# so its cost grows with the library: on this project's 2-core machine
+# (benchmarks/bench_engines.py, 2026-12-07) p99 was 1.6 ms at 300 passages, 4.7 ms at
+# 1,000, 9.6 ms at 2,000 and 36 ms at 5,000, against under 1.1 ms for the postings index
+# at every size. Up to 1,000 it stays within a tenth of the 50 ms answer budget.
+RANK_BM25_MAX_PASSAGES = 1_000
 
 EngineName = Literal["auto", "rank-bm25", "postings"]
 
