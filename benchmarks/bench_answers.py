@@ -1,11 +1,16 @@
-"""Times the whole answer path (retrieve + compose) over generated libraries of N passages.
+"""Times the whole answer path (prepare, retrieve, re-score, compose, decide).
 
-Run by hand, never by the tests:  python3 benchmarks/bench_answers.py --sizes 10000,100000
+Run by hand, never by the tests:
+    python3 benchmarks/bench_answers.py --bundled          # the bundled library, real vectors
+    python3 benchmarks/bench_answers.py --sizes 10000,1000000
 
-The library is made from the bundled library's own sentences, resampled with a fixed seed
-into passages of two to five sentences, so vocabulary and lengths are realistic; the
-questions come from bench_retrieval's generator. Cleaning is skipped (the text is already
-clean); indexing, retrieval and answer composition are the project's own.
+`--bundled` answers the development questions over the bundled library exactly as the bot
+does (semantic layer on, its shipped vectors). `--sizes` builds libraries from the bundled
+library's own sentences, resampled with a fixed seed into passages of two to five
+sentences, and times each answer with the semantic layer on and off: the question is
+embedded by the real model, while the passages' vectors are random unit vectors (embedding a
+million passages takes this machine days; the cost of *using* vectors does not depend on
+their values). Cleaning is skipped; everything else is the project's own code.
 """
 
 from __future__ import annotations
@@ -24,16 +29,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_retrieval import library_sentences, questions
 
-from bot.answers.engine import AnswerEngine, IndexReport
-from bot.config import AnswerConfig, RetrievalConfig
+from bot.answers.compose import Composer
+from bot.answers.engine import AnswerEngine, IndexReport, build_engine
+from bot.answers.learning import ModelSet
+from bot.config import AnswerConfig, Config, RetrievalConfig
+from bot.evaluation import read_question_files
 from bot.library.catalogue import DocumentInfo
 from bot.library.loader import Document, Library
 from bot.library.segmentation import Passage, split_sentences
 from bot.retrieval.index import indexed_text, params_of
-from bot.retrieval.retriever import Retriever, build_bm25
+from bot.retrieval.retriever import Retriever, build_bm25, choose_engine
 from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
+from bot.semantic.encoder import Encoder, load_encoder
+from bot.semantic.vectors import SemanticIndex
 
 RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+DEV_SETS = [
+    ROOT / "tests" / "data" / "eval-dev.jsonl",
+    ROOT / "tests" / "data" / "eval-dev-b.jsonl",
+]
 
 
 def generated_library(n: int, seed: int = 7) -> Library:
@@ -48,23 +63,53 @@ def generated_library(n: int, seed: int = 7) -> Library:
     return Library((Document(info, tuple(passages)),), (), f"generated-{n}-{seed}")
 
 
-def engine_for(library: Library) -> tuple[AnswerEngine, float]:
+def random_vectors(
+    rows: int, dim: int, seed: int
+) -> np.ndarray[tuple[int, int], np.dtype[np.float16]]:
+    rng = np.random.default_rng(seed)
+    out = np.empty((rows, dim), dtype=np.float16)
+    for start in range(0, rows, 100_000):  # in chunks: a million float64 rows is 3 GB
+        block = rng.standard_normal((min(100_000, rows - start), dim), dtype=np.float32)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        out[start : start + len(block)] = block
+    return out
+
+
+def engine_for(library: Library, encoder: Encoder | None) -> tuple[AnswerEngine, float]:
     config = RetrievalConfig()
     tokenizer = Tokenizer(TokenizerOptions())
     started = time.perf_counter()
     bm25 = build_bm25(
         [tokenizer(indexed_text(p, library, config)) for p in library.passages],
         params_of(config),
+        engine=choose_engine(config.engine, len(library.passages)),
     )
     built = time.perf_counter() - started
     report = IndexReport(1, len(library.passages), (), datetime.now(UTC), False)
     retriever = Retriever(library.passages, bm25, tokenizer)
-    return AnswerEngine(library, retriever, report, AnswerConfig()), built
+    semantic = None
+    if encoder is not None:
+        starts = np.concatenate([[0], np.cumsum([len(p.sentences) for p in library.passages])])
+        semantic = SemanticIndex(
+            encoder,
+            random_vectors(len(library.passages), encoder.dim, 1),
+            random_vectors(int(starts[-1]), encoder.dim, 2),
+            starts.astype(np.int64),
+        )
+    model = ModelSet.load().for_mode(semantic is not None)
+    composer = Composer(library, retriever, config, encoder, semantic, model)
+    return AnswerEngine(library, retriever, composer, report, AnswerConfig()), built
 
 
-def measure(n: int, count: int) -> dict[str, float]:
-    engine, built = engine_for(generated_library(n))
-    asked = questions(library_sentences(), count, seed=11)
+def percentiles(timings: list[float]) -> dict[str, float]:
+    timings = sorted(timings)
+    return {
+        "answer_p50_ms": round(statistics.median(timings), 3),
+        "answer_p99_ms": round(timings[min(len(timings) - 1, int(len(timings) * 0.99))], 3),
+    }
+
+
+def timed_answers(engine: AnswerEngine, asked: list[str]) -> list[float]:
     for question in asked[:10]:
         engine.answer(question)
     timings = []
@@ -72,27 +117,52 @@ def measure(n: int, count: int) -> dict[str, float]:
         started = time.perf_counter()
         engine.answer(question)
         timings.append((time.perf_counter() - started) * 1000)
-    timings.sort()
-    return {
-        "passages": n,
-        "build_s": round(built, 2),
-        "answer_p50_ms": round(statistics.median(timings), 3),
-        "answer_p99_ms": round(timings[min(len(timings) - 1, int(len(timings) * 0.99))], 3),
-    }
+    return timings
+
+
+def measure(n: int, count: int, encoder: Encoder | None) -> dict[str, float]:
+    library = generated_library(n)
+    asked = questions(library_sentences(), count, seed=11)
+    row: dict[str, float] = {"passages": n}
+    for name, used in (("bm25", None), ("semantic", encoder)):
+        if name == "semantic" and encoder is None:
+            continue
+        engine, built = engine_for(library, used)
+        row["build_s"] = round(built, 2)
+        stats = percentiles(timed_answers(engine, asked))
+        row.update({f"{name}_{k}": v for k, v in stats.items()})
+        del engine
+    if "semantic_answer_p50_ms" in row:
+        row["semantic_over_bm25_p50"] = round(
+            row["semantic_answer_p50_ms"] / row["bm25_answer_p50_ms"], 2
+        )
+    return row
+
+
+def measure_bundled(data_dir: Path) -> dict[str, float]:
+    engine = build_engine(Config(data_dir=data_dir))
+    asked = [q.question for q in read_question_files(DEV_SETS)]
+    row: dict[str, float] = {"passages": len(engine.library.passages)}
+    row.update(percentiles(timed_answers(engine, asked * 2)))
+    row["semantic"] = engine.report.semantic_model is not None
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--bundled", action="store_true", help="time the bundled library")
+    parser.add_argument("--data-dir", type=Path, default=Path(".bench-data"))
     args = parser.parse_args()
-    rows = [measure(int(n), args.questions) for n in args.sizes.split(",")]
-    print(f"{'passages':>10} {'build s':>8} {'answer p50 ms':>14} {'answer p99 ms':>14}")
+    if args.bundled:
+        row = measure_bundled(args.data_dir)
+        print(json.dumps(row))
+        return
+    encoder = load_encoder("auto")
+    rows = [measure(int(n), args.questions, encoder) for n in args.sizes.split(",")]
     for row in rows:
-        print(
-            f"{row['passages']:>10,} {row['build_s']:>8} {row['answer_p50_ms']:>14} "
-            f"{row['answer_p99_ms']:>14}"
-        )
+        print(json.dumps(row))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"answers-{datetime.now(UTC):%Y-%m-%d}.json"
     # Sizes measured earlier the same day are kept, so sizes can be run one at a time.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -43,9 +44,26 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help='the question, or "-" to read one a line from stdin')
     ask.add_argument("--json", action="store_true", help="write one JSON object per answer")
     commands.add_parser("index", help="build and save the index, and report what it holds")
-    evaluate = commands.add_parser("eval", help="score the bot on a JSONL question set")
-    evaluate.add_argument("file", type=Path)
+    evaluate = commands.add_parser(
+        "eval",
+        help="score the bot on JSONL question sets",
+        description="Score the bot. With --folds K the answer models are fitted on K-1 folds "
+        "and scored on the held-out one, for every fold (the honest number); without it the "
+        "shipped models answer, which flatters them on the questions they were fitted on.",
+    )
+    evaluate.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    evaluate.add_argument("--folds", type=int, help="k-fold cross-validation (k >= 2)")
     evaluate.add_argument("--failures", action="store_true", help="list the questions missed")
+    evaluate.add_argument(
+        "--json", action="store_true", help="write the report as JSON instead of a table"
+    )
+    train = commands.add_parser(
+        "train", help="fit the answer models on JSONL question sets and save them"
+    )
+    train.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    train.add_argument(
+        "--output", type=Path, help="where to write the model (default: the package's own file)"
+    )
     run = commands.add_parser("run", help="run the bot on a chat platform")
     run.add_argument("platform", choices=["discord", "matrix", "all"])
     discord = commands.add_parser("discord", help="Discord maintenance")
@@ -70,7 +88,9 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     if command == "index":
         return _index(config)
     if command == "eval":
-        return _evaluate(config, args.file, args.failures)
+        return _evaluate(config, args.files, args.folds, args.failures, args.json)
+    if command == "train":
+        return _train(config, args.files, args.output)
     if command == "discord":
         from bot.discord_bot.run import sync_commands
 
@@ -156,24 +176,84 @@ def _index(config: Config) -> int:
         f"{report.documents} documents, {report.passages} passages; index {state} "
         f"({report.built_at:%Y-%m-%d %H:%M} UTC) in {config.data_dir / 'index'}"
     )
+    semantic = report.semantic_model or "off (BM25 alone)"
+    print(f"ranked by {report.engine}; semantic matching: {semantic}")
     return 0
 
 
-def _evaluate(config: Config, file: Path, show_failures: bool) -> int:
-    from bot.answers.engine import build_engine
-    from bot.evaluation import EvalFileError, evaluate, format_report, read_questions
+def _evaluate(
+    config: Config, files: list[Path], folds: int | None, show_failures: bool, as_json: bool
+) -> int:
+    from dataclasses import asdict
 
+    from bot.answers.engine import build_engine
+    from bot.answers.learning import ModelSet
+    from bot.evaluation import EvalFileError, evaluate, format_report, read_question_files
+    from bot.evaluation.crossval import cross_validate
+
+    if folds is not None and folds < 2:
+        print("samizdat: --folds needs at least 2", file=sys.stderr)
+        return 2
     try:
-        questions = read_questions(file)
+        questions = read_question_files(files)
     except EvalFileError as exc:
         print(f"samizdat: {exc}", file=sys.stderr)
         return 2
-    engine = build_engine(config)
-    report = evaluate(questions, engine.answer)  # as a server with default settings answers
+    if folds is not None and len(questions) < 2 * folds:
+        print(
+            f"samizdat: {len(questions)} questions are too few for {folds} folds", file=sys.stderr
+        )
+        return 2
+    engine = build_engine(config, models=ModelSet.untrained() if folds else None)
+    if folds:
+        report = cross_validate(questions, engine.composer, folds, engine.defaults)
+        heading = f"out-of-fold, {folds} folds, {len(questions)} questions"
+    else:
+        # As a server with default settings answers.
+        report = evaluate(questions, lambda q: engine.answer(q.question))
+        heading = (
+            f"shipped models, {len(questions)} questions (in-sample if they were fitted on these)"
+        )
+    mode = engine.report.semantic_model or "BM25 alone"
+    if as_json:
+        print(json.dumps({"heading": heading, "semantic": mode, **asdict(report)}, indent=1))
+        return 0
+    print(f"{heading}; semantic layer: {mode}")
     print(format_report(report))
     if show_failures:
         for failure in report.failures:
             print(f"- {failure['id']}: {failure['question']}\n    got: {failure['answer']}")
+    return 0
+
+
+def _train(config: Config, files: list[Path], output: Path | None) -> int:
+    """Fit the answer models with and without the semantic layer, and save both."""
+    from bot.answers.engine import build_engine
+    from bot.answers.learning import ModelSet
+    from bot.answers.training import fit_answer_model, make_example
+    from bot.evaluation import EvalFileError, read_question_files
+
+    try:
+        questions = read_question_files(files)
+    except EvalFileError as exc:
+        print(f"samizdat: {exc}", file=sys.stderr)
+        return 2
+    models = {}
+    for semantic in ("on", "off"):
+        setting = config.model_copy(
+            update={"retrieval": config.retrieval.model_copy(update={"semantic": semantic})}
+        )
+        engine = build_engine(setting, models=ModelSet.untrained())
+        examples = [make_example(q, engine.composer) for q in questions]
+        model = fit_answer_model(examples, engine.composer)
+        models[model.semantic] = model
+        print(
+            f"fitted {'with' if model.semantic else 'without'} the semantic layer "
+            f"on {len(examples)} questions; thresholds {model.thresholds}"
+        )
+    target = output or Path(__file__).parent / "answers" / "answer_model.json"
+    ModelSet(models, tuple(f.name for f in files)).save(target)
+    print(f"saved {target}")
     return 0
 
 

@@ -43,6 +43,12 @@ class RetrievalConfig(_Section):
     index_title: bool = True
     index_section: bool = True
     top_k: int = Field(5, ge=1, le=50)
+    engine: Literal["auto", "rank-bm25", "postings"] = Field(
+        "auto", description="rank-bm25 for small libraries, the postings index for large ones."
+    )
+    semantic: Literal["auto", "on", "off"] = Field(
+        "auto", description="Re-score BM25's passages with the bundled embedding model."
+    )
 
 
 class AnswerConfig(_Section):

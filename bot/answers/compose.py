@@ -1,9 +1,10 @@
-"""Turns ranked passages into an answer made only of the library's own sentences.
+"""Turns a question into an answer made only of the library's own sentences, or a decline.
 
-The bot never writes prose of its own: it picks the sentences that best cover the question,
-quotes them word for word, and cites each. Whether the library answers at all is judged by
-how much of the question's meaning the best passage covers, not by a raw BM25 score, which
-is zero or negative for common terms in a small library.
+The bot never writes prose of its own. Three fitted models (see `learning.py`) decide: which
+of the retrieved passages are relevant, which of their sentences answers, and whether the
+library answers at all. The quote is a run of consecutive sentences (two in a brief answer,
+three in a detailed one): the sentence model weighs runs, since the sentence that names the
+subject is often not the one that holds the answer.
 """
 
 from __future__ import annotations
@@ -11,27 +12,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.answers import kinds
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.answers.features import (
+    PassageTerms,
+    Window,
+    decision_features,
+    gate,
+    passage_features,
+    passage_terms_cache,
+    window_features,
+    windows,
+)
+from bot.answers.learning import AnswerModel, Standardised
 from bot.answers.model import Answer, Citation, RetrievedPassage, SectionPointer
-from bot.library.catalogue import DocumentInfo
-from bot.library.segmentation import Passage
-from bot.retrieval.retriever import Hit, Retriever
-from bot.retrieval.specificity import specificity
+from bot.answers.question import PreparedQuestion, prepare
+from bot.config import RetrievalConfig
+from bot.library.loader import Library
+from bot.retrieval.candidates import Candidate, gather
+from bot.retrieval.index import indexed_text
+from bot.retrieval.retriever import Retriever
+from bot.semantic.encoder import Encoder
+from bot.semantic.vectors import SemanticIndex
 
-# Minimum share of the question's weight the best passage must cover, by strictness.
-# Calibrated on the development questions: "normal" declines most unanswerable questions
-# while rarely declining one the library answers (see README, "Choices and numbers").
-COVERAGE_THRESHOLDS = {"lenient": 0.2, "normal": 0.3, "strict": 0.45}
-
-# How a sentence's score is made (calibrated on the development questions): the share of the
-# question it covers, plus credit for question terms in its section heading and the sentence
-# before it (which it often continues), its passage's BM25 score, holding the kind of thing
-# asked for (a number, a date, a name), and a small preference for higher-ranked passages.
-_WEIGHT_SECTION = 0.15
-_WEIGHT_PREVIOUS = 0.35
-_WEIGHT_PASSAGE = 0.35
-_WEIGHT_KIND = 0.15
-_WEIGHT_RANK = 0.02
+# Passages whose sentences may be quoted, and passages returned with an answer.
+SHORTLIST = 5
+LISTED = 8
 
 
 @dataclass(frozen=True)
@@ -42,198 +49,214 @@ class ComposeOptions:
 
 
 @dataclass(frozen=True)
-class _Candidate:
-    hit: Hit
-    index: int  # sentence index within the passage
-    sentence: str
-    score: float
+class Ranked:
+    """A question's candidate passages, most probably relevant first."""
+
+    candidates: list[Candidate]
+    probability: NDArray[np.float64]
 
 
-def _runs(chosen: Sequence[_Candidate]) -> list[list[_Candidate]]:
-    """Consecutive sentences of one passage, cited once: one quote, one source line."""
-    runs: list[list[_Candidate]] = []
-    for candidate in chosen:
-        last = runs[-1][-1] if runs else None
-        if (
-            last is not None
-            and last.hit.passage.id == candidate.hit.passage.id
-            and candidate.index == last.index + 1
-        ):
-            runs[-1].append(candidate)
-        else:
-            runs.append([candidate])
-    return runs
+@dataclass(frozen=True)
+class Choice:
+    """The quote: a run of consecutive sentences, and the sentence model's probability that
+    it is the one among the candidates that answers."""
+
+    window: Window
+    share: float
 
 
 class Composer:
     """Chooses the sentences that answer a question and decides when to decline."""
 
-    def __init__(self, retriever: Retriever, documents: dict[str, DocumentInfo]) -> None:
+    def __init__(
+        self,
+        library: Library,
+        retriever: Retriever,
+        config: RetrievalConfig,
+        encoder: Encoder | None,
+        semantic: SemanticIndex | None,
+        model: AnswerModel,
+    ) -> None:
+        if model.semantic != (semantic is not None):
+            raise ValueError("the answer model does not match the semantic layer")
+        self._library = library
         self._retriever = retriever
-        self._documents = documents
+        self._config = config
+        self._encoder = encoder if semantic is not None else None
+        self._semantic = semantic
+        self.model = model
+        self.terms = passage_terms_cache(self._passage_terms)
 
-    def _weights(self, question: str) -> dict[str, float]:
-        """Each question term's weight: rare in the library and rare in English counts most.
+    @property
+    def semantic(self) -> bool:
+        return self._semantic is not None
 
-        Library rarity alone over-weights everyday words the texts happen not to use
-        ("wrote", "gave"), which people put in questions but which carry little of the meaning.
-        """
-        weights: dict[str, float] = {}
-        for word, term in self._retriever.query_pairs(question):
-            if term not in weights:
-                weights[term] = self._retriever.weight(term) * specificity(word)
-        return weights
+    def gate(self, stage: str, question: PreparedQuestion) -> NDArray[np.float64]:
+        return gate(stage, self.semantic, question.english)
 
-    def coverage(self, weights: dict[str, float], terms: set[str]) -> float:
-        total = sum(weights.values())
-        if total <= 0:
-            return 0.0
-        return sum(w for t, w in weights.items() if t in terms) / total
+    @property
+    def semantic_index(self) -> SemanticIndex | None:
+        return self._semantic
 
-    def _passage_terms(self, passage: Passage) -> set[str]:
-        info = self._documents[passage.doc_id]
-        text = " ".join([passage.text, passage.section, info.title, info.author])
-        return set(self._retriever.tokenizer(text))
-
-    def compose(self, question: str, hits: Sequence[Hit], options: ComposeOptions) -> Answer:
-        weights = self._weights(question)
-        passages = [self._retrieved(h) for h in hits]
-        if not hits or not weights:
-            return self._decline(question, hits, passages, options.closest_sections)
-        best_coverage = max(
-            self.coverage(weights, self._passage_terms(h.passage)) for h in hits[:3]
+    def _passage_terms(self, index: int) -> PassageTerms:
+        passage = self._retriever.passages[index]
+        tokenizer = self._retriever.tokenizer
+        return PassageTerms(
+            indexed=frozenset(tokenizer(indexed_text(passage, self._library, self._config))),
+            section=frozenset(tokenizer(passage.section)),
+            sentences=tuple(frozenset(tokenizer(s)) for s in passage.sentences),
         )
-        threshold = COVERAGE_THRESHOLDS.get(options.strictness, COVERAGE_THRESHOLDS["normal"])
-        if best_coverage < threshold:
-            return self._decline(question, hits, passages, options.closest_sections)
-        chosen = self._choose(question, weights, hits, options.max_sentences)
-        if not chosen or not kinds.satisfied(question, (c.sentence for c in chosen)):
-            return self._decline(question, hits, passages, options.closest_sections)
-        citations: list[Citation] = []
-        parts: list[str] = []
-        for marker, run in enumerate(_runs(chosen), start=1):
-            passage = run[0].hit.passage
-            info = self._documents[passage.doc_id]
-            quote = " ".join(c.sentence for c in run)
-            citations.append(
-                Citation(
-                    marker=marker,
+
+    def warm_up(self) -> None:
+        """Answer once, so models and word lists are loaded before the first real question."""
+        self.compose("warm up", ComposeOptions())
+
+    # -- the stages, each usable on its own (training fits one stage at a time) -----------
+
+    def prepare(self, question: str) -> PreparedQuestion:
+        return prepare(question, self._retriever, self._encoder)
+
+    def candidates(self, question: PreparedQuestion) -> list[Candidate]:
+        return gather(self._retriever, question.terms, question.vector, self._semantic)
+
+    def passage_rows(
+        self, question: PreparedQuestion, candidates: Sequence[Candidate]
+    ) -> NDArray[np.float64]:
+        return passage_features(question, candidates, self.terms, self.semantic)
+
+    def rank(
+        self, question: PreparedQuestion, candidates: Sequence[Candidate], model: Standardised
+    ) -> Ranked:
+        if not candidates:
+            return Ranked([], np.zeros(0))
+        probability = model.probability(
+            self.passage_rows(question, candidates), self.gate("passage", question)
+        )
+        order = np.lexsort((np.arange(len(candidates)), -probability))
+        return Ranked([candidates[i] for i in order], probability[order])
+
+    def window_rows(
+        self, question: PreparedQuestion, ranked: Ranked, longest: int
+    ) -> tuple[list[Window], NDArray[np.float64]]:
+        """The possible quotes (runs of up to `longest` sentences) and their features."""
+        spans = windows(ranked.candidates[:SHORTLIST], max(1, longest))
+        rows = window_features(
+            question, spans, list(ranked.probability[:SHORTLIST]), self.terms, self.semantic
+        )
+        return spans, rows
+
+    @staticmethod
+    def choose(spans: Sequence[Window], scores: NDArray[np.float64]) -> Choice | None:
+        if not spans:
+            return None
+        shares = np.exp(scores - scores.max())
+        shares /= shares.sum()
+        best = int(np.argmax(scores))
+        return Choice(spans[best], float(shares[best]))
+
+    def decision_row(
+        self, question: PreparedQuestion, ranked: Ranked, choice: Choice
+    ) -> NDArray[np.float64]:
+        where = next(
+            i for i, c in enumerate(ranked.candidates) if c.index == choice.window.candidate.index
+        )
+        return decision_features(
+            question,
+            choice.window,
+            choice.share,
+            float(ranked.probability[where]),
+            ranked.candidates,
+            self.terms,
+            self._retriever.tokenizer,
+            self.semantic,
+        )
+
+    # -- the whole answer -----------------------------------------------------------------
+
+    def compose(
+        self, question: str, options: ComposeOptions, model: AnswerModel | None = None
+    ) -> Answer:
+        prepared = self.prepare(question)
+        return self.compose_prepared(prepared, self.candidates(prepared), options, model)
+
+    def compose_prepared(
+        self,
+        question: PreparedQuestion,
+        candidates: Sequence[Candidate],
+        options: ComposeOptions,
+        model: AnswerModel | None = None,
+    ) -> Answer:
+        model = model or self.model
+        ranked = self.rank(question, candidates, model.passages)
+        spans, rows = self.window_rows(question, ranked, options.max_sentences)
+        scores = model.sentences.score(rows, self.gate("sentence", question))
+        choice = self.choose(spans, scores) if spans else None
+        if choice is None or (not question.weights and question.vector is None):
+            return self._decline(question.text, ranked, options.closest_sections)
+        row = self.decision_row(question, ranked, choice)
+        likely = float(model.decision.probability(row, self.gate("decision", question))[0])
+        if likely < model.threshold(options.strictness):
+            return self._decline(question.text, ranked, options.closest_sections)
+        return self._answer(question.text, ranked, choice)
+
+    def _answer(self, question: str, ranked: Ranked, choice: Choice) -> Answer:
+        passage = choice.window.candidate.passage
+        info = self._library.document(passage.doc_id).info
+        quote = choice.window.text
+        citation = Citation(
+            marker=1,
+            passage_id=passage.id,
+            doc_id=passage.doc_id,
+            title=info.title,
+            author=info.author,
+            section=passage.section,
+            quote=quote,
+            caveat=info.satire,
+        )
+        # The passage quoted comes first, then the rest by relevance.
+        quoted = choice.window.candidate.index
+        order = [quoted] + [c.index for c in ranked.candidates if c.index != quoted]
+        by_index = {
+            c.index: (c, p) for c, p in zip(ranked.candidates, ranked.probability, strict=True)
+        }
+        passages = [self._retrieved(*by_index[i]) for i in order[:LISTED]]
+        return Answer(
+            question=question,
+            answered=True,
+            text=f"{quote} [1]",
+            citations=[citation],
+            passages=passages,
+        )
+
+    def _retrieved(self, candidate: Candidate, probability: float) -> RetrievedPassage:
+        info = self._library.document(candidate.passage.doc_id).info
+        return RetrievedPassage(
+            passage_id=candidate.passage.id,
+            doc_id=candidate.passage.doc_id,
+            title=info.title,
+            author=info.author,
+            section=candidate.passage.section,
+            score=round(float(probability), 4),
+            text=candidate.passage.text,
+        )
+
+    def _decline(self, question: str, ranked: Ranked, limit: int) -> Answer:
+        closest: list[SectionPointer] = []
+        seen: set[tuple[str, str]] = set()
+        for candidate in ranked.candidates:
+            passage = candidate.passage
+            key = (passage.doc_id, passage.section)
+            if key in seen:
+                continue
+            seen.add(key)
+            info = self._library.document(passage.doc_id).info
+            closest.append(
+                SectionPointer(
                     passage_id=passage.id,
                     doc_id=passage.doc_id,
                     title=info.title,
                     author=info.author,
                     section=passage.section,
-                    quote=quote,
-                    caveat=info.satire,
-                )
-            )
-            parts.append(f"{quote} [{marker}]")
-        return Answer(
-            question=question,
-            answered=True,
-            text=" ".join(parts),
-            citations=citations,
-            passages=passages,
-        )
-
-    def _choose(
-        self, question: str, weights: dict[str, float], hits: Sequence[Hit], limit: int
-    ) -> list[_Candidate]:
-        kind = kinds.question_kind(question)
-        tokenizer = self._retriever.tokenizer
-        top_score = max(h.score for h in hits) or 1.0
-        total = sum(weights.values()) or 1.0
-        candidates: list[_Candidate] = []
-        for hit in hits:
-            context = set(tokenizer(hit.passage.section))
-            sentence_terms = [set(tokenizer(s)) for s in hit.passage.sentences]
-            for index, sentence in enumerate(hit.passage.sentences):
-                terms = sentence_terms[index]
-                covered = sum(w for t, w in weights.items() if t in terms) / total
-                if covered == 0:
-                    continue
-                near = sum(w for t, w in weights.items() if t in context and t not in terms)
-                before = sentence_terms[index - 1] if index > 0 else set()
-                prev = sum(w for t, w in weights.items() if t in before and t not in terms)
-                score = (
-                    covered
-                    + _WEIGHT_SECTION * near / total
-                    + _WEIGHT_PREVIOUS * prev / total
-                    + _WEIGHT_PASSAGE * max(hit.score, 0.0) / top_score
-                    + _WEIGHT_KIND
-                    * (kind is not kinds.Kind.OTHER and kinds.holds(kind, sentence, question))
-                    - _WEIGHT_RANK * hit.rank
-                )
-                candidates.append(_Candidate(hit, index, sentence, score))
-        if not candidates:
-            return []
-        candidates.sort(key=lambda c: -c.score)
-        best = candidates[0]
-        chosen = [best]
-        # A neighbour usually completes the best sentence ("He castigated their attitude as
-        # ..."): the one after it, unless the one before covers more of what is still missing;
-        # then other strong matches, up to the limit.
-        if limit > 1:
-            neighbour = self._neighbour(best, weights)
-            if neighbour is not None:
-                chosen = sorted([best, neighbour], key=lambda c: c.index)  # reading order
-        for other in candidates[1:]:
-            if len(chosen) >= limit:
-                break
-            if other.score >= 0.75 * best.score and other.sentence not in {
-                c.sentence for c in chosen
-            }:
-                chosen.append(other)
-        return chosen
-
-    def _neighbour(self, best: _Candidate, weights: dict[str, float]) -> _Candidate | None:
-        sentences = best.hit.passage.sentences
-        tokenizer = self._retriever.tokenizer
-        have = set(tokenizer(best.sentence))
-
-        def gain(index: int) -> float:
-            terms = set(tokenizer(sentences[index])) - have
-            return sum(w for t, w in weights.items() if t in terms)
-
-        after = best.index + 1 if best.index + 1 < len(sentences) else None
-        before = best.index - 1 if best.index > 0 else None
-        pick = after
-        if before is not None and (after is None or gain(before) > gain(after)):
-            pick = before
-        if pick is None:
-            return None
-        return _Candidate(best.hit, pick, sentences[pick], 0.0)
-
-    def _retrieved(self, hit: Hit) -> RetrievedPassage:
-        info = self._documents[hit.passage.doc_id]
-        return RetrievedPassage(
-            passage_id=hit.passage.id,
-            doc_id=hit.passage.doc_id,
-            title=info.title,
-            author=info.author,
-            section=hit.passage.section,
-            score=round(hit.score, 4),
-            text=hit.passage.text,
-        )
-
-    def _decline(
-        self, question: str, hits: Sequence[Hit], passages: list[RetrievedPassage], limit: int
-    ) -> Answer:
-        closest: list[SectionPointer] = []
-        seen: set[tuple[str, str]] = set()
-        for hit in hits:
-            key = (hit.passage.doc_id, hit.passage.section)
-            if key in seen or hit.score <= 0:
-                continue
-            seen.add(key)
-            info = self._documents[hit.passage.doc_id]
-            closest.append(
-                SectionPointer(
-                    passage_id=hit.passage.id,
-                    doc_id=hit.passage.doc_id,
-                    title=info.title,
-                    author=info.author,
-                    section=hit.passage.section,
                 )
             )
             if len(closest) >= limit:
@@ -241,6 +264,10 @@ class Composer:
         text = "The library does not answer that."
         if closest:
             text += " The closest sections are listed below."
+        passages = [
+            self._retrieved(c, p)
+            for c, p in zip(ranked.candidates[:LISTED], ranked.probability[:LISTED], strict=True)
+        ]
         return Answer(
             question=question,
             answered=False,

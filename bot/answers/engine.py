@@ -13,15 +13,15 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.answers.compose import ComposeOptions, Composer
+from bot.answers.learning import ModelSet
 from bot.answers.model import Answer
 from bot.config import AnswerConfig, Config
 from bot.library.loader import Library, bundled_library_dir, load_library
-from bot.retrieval.index import load_or_build
+from bot.retrieval.index import load_or_build, progress_reporter
 from bot.retrieval.retriever import EmptyLibraryError, Hit, Retriever
 from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
-
-# How many passages answers are composed from (and returned with an answer).
-ANSWER_POOL = 8
+from bot.semantic.encoder import load_encoder
+from bot.semantic.vectors import Progress, load_or_build_semantic
 
 
 @dataclass(frozen=True)
@@ -31,28 +31,33 @@ class IndexReport:
     skipped: tuple[tuple[str, str], ...]
     built_at: datetime
     from_cache: bool
+    engine: str = "postings"
+    semantic_model: str | None = None  # None: answering with BM25 alone
 
 
 class AnswerEngine:
     """Answers and searches over one loaded library; shared by every platform."""
 
     def __init__(
-        self, library: Library, retriever: Retriever, report: IndexReport, config: AnswerConfig
+        self,
+        library: Library,
+        retriever: Retriever,
+        composer: Composer,
+        report: IndexReport,
+        config: AnswerConfig,
     ) -> None:
         self.library = library
         self.retriever = retriever
+        self.composer = composer
         self.report = report
         self.config = config
         self.defaults = compose_options(brief=True, strictness="normal", config=config)
-        self._composer = Composer(retriever, {d.info.id: d.info for d in library.documents})
 
     def search(self, query: str, k: int) -> list[Hit]:
         return self.retriever.search(query, k)
 
     def answer(self, question: str, options: ComposeOptions | None = None) -> Answer:
-        opts = options or self.defaults
-        hits = self.retriever.search(question, ANSWER_POOL)
-        return self._composer.compose(question, hits, opts)
+        return self.composer.compose(question, options or self.defaults)
 
     async def asearch(self, query: str, k: int) -> list[Hit]:
         return await asyncio.to_thread(self.search, query, k)
@@ -66,8 +71,19 @@ def library_folders(config: Config) -> list[Path]:
     return [base, *config.library.extra_paths]
 
 
-def build_engine(config: Config, folders: Sequence[Path] | None = None) -> AnswerEngine:
-    """Load the library, load or build its index, and assemble the engine."""
+def _embedding_progress(what: str, total: int) -> Progress:
+    report = progress_reporter(total, noun=what, verb="embedding", every=1_000)
+    return lambda done, _: report(done, total)
+
+
+def build_engine(
+    config: Config, folders: Sequence[Path] | None = None, models: ModelSet | None = None
+) -> AnswerEngine:
+    """Load the library, load or build its index (and embeddings), and assemble the engine.
+
+    Everything an answer needs is loaded here, before any chat connects, so the first
+    question costs no more than the others.
+    """
     chosen = list(folders or library_folders(config))
     library = load_library(chosen, config.library.passage_max_chars)
     if not library.passages:
@@ -78,16 +94,28 @@ def build_engine(config: Config, folders: Sequence[Path] | None = None) -> Answe
         )
     r = config.retrieval
     tokenizer = Tokenizer(TokenizerOptions(stemming=r.stemming, stop_words=r.stop_words))
-    index = load_or_build(library, r, tokenizer, config.data_dir / "index")
+    cache = config.data_dir / "index"
+    index = load_or_build(library, r, tokenizer, cache)
     retriever = Retriever(library.passages, index.bm25, tokenizer)
+    encoder = load_encoder(r.semantic)
+    semantic = (
+        load_or_build_semantic(library.passages, encoder, cache, index.key, _embedding_progress)
+        if encoder is not None
+        else None
+    )
+    model = (models or ModelSet.load()).for_mode(semantic is not None)
+    composer = Composer(library, retriever, r, encoder, semantic, model)
+    composer.warm_up()
     report = IndexReport(
         documents=len(library.documents),
         passages=len(library.passages),
         skipped=tuple((s.file, s.reason) for s in library.skipped),
         built_at=index.built_at,
         from_cache=index.loaded_from_cache,
+        engine=retriever.engine_name,
+        semantic_model=encoder.name if semantic is not None and encoder is not None else None,
     )
-    return AnswerEngine(library, retriever, report, config.answers)
+    return AnswerEngine(library, retriever, composer, report, config.answers)
 
 
 def compose_options(

@@ -1,15 +1,16 @@
 """What kind of thing a question asks for, and whether a sentence holds one.
 
-"How many" wants a count, "when did" a date, "who" a name. A sentence that matches the
-question's words but holds no such thing is a near miss: quoting it would pass off related
-text as the answer, so the composer prefers sentences of the right kind and declines when
-none is.
+"How many" wants a count, "when did" a date, "how long" a duration, "who" a name or a group,
+"where" or "which country" a place. A sentence that matches the question's words but holds
+no such thing is a near miss. These checks are features of the learned sentence choice and
+of the decision to answer, not rules: the models weigh them against everything else.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 
 from bot.retrieval.specificity import is_rare
@@ -18,42 +19,88 @@ from bot.retrieval.tokenize import fold
 
 class Kind(StrEnum):
     DATE = "date"
+    DURATION = "duration"
     NUMBER = "number"
-    PERSON = "person"  # a person or anything else known by a name
+    PERSON = "person"  # a person, a group, or anything else known by a name
+    PLACE = "place"
     OTHER = "other"
 
 
-_YEAR = re.compile(r"\b1[6-9]\d\d\b|\b20\d\d\b")
+TYPED_KINDS = (Kind.DATE, Kind.DURATION, Kind.NUMBER, Kind.PERSON, Kind.PLACE)
+
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December"
+    "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec"
+)
+_SEASONS = "spring|summer|autumn|fall|winter"
+_YEAR = r"(?:1[6-9]\d\d|20\d\d)(?:s|’s|'s)?"
+_DATE = re.compile(
+    rf"\b{_YEAR}\b"  # 1918, the 1920s
+    rf"|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"  # March 18, Dec. 28th
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b"  # 18 March, 28th of December
+    rf"|(?<![.!?]\s)(?<!^)\b(?:{_MONTHS})\b"  # in March (not a sentence-initial "May")
+    rf"|\b(?:{_SEASONS})\s+(?:of\s+)?{_YEAR}\b",  # spring 1918, the summer of 1921
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+    r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
+    r"|eighty|ninety|hundred|thousand|million|billion|dozen|half|a few|several|a couple"
+)
 # A count: digits that are not a year or an ordinal ("10th"), or a number word.
 _COUNT = re.compile(
-    r"\b(?!1[6-9]\d\d\b|20\d\d\b)\d[\d,.]*\b(?!st|nd|rd|th)"
-    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty"
-    r"|fifty|hundred|thousand|million|dozen)s?\b",
+    rf"\b(?!{_YEAR}\b)\d[\d,.]*\b(?!st|nd|rd|th)|\b(?:{_NUMBER_WORDS})s?\b|\d+\s*%",
+    re.IGNORECASE,
+)
+_UNITS = r"seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies)"
+_DURATION = re.compile(
+    rf"\b(?:\d[\d,.]*|{_NUMBER_WORDS}|a|an|another|many|some)\s+(?:\w+\s+)?(?:{_UNITS})\b"
+    rf"|\bfor\s+(?:{_UNITS})\b|\buntil\b|\bfrom\b.{{1,40}}\bto\b",
     re.IGNORECASE,
 )
 # Capitalised words inside a sentence (not its first word, nor one after a full stop).
-_CAPITALISED = re.compile(r"(?<!^)(?<![.!?:]\s)\b[A-Z][a-z]+")
+_CAPITALISED = re.compile(r"(?<!^)(?<![.!?:]\s)(?<![.!?:][\"“]\s)\b[A-Z][\w’'-]*[a-z]")
+_GROUP = re.compile(r"\b[a-z]+(?:ists|ians|ites|ers|ors|ants|ents|iks|eviks)\b")
 _NOT_NAMES = frozenset(
     """The A An I In On At As It He She They We His Her Their This That These Those But And Or
-    If When While After Before During Since January February March April May June July August
-    September October November December Monday Tuesday Wednesday Thursday Friday Saturday
-    Sunday""".split()
+    If When While After Before During Since Monday Tuesday Wednesday Thursday Friday Saturday
+    Sunday Mr Mrs Ms Dr""".split()
+)
+
+_DATE_QUESTION = re.compile(
+    r"^(?:and |so |but )?when\b(?! the\b)(?! they\b)(?! he\b)(?! she\b)(?! it\b)"
+    r"|\b(?:what|which|in which|in what) (?:year|years|date|month|day|season|decade)\b"
+    r"|\bwhen (?:did|was|were|is|are|do|does|had|has|have|exactly|will|would)\b"
+    r"|\bwhat time\b|\bhow long ago\b"
+)
+_DURATION_QUESTION = re.compile(r"\bhow long\b|\bfor how many (?:days|weeks|months|years)\b")
+_NUMBER_QUESTION = re.compile(
+    r"\b(?:how many|how much|what number|what percentage|what share|what proportion"
+    r"|how large|how big|how old|what size|how far|how strong)\b"
+)
+_PERSON_QUESTION = re.compile(
+    r"\b(?:who|whom|whose)\b|\bwhich (?:couple|person|people|man|woman|men|women|leader|group"
+    r"|party|faction|anarchist|bolshevik|author|writer|historian|commander|general|official"
+    r"|worker|organi[sz]ation)\b|\b(?:name|named|called)\b"
+)
+_PLACE_QUESTION = re.compile(
+    r"\bwhere\b|\bwhich (?:country|city|town|place|region|island|factory|plant|village)\b"
+    r"|\bwhat (?:country|city|town|place|region|island)\b"
 )
 
 
 def question_kind(question: str) -> Kind:
-    q = question.lower().strip()
-    # "When did/was ..." asks for a date; "when the workers tried ..." only sets a scene.
-    if re.match(r"when (did|was|were|is|are|do|does|had|has|have|exactly|will|would)\b", q) or (
-        re.search(r"\b(what|which) (year|date|month|day)\b", q)
-    ):
+    """What the question asks for; a "when the workers tried ..." clause only sets a scene."""
+    q = " ".join(question.lower().split())
+    if _DURATION_QUESTION.search(q):
+        return Kind.DURATION
+    if _DATE_QUESTION.search(q):
         return Kind.DATE
-    if re.search(r"\b(how many|how much|what number|what percentage|how large|how big)\b", q):
+    if _NUMBER_QUESTION.search(q):
         return Kind.NUMBER
-    # Asking who, or for a name ("what was the name of ...", "his first name"), wants a name.
-    if re.search(r"\b(who|whom|whose|which couple|which person|what person)\b", q) or re.search(
-        r"\b(name|named|called)\b", q
-    ):
+    if _PLACE_QUESTION.search(q):
+        return Kind.PLACE
+    if _PERSON_QUESTION.search(q):
         return Kind.PERSON
     return Kind.OTHER
 
@@ -64,20 +111,69 @@ def names(sentence: str) -> list[str]:
     return [
         word
         for word in _CAPITALISED.findall(sentence)
-        if word not in _NOT_NAMES and is_rare(word.lower())
+        if word not in _NOT_NAMES and is_rare(fold(word).strip("’'-"))
     ]
+
+
+def _asked(question: str) -> set[str]:
+    return {fold(w) for w in re.findall(r"\w+", question)}
 
 
 def holds(kind: Kind, sentence: str, question: str = "") -> bool:
     """Whether `sentence` holds what a question of `kind` asks for (a name it does not name)."""
     if kind is Kind.DATE:
-        return bool(_YEAR.search(sentence))
+        return bool(_DATE.search(sentence))
+    if kind is Kind.DURATION:
+        return bool(_DURATION.search(sentence) or _DATE.search(sentence))
     if kind is Kind.NUMBER:
         return bool(_COUNT.search(sentence))
     if kind is Kind.PERSON:
-        asked = {fold(w) for w in re.findall(r"\w+", question)}
-        return any(fold(name) not in asked for name in names(sentence))
+        asked = _asked(question)
+        new_names = [n for n in names(sentence) if fold(n) not in asked]
+        groups = [g for g in _GROUP.findall(sentence) if g not in asked]
+        return bool(new_names or groups)
+    if kind is Kind.PLACE:
+        asked = _asked(question)
+        return any(
+            fold(w) not in asked and w not in _NOT_NAMES for w in _CAPITALISED.findall(sentence)
+        )
     return True
+
+
+_KIND_PATTERNS = {Kind.DATE: _DATE, Kind.DURATION: _DURATION, Kind.NUMBER: _COUNT}
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+_FOCUS = re.compile(r"\bhow (?:many|much|long|old|large|big)\s+((?:\w+\s+){0,1}\w+)")
+
+
+def focus(question: str) -> str:
+    """The words a count is asked of: "how many *delegate votes* did ..."."""
+    match = _FOCUS.search(question.lower())
+    return match.group(1) if match else ""
+
+
+def held_near(
+    kind: Kind, text: str, question: str, terms_of: Callable[[str], list[str]], reach: int = 4
+) -> bool:
+    """Whether what the question asks for sits within `reach` words of a word the question
+    uses: "how many warships" is not answered by "forty-eight miles" in a sentence about
+    Kronstadt. `terms_of` maps text to index terms, so "arrested" meets "arrests"."""
+    pattern = _KIND_PATTERNS.get(kind)
+    if pattern is None:
+        return holds(kind, text, question)
+    wanted = set(terms_of(focus(question) or question))
+    words = [(m.start(), terms_of(m.group(0))) for m in _TOKEN.finditer(text)]
+    near = [i for i, (_, terms) in enumerate(words) if wanted.intersection(terms)]
+    if not near:
+        return False
+    starts = [start for start, _ in words]
+    for match in pattern.finditer(text):
+        at = bisect.bisect_left(starts, match.start())
+        end = bisect.bisect_left(starts, match.end())
+        if any(at - reach <= i <= end + reach for i in near):
+            return True
+    return False
 
 
 def satisfied(question: str, sentences: Iterable[str]) -> bool:

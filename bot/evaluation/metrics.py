@@ -24,6 +24,9 @@ EVIDENCE_OVERLAP = 0.7
 
 
 class EvalQuestion(BaseModel):
+    """One line of a question file; `group` ties a translation to the question it
+    translates, so cross-validation never splits them across folds."""
+
     model_config = ConfigDict(extra="ignore")
 
     id: str
@@ -33,10 +36,33 @@ class EvalQuestion(BaseModel):
     evidence: str | None = None
     type: str = "fact"
     difficulty: str = "medium"
+    group: str | None = None
+    language: str = "en"
+
+    @property
+    def answerable(self) -> bool:
+        return self.doc is not None
+
+    @property
+    def group_key(self) -> str:
+        return self.group or self.id
 
 
 class EvalFileError(Exception):
     """The question file is unreadable or a line is malformed; the message says which."""
+
+
+def read_question_files(paths: Sequence[Path]) -> list[EvalQuestion]:
+    """Several files as one set; an id repeated across files is an error (it names both)."""
+    questions: list[EvalQuestion] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        for q in read_questions(path):
+            if q.id in seen:
+                raise EvalFileError(f"question id {q.id!r} is in both {seen[q.id]} and {path}")
+            seen[q.id] = path
+            questions.append(q)
+    return questions
 
 
 def read_questions(path: Path) -> list[EvalQuestion]:
@@ -55,11 +81,16 @@ def read_questions(path: Path) -> list[EvalQuestion]:
     return questions
 
 
+def contains_answer(text: str, expected: Sequence[str]) -> bool:
+    """Whether `text` holds one of the expected answers (case-insensitive)."""
+    lowered = text.lower()
+    return any(e.lower() in lowered for e in expected)
+
+
 def answer_hit(answer: Answer, expected: Sequence[str]) -> bool:
     if not answer.answered:
         return False
-    text = answer.text[:ANSWER_TEXT_LIMIT].lower()
-    return any(e.lower() in text for e in expected)
+    return contains_answer(answer.text[:ANSWER_TEXT_LIMIT], expected)
 
 
 def words(text: str) -> list[str]:
@@ -110,14 +141,18 @@ class EvalReport:
     overall: dict[str, float | None]
     by_type: dict[str, dict[str, float | None]]
     failures: list[dict[str, object]] = field(default_factory=list)
+    by_language: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
-def evaluate(questions: Iterable[EvalQuestion], answer: Callable[[str], Answer]) -> EvalReport:
+def evaluate(
+    questions: Iterable[EvalQuestion], answer: Callable[[EvalQuestion], Answer]
+) -> EvalReport:
+    """Score the answers `answer` gives, with the README's definitions."""
     tallies: dict[str, _Tally] = defaultdict(_Tally)
     failures: list[dict[str, object]] = []
     for q in questions:
-        result = answer(q.question)
-        for tally in (tallies["overall"], tallies[q.type]):
+        result = answer(q)
+        for tally in (tallies["overall"], tallies[q.type], tallies[f"language:{q.language}"]):
             if q.doc is None:
                 tally.unanswerable += 1
                 tally.abstain += not result.answered
@@ -141,12 +176,22 @@ def evaluate(questions: Iterable[EvalQuestion], answer: Callable[[str], Answer])
                 }
             )
     overall = tallies.pop("overall").metrics()
-    return EvalReport(overall, {k: t.metrics() for k, t in sorted(tallies.items())}, failures)
+    languages = {
+        k.removeprefix("language:"): tallies.pop(k).metrics()
+        for k in sorted(tallies)
+        if k.startswith("language:")
+    }
+    by_type = {k: t.metrics() for k, t in sorted(tallies.items())}
+    return EvalReport(overall, by_type, failures, languages if len(languages) > 1 else {})
 
 
 def format_report(report: EvalReport) -> str:
     columns = ["answer_hit", "evidence@1", "evidence@5", "abstention", "false_abstention", "n"]
-    rows = [("overall", report.overall), *report.by_type.items()]
+    rows = [
+        ("overall", report.overall),
+        *report.by_type.items(),
+        *((f"in {name}", m) for name, m in report.by_language.items()),
+    ]
     header = f"{'':14}" + "".join(f"{c:>17}" for c in columns)
     lines = [header]
     for name, metrics in rows:

@@ -1,6 +1,7 @@
 import pytest
 
-from bot.answers.kinds import Kind, holds, names, question_kind, satisfied
+from bot.answers.kinds import Kind, focus, held_near, holds, names, question_kind, satisfied
+from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
 
 
 @pytest.mark.parametrize(
@@ -8,27 +9,68 @@ from bot.answers.kinds import Kind, holds, names, question_kind, satisfied
     [
         ("when did the kronstadt revolt start", Kind.DATE),
         ("what year was the colony dissolved", Kind.DATE),
+        ("when exactly did the soviets cancel the contract?", Kind.DATE),
         ("when the workers ran the refinery, what did the commissar say", Kind.OTHER),
         ("how many people lived in the region", Kind.NUMBER),
+        ("how old was shliapnikov when he started working metal", Kind.NUMBER),
+        ("how long did the fight against makhno drag on", Kind.DURATION),
         ("who was the opposition guy that executed the grand duke", Kind.PERSON),
         ("why did the sailors rebel", Kind.OTHER),
         ("what was the name of the ship they sailed on", Kind.PERSON),
         ("what was the engineer's first name", Kind.PERSON),
+        ("which country was he sent to", Kind.PLACE),
+        ("where was the press hidden", Kind.PLACE),
     ],
 )
 def test_question_kinds(question: str, kind: Kind) -> None:
     assert question_kind(question) is kind
 
 
-def test_a_count_is_not_a_year_or_an_ordinal() -> None:
-    assert holds(Kind.NUMBER, "About 10,000 people came.")
-    assert holds(Kind.NUMBER, "A few thousand anarchists.")
-    assert not holds(Kind.NUMBER, "In 1920 the 10th congress met.")
-    assert holds(Kind.DATE, "It met in March 1921.")
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "It met in March 1921.",
+        "The strike began on March 18.",
+        "The strike began on 18 March.",
+        "The contract ended on the 28th of December.",
+        "Detachments formed in spring 1918.",
+        "It sat from May 26 to June 4, 1918.",
+        "Arrests followed in the summer of 1921.",
+        "The 1920s saw the colony grow.",
+        "The plan backfired in summer 1919.",
+        "The Soviet Council signed the agreement on Dec. 25th.",
+    ],
+)
+def test_every_date_form_the_texts_use_is_a_date(sentence: str) -> None:
+    assert holds(Kind.DATE, sentence)
+
+
+def test_not_every_capital_m_is_may() -> None:
+    assert not holds(Kind.DATE, "May we ask what happened?")
     assert not holds(Kind.DATE, "It met in the spring.")
 
 
-def test_names_are_rare_capitalised_words_the_question_lacks() -> None:
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The struggle continued for another nine months.",
+        "The colony lasted four years.",
+        "It went on for months.",
+        "They held out until March 18.",
+    ],
+)
+def test_durations(sentence: str) -> None:
+    assert holds(Kind.DURATION, sentence)
+
+
+def test_a_count_is_not_a_year_or_an_ordinal() -> None:
+    assert holds(Kind.NUMBER, "About 10,000 people came.")
+    assert holds(Kind.NUMBER, "A few thousand anarchists.")
+    assert holds(Kind.NUMBER, "They shot tens of thousands of deserters.")
+    assert not holds(Kind.NUMBER, "In 1920 the 10th congress met.")
+
+
+def test_who_is_answered_by_a_name_or_a_group_the_question_lacks() -> None:
     assert names("The colony was led by Sebald Rutgers and the Revolution.") == [
         "Sebald",
         "Rutgers",
@@ -36,5 +78,16 @@ def test_names_are_rare_capitalised_words_the_question_lacks() -> None:
     question = "who replaced rutgers at kuzbass"
     assert holds(Kind.PERSON, "Rutgers was replaced by Kutkin.", question)
     assert not holds(Kind.PERSON, "Rutgers left the Revolution behind.", question)
+    assert holds(Kind.PERSON, "The initiative came from the anarchists.", "who started it")
     assert satisfied(question, ["Rutgers left.", "Then Kutkin came."])
     assert not satisfied("how many votes did it get", ["A large minority of votes in 1921."])
+
+
+def test_a_count_must_be_of_the_thing_asked_about() -> None:
+    terms = Tokenizer(TokenizerOptions())
+    question = "how many warships were stationed at kronstadt in 1921"
+    assert focus(question) == "warships were"
+    far = "Kronstadt was an island naval base forty-eight miles from Petrograd."
+    assert holds(Kind.NUMBER, far) and not held_near(Kind.NUMBER, far, question, terms)
+    near = "They shot tens of thousands of deserters, but it was not enough."
+    assert held_near(Kind.NUMBER, near, "how many deserters did they shoot", terms)

@@ -144,7 +144,8 @@ async def test_bad_input_gets_short_clear_replies(console_app: App) -> None:
     controls = await core.ask("who\x00 led\x1b[31m the kronstadt\u202e revolt", ADMIN, GUILD)
     assert isinstance(controls, AnswerReply)
     assert "\x00" not in controls.answer.question and "\u202e" not in controls.answer.question
-    russian = await core.ask("Что такое рабочий контроль?", ADMIN, GUILD)
+    # Off topic in Russian: declined, with a hint that the library is in English.
+    russian = await core.ask("Какая столица Франции?", ADMIN, GUILD)
     assert isinstance(russian, AnswerReply) and not russian.answer.answered
     assert "English" in russian.answer.text
     missing = await core.source("nope:99")

@@ -210,9 +210,7 @@ async def test_forget_user_deletes_questions_feedback_and_unnames_audit(
     assert (ids, helpful) == ('["doc#1", "doc#2"]', 1)
 
     assert await store.forget_user("discord:7") == 3
-    assert [i.user_id for i in await store.unanswered(PLACE, include_askers=True)] == [
-        "discord:8"
-    ]
+    assert [i.user_id for i in await store.unanswered(PLACE, include_askers=True)] == ["discord:8"]
     assert await count(db, "feedback") == 0
     [change] = await store.recent_changes(PLACE)
     assert (change.user_id, change.new_value) == (FORGOTTEN_USER, "false")

@@ -12,7 +12,7 @@ from discord_harness import running_bot
 from fake_discord import EPHEMERAL, FakeDiscord, Json, pings_someone
 
 from bot.app import App, open_app
-from bot.config import Config, DiscordConfig, LibraryConfig
+from bot.config import Config, DiscordConfig, LibraryConfig, RetrievalConfig
 from bot.core.places import Where, discord_place
 from bot.discord_bot.client import SamizdatBot
 
@@ -275,6 +275,8 @@ async def test_a_passage_longer_than_an_embed_arrives_whole_in_several_messages(
     config = Config(
         data_dir=tmp_path / "long",
         library=LibraryConfig(passage_max_chars=5000),
+        # Only the splitting is under test: embedding 5,000-character passages is not.
+        retrieval=RetrievalConfig(semantic="off"),
         discord=DiscordConfig(token="fake-token"),
     )
     async with open_app(config) as app, running_bot(fake, app) as bot:

@@ -1,0 +1,53 @@
+"""Out-of-fold evaluation: every question is answered by models fitted without it.
+
+This is the number the README reports. The questions are split into folds (`folds.py`);
+for each fold the answer models (weights and thresholds) are fitted on the other folds and
+the fold's questions are answered and scored with them, exactly as the bot would answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bot.answers.compose import ComposeOptions, Composer
+from bot.answers.learning import AnswerModel
+from bot.answers.model import Answer
+from bot.answers.training import Example, fit_answer_model, make_example
+from bot.evaluation.folds import assign_folds
+from bot.evaluation.metrics import EvalQuestion, EvalReport, evaluate
+
+Fit = Callable[[Sequence[Example], Composer], AnswerModel]
+
+
+def out_of_fold_answers(
+    examples: Sequence[Example],
+    composer: Composer,
+    folds: int,
+    options: ComposeOptions,
+    fit: Fit = fit_answer_model,
+) -> dict[str, Answer]:
+    """Each question's answer from the models fitted on the other folds."""
+    fold_of = assign_folds([e.gold for e in examples], folds)
+    answers: dict[str, Answer] = {}
+    for fold in range(folds):
+        train = [e for e, f in zip(examples, fold_of, strict=True) if f != fold]
+        model = fit(train, composer)
+        for e, f in zip(examples, fold_of, strict=True):
+            if f == fold:
+                answers[e.gold.id] = composer.compose_prepared(
+                    e.question, e.candidates, options, model
+                )
+    return answers
+
+
+def cross_validate(
+    questions: Sequence[EvalQuestion],
+    composer: Composer,
+    folds: int,
+    options: ComposeOptions,
+    report_on: Sequence[EvalQuestion] | None = None,
+) -> EvalReport:
+    """Out-of-fold scores over `report_on` (default: all the questions)."""
+    examples = [make_example(q, composer) for q in questions]
+    answers = out_of_fold_answers(examples, composer, folds, options)
+    return evaluate(report_on if report_on is not None else questions, lambda q: answers[q.id])

@@ -1,0 +1,40 @@
+"""Which fold each question belongs to, so nothing is scored by a model fitted on it.
+
+Folds are stratified by question type (each fold gets its share of the rare unanswerable
+questions) and grouped (a translation always sits in the fold of the question it
+translates). The assignment depends only on the questions' ids, never on their order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+
+from bot.evaluation.metrics import EvalQuestion
+
+
+def _stable(key: str) -> str:
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+def assign_folds(questions: Sequence[EvalQuestion], folds: int) -> list[int]:
+    """The fold (0 to `folds` - 1) of each question, in the order given."""
+    if folds < 2:
+        raise ValueError("cross-validation needs at least 2 folds")
+    groups: dict[str, list[int]] = defaultdict(list)
+    kind: dict[str, str] = {}
+    for i, q in enumerate(questions):
+        groups[q.group_key].append(i)
+        kind.setdefault(q.group_key, q.type)
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for key in groups:
+        by_type[kind[key]].append(key)
+    result = [0] * len(questions)
+    offset = 0
+    for type_name in sorted(by_type):
+        for n, key in enumerate(sorted(by_type[type_name], key=_stable)):
+            for i in groups[key]:
+                result[i] = (offset + n) % folds
+        offset += len(by_type[type_name])  # the next type starts where this one ended
+    return result

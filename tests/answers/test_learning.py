@@ -1,0 +1,87 @@
+"""The answer models: fitted from data, stored as plain finite numbers, refused when wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.answers.features import feature_names
+from bot.answers.learning import (
+    DECLINE_RATES,
+    AnswerModel,
+    ModelFileError,
+    ModelSet,
+    fit_listwise,
+    fit_logistic,
+    thresholds_for,
+)
+
+
+def test_logistic_regression_learns_which_feature_matters() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 2))
+    y = x[:, 0] + 0.1 * rng.normal(size=400) > 0
+    model = fit_logistic(("signal", "noise"), x, y)
+    assert abs(model.weights[0]) > 5 * abs(model.weights[1])
+    assert model.probability(np.array([[2.0, 0.0]]))[0] > 0.9
+    gated = model.probability(np.array([[2.0, 0.0]]), np.array([0.0, 1.0]))[0]
+    at_mean = model.probability(np.array([[model.mean[0], 0.0]]))[0]
+    assert abs(gated - at_mean) < 1e-9  # a feature gated to 0 reads as its training mean
+
+
+def test_the_listwise_model_ranks_the_answering_row_first_in_each_group() -> None:
+    rng = np.random.default_rng(5)
+    groups = []
+    for _ in range(60):
+        x = rng.normal(size=(8, 2))
+        y = np.zeros(8, dtype=bool)
+        y[int(np.argmax(x[:, 1]))] = True  # the second feature picks the answer
+        groups.append((x, y, np.ones(2)))
+    model = fit_listwise(("a", "b"), groups)
+    hits = sum(bool(y[int(np.argmax(model.score(x)))]) for x, y, _ in groups)
+    assert hits >= 55
+
+
+def test_each_strictness_declines_at_most_its_share_of_answerable_questions() -> None:
+    probability = np.linspace(0.01, 0.99, 100)
+    answerable = np.ones(100, dtype=bool)
+    thresholds = thresholds_for(probability, answerable)
+    for name, rate in DECLINE_RATES.items():
+        assert (probability < thresholds[name]).mean() <= rate
+    assert thresholds["lenient"] <= thresholds["normal"] <= thresholds["strict"]
+
+
+def test_the_shipped_model_matches_the_features_and_survives_a_round_trip(
+    tmp_path: Path,
+) -> None:
+    shipped = ModelSet.load()
+    for semantic in (True, False):
+        model = shipped.for_mode(semantic)
+        assert model.sentences.names == feature_names("sentence", semantic)
+        assert set(model.thresholds) == set(DECLINE_RATES)
+    shipped.save(tmp_path / "model.json")
+    again = ModelSet.load(tmp_path / "model.json")
+    assert again.for_mode(True).decision.weights.tolist() == (
+        shipped.for_mode(True).decision.weights.tolist()
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.replace('"dense_best"', '"something_else"'), "other features"),
+        (lambda t: t.replace('"bias": ', '"bias": NaN, "x": ', 1), "malformed"),
+        (lambda t: "{ not json", "malformed"),
+    ],
+)
+def test_a_damaged_model_file_is_refused_with_one_line(
+    tmp_path: Path, change: object, message: str
+) -> None:
+    path = tmp_path / "model.json"
+    ModelSet({m: AnswerModel.untrained(m) for m in (True, False)}).save(path)
+    path.write_text(change(path.read_text()))  # type: ignore[operator]
+    with pytest.raises(ModelFileError, match=message) as raised:
+        ModelSet.load(path)
+    assert "\n" not in str(raised.value)
