@@ -94,6 +94,7 @@ def engine_for(library: Library, encoder: Encoder | None) -> tuple[AnswerEngine,
             encoder,
             random_vectors(len(library.passages), encoder.dim, 1),
             random_vectors(int(starts[-1]), encoder.dim, 2),
+            random_vectors(int(starts[-1]) - len(library.passages), encoder.dim, 3),
             starts.astype(np.int64),
         )
     model = ModelSet.load().for_mode(semantic is not None)

@@ -15,7 +15,7 @@ import numpy as np
 from bot.answers.engine import build_engine
 from bot.answers.learning import ModelSet
 from bot.config import Config
-from bot.semantic.vectors import passage_text, save_known
+from bot.semantic.vectors import pair_texts, passage_text, save_known
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,8 +30,18 @@ def main() -> int:
         semantic = engine.composer.semantic_index
         assert semantic is not None
         passages = engine.library.passages
-        texts = [passage_text(p) for p in passages] + [s for p in passages for s in p.sentences]
-        vectors = np.vstack([np.asarray(semantic.passages), np.asarray(semantic.sentences)])
+        texts = [
+            *(passage_text(p) for p in passages),
+            *(s for p in passages for s in p.sentences),
+            *pair_texts(passages),
+        ]
+        vectors = np.vstack(
+            [
+                np.asarray(semantic.passages),
+                np.asarray(semantic.sentences),
+                np.asarray(semantic.pairs),
+            ]
+        )
         target = ROOT / "bot" / "semantic" / "shipped" / semantic.encoder.name
         save_known(target, texts, vectors.astype(np.float32))
         print(f"wrote {len(texts)} vectors to {target.relative_to(ROOT)}")

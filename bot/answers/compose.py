@@ -29,7 +29,7 @@ from bot.answers.learning import AnswerModel, Standardised
 from bot.answers.model import Answer, Citation, RetrievedPassage, SectionPointer
 from bot.answers.question import PreparedQuestion, prepare
 from bot.config import RetrievalConfig
-from bot.library.loader import Library
+from bot.library.loader import NOTES_SECTION, Library
 from bot.retrieval.candidates import Candidate, gather
 from bot.retrieval.index import indexed_text
 from bot.retrieval.retriever import Retriever
@@ -138,12 +138,24 @@ class Composer:
     def window_rows(
         self, question: PreparedQuestion, ranked: Ranked, longest: int
     ) -> tuple[list[Window], NDArray[np.float64]]:
-        """The possible quotes (runs of up to `longest` sentences) and their features."""
-        spans = windows(ranked.candidates[:SHORTLIST], max(1, longest))
+        """The possible quotes (runs of up to `longest` sentences) and their features.
+
+        A note (a reference, a footnote) is a possible quote only when it shares a word
+        with the question: to an embedding model a bare reference is mostly its titles,
+        often in other languages, and it would otherwise "answer" questions in them."""
+        spans = [
+            w
+            for w in windows(ranked.candidates[:SHORTLIST], max(1, longest))
+            if w.candidate.passage.section != NOTES_SECTION or self._shares_a_word(question, w)
+        ]
         rows = window_features(
             question, spans, list(ranked.probability[:SHORTLIST]), self.terms, self.semantic
         )
         return spans, rows
+
+    def _shares_a_word(self, question: PreparedQuestion, window: Window) -> bool:
+        sentences = self.terms(window.candidate.index).sentences[window.start : window.end]
+        return any(t in question.weights for terms in sentences for t in terms)
 
     @staticmethod
     def choose(spans: Sequence[Window], scores: NDArray[np.float64]) -> Choice | None:

@@ -37,7 +37,15 @@ SENTENCE_LEXICAL = (
     "sentences",
     "in_notes",
 )
-SENTENCE_SEMANTIC = ("dense_best", "dense_gap", "dense_mean", "dense_before", "dense_after")
+SENTENCE_SEMANTIC = (
+    "dense_best",
+    "dense_gap",
+    "dense_mean",
+    "dense_before",
+    "dense_after",
+    "dense_quote",
+    "dense_quote_gap",
+)
 DECISION_LEXICAL = (
     "passage_probability",
     "answer_share",
@@ -175,6 +183,15 @@ def windows(shortlist: Sequence[Candidate], longest: int) -> list[Window]:
     ]
 
 
+def window_dense(window: Window) -> float:
+    """The cosine of the question and the quote as a whole: its sentence, its pair of
+    sentences, or (three sentences) the closer of its two pairs."""
+    if window.end - window.start == 1:
+        return float(window.candidate.sentence_dense[window.start])
+    pairs = window.candidate.pair_dense[window.start : window.end - 1]
+    return float(pairs.max()) if len(pairs) else 0.0
+
+
 def window_features(
     question: PreparedQuestion,
     spans: Sequence[Window],
@@ -187,8 +204,10 @@ def window_features(
         (float(w.candidate.sentence_dense.max()) for w in spans if len(w.candidate.sentence_dense)),
         default=0.0,
     )
+    quote_dense = [window_dense(w) for w in spans]
+    best_quote = max(quote_dense, default=0.0)
     rows = []
-    for window in spans:
+    for window, quote in zip(spans, quote_dense, strict=True):
         passage_terms = terms(window.candidate.index)
         own: frozenset[str] = frozenset().union(
             *(passage_terms.sentences[i] for i in window.sentences)
@@ -219,6 +238,8 @@ def window_features(
                 float(inside.mean()),
                 float(dense[window.start - 1]) if window.start > 0 else 0.0,
                 float(dense[window.end]) if window.end < len(dense) else 0.0,
+                quote,
+                quote - best_quote,
             ]
         rows.append(row)
     width = len(feature_names("sentence", semantic))
@@ -264,7 +285,7 @@ def decision_features(
         question.english,
     ]
     if semantic:
-        best = float(candidate.sentence_dense[answer.start : answer.end].max())
+        best = window_dense(answer)
         sentences = np.concatenate([c.sentence_dense for c in pool])
         passages = np.array([c.dense for c in pool])
         row += [

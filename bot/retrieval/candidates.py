@@ -34,6 +34,7 @@ class Candidate:
     bm25_rank: int | None
     dense: float  # cosine of question and passage; 0 without the semantic layer
     sentence_dense: NDArray[np.float32]  # cosine of question and each sentence
+    pair_dense: NDArray[np.float32]  # ... and each two consecutive sentences
 
 
 def gather(
@@ -57,6 +58,7 @@ def gather(
                 rank[i],
                 0.0,
                 np.zeros(len(retriever.passages[i].sentences), dtype=np.float32),
+                np.zeros(max(0, len(retriever.passages[i].sentences) - 1), dtype=np.float32),
             )
             for i in order
         ]
@@ -67,6 +69,7 @@ def gather(
     candidates = []
     for i in order:
         sentences = np.asarray(semantic.sentences[semantic.sentence_rows(i)], dtype=np.float32)
+        pairs = np.asarray(semantic.pairs[semantic.pair_rows(i)], dtype=np.float32)
         candidates.append(
             Candidate(
                 i,
@@ -75,6 +78,7 @@ def gather(
                 rank.get(i),
                 float(np.asarray(semantic.passages[i], dtype=np.float32) @ vector),
                 sentences @ vector,
+                pairs @ vector,
             )
         )
     return candidates

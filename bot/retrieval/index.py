@@ -102,6 +102,32 @@ def progress_reporter(
     return report
 
 
+def _saved_tokens(path: Path, key: str) -> list[list[str]] | None:
+    """The passages' terms saved with the index (a small library's index is its terms)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    tokens = data.get("tokens")
+    if not isinstance(tokens, list) or not all(
+        isinstance(t, list) and all(isinstance(w, str) for w in t) for t in tokens
+    ):
+        return None
+    return tokens
+
+
+def _save_tokens(path: Path, key: str, tokens: list[list[str]]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "tokens": tokens}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("could not save the index to %s: %s", path.parent, exc.strerror)
+
+
 def params_of(config: RetrievalConfig) -> BM25Params:
     return BM25Params(config.variant, config.k1, config.b)
 
@@ -127,10 +153,15 @@ def load_or_build(
             saved = datetime.fromisoformat(info["built_at"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    bm25: BM25Engine
     if engine == "rank-bm25":
-        bm25: BM25Engine = build_bm25(_tokens(library, config, tokenizer), params, engine=engine)
-        if saved is not None:
-            return PassageIndex(key, bm25, saved, True)
+        tokens = _saved_tokens(cache_dir / "tokens.json", key) if saved is not None else None
+        if tokens is not None:
+            bm25 = build_bm25(tokens, params, engine=engine)
+            return PassageIndex(key, bm25, saved or datetime.now(UTC), True)
+        tokens = list(_tokens(library, config, tokenizer))
+        bm25 = build_bm25(tokens, params, engine=engine)
+        _save_tokens(cache_dir / "tokens.json", key, tokens)
     else:
         loaded = PostingsBM25.load(folder, key, variant=params.variant, k1=params.k1, b=params.b)
         if loaded is not None and len(loaded) == total and saved is not None:

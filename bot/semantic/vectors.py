@@ -107,22 +107,38 @@ def embed(
 
 @dataclass(frozen=True)
 class SemanticIndex:
-    """Unit vectors of the passages and of their sentences, in library order.
+    """Unit vectors of the passages, of their sentences and of each two consecutive
+    sentences (the quotes a brief answer is made of), in library order.
 
-    Passage `i`'s sentences are rows `sentence_start[i]:sentence_start[i + 1]`.
+    Passage `i`'s sentences are rows `sentence_start[i]:sentence_start[i + 1]`; its pairs
+    are the same rows minus `i` (a passage of n sentences has n - 1 pairs).
     """
 
     encoder: Encoder
     passages: StoredVectors
     sentences: StoredVectors
+    pairs: StoredVectors
     sentence_start: NDArray[np.int64]
 
     def sentence_rows(self, passage: int) -> slice:
         return slice(int(self.sentence_start[passage]), int(self.sentence_start[passage + 1]))
 
+    def pair_rows(self, passage: int) -> slice:
+        start = int(self.sentence_start[passage]) - passage
+        return slice(
+            start,
+            start
+            + max(0, self.sentence_rows(passage).stop - self.sentence_rows(passage).start - 1),
+        )
+
 
 def _starts(passages: Sequence[Passage]) -> NDArray[np.int64]:
     return np.concatenate([[0], np.cumsum([len(p.sentences) for p in passages])]).astype(np.int64)
+
+
+def pair_texts(passages: Sequence[Passage]) -> list[str]:
+    """Each two consecutive sentences of each passage, as a brief answer quotes them."""
+    return [" ".join(p.sentences[i : i + 2]) for p in passages for i in range(len(p.sentences) - 1)]
 
 
 def load_or_build_semantic(
@@ -136,17 +152,23 @@ def load_or_build_semantic(
     folder = cache_dir / "semantic"
     stamp = f"{FORMAT} {encoder.name} {key}"
     starts = _starts(passages)
+    shapes = {
+        "passages": (len(passages), encoder.dim),
+        "sentences": (int(starts[-1]), encoder.dim),
+        "pairs": (int(starts[-1]) - len(passages), encoder.dim),
+    }
     try:
         if (folder / "key.txt").read_text(encoding="utf-8") == stamp:
-            p = np.load(folder / "passages.npy", mmap_mode="r")
-            s = np.load(folder / "sentences.npy", mmap_mode="r")
-            if p.shape == (len(passages), encoder.dim) and s.shape == (starts[-1], encoder.dim):
-                return SemanticIndex(encoder, p, s, starts)
+            saved = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in shapes}
+            if all(saved[name].shape == shape for name, shape in shapes.items()):
+                return SemanticIndex(
+                    encoder, saved["passages"], saved["sentences"], saved["pairs"], starts
+                )
     except (OSError, ValueError):
         pass
     known = shipped_vectors(encoder.name)
     sentence_texts = [s for p in passages for s in p.sentences]
-    log.info("embedding %d passages and %d sentences", len(passages), len(sentence_texts))
+    log.info("embedding %d passages and their %d sentences", len(passages), len(sentence_texts))
     p_vectors = embed(
         [passage_text(p) for p in passages],
         encoder,
@@ -159,13 +181,18 @@ def load_or_build_semantic(
         known,
         progress("sentences", len(sentence_texts)) if progress else None,
     )
-    built = SemanticIndex(encoder, p_vectors, s_vectors, starts)
+    pairs = pair_texts(passages)
+    pair_vectors = embed(
+        pairs, encoder, known, progress("sentence pairs", len(pairs)) if progress else None
+    )
+    built = SemanticIndex(encoder, p_vectors, s_vectors, pair_vectors, starts)
     try:
         tmp = folder.with_name("semantic.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         np.save(tmp / "passages.npy", p_vectors)
         np.save(tmp / "sentences.npy", s_vectors)
+        np.save(tmp / "pairs.npy", pair_vectors)
         (tmp / "key.txt").write_text(stamp, encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)

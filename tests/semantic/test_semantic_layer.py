@@ -23,6 +23,7 @@ from bot.semantic.encoder import (
 )
 from bot.semantic.vectors import (
     load_or_build_semantic,
+    pair_texts,
     passage_text,
     shipped_vectors,
     text_keys,
@@ -95,7 +96,8 @@ def test_vectors_are_cached_and_rebuilt_when_the_passages_or_the_model_change(
     counting = CountingEncoder(model)
     first = load_or_build_semantic(passages, counting, tmp_path / "cache", key="k1")
     built = counting.encoded
-    assert built == len(passages) + sum(len(p.sentences) for p in passages)
+    sentences = sum(len(p.sentences) for p in passages)
+    assert built == len(passages) + sentences + (sentences - len(passages))  # + pairs
 
     again = load_or_build_semantic(passages, counting, tmp_path / "cache", key="k1")
     assert counting.encoded == built  # nothing encoded: loaded from the cache
@@ -119,7 +121,11 @@ def test_the_bundled_library_is_never_embedded_on_a_users_machine(
     known = shipped_vectors(model.name)
     assert known is not None
     passages = load_library([bundled_library_dir()], 700).passages
-    texts = [passage_text(p) for p in passages] + [s for p in passages for s in p.sentences]
+    texts = [
+        *(passage_text(p) for p in passages),
+        *(s for p in passages for s in p.sentences),
+        *pair_texts(passages),
+    ]
     found, _ = known.lookup(text_keys(texts))
     assert found.all(), f"{int((~found).sum())} bundled texts have no shipped vector"
     counting = CountingEncoder(model)
