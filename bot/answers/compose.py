@@ -179,7 +179,6 @@ class Composer:
             float(ranked.probability[where]),
             ranked.candidates,
             self.terms,
-            self._retriever.tokenizer,
             self.semantic,
         )
 

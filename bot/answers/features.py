@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.answers.kinds import TYPED_KINDS, held_near, holds
+from bot.answers.kinds import TYPED_KINDS, holds
 from bot.answers.question import PreparedQuestion
 from bot.library.loader import NOTES_SECTION
 from bot.retrieval.candidates import Candidate
@@ -54,7 +54,6 @@ DECISION_LEXICAL = (
     "coverage_answer",
     "largest_missing_term",
     "kind_missing",
-    "kind_missing_nearby",
     "in_notes",
     "english_share",
 )
@@ -253,7 +252,6 @@ def decision_features(
     passage_probability: float,
     pool: Sequence[Candidate],
     terms: Callable[[int], PassageTerms],
-    tokenizer: Callable[[str], list[str]],
     semantic: bool,
 ) -> Matrix:
     """One row describing a chosen answer: how sure the passage and sentence models are, how
@@ -269,9 +267,6 @@ def decision_features(
     kind_missing = question.kind in TYPED_KINDS and not holds(
         question.kind, answer.text, question.text
     )
-    missing_nearby = question.kind in TYPED_KINDS and not held_near(
-        question.kind, answer.text, question.text, tokenizer
-    )
     row = [
         passage_probability,
         share,
@@ -280,7 +275,6 @@ def decision_features(
         question.coverage(held),
         max(missing, default=0.0) / total,
         float(kind_missing),
-        float(missing_nearby),
         float(candidate.passage.section == NOTES_SECTION),
         question.english,
     ]

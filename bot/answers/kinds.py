@@ -8,9 +8,8 @@ of the decision to answer, not rules: the models weigh them against everything e
 
 from __future__ import annotations
 
-import bisect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from enum import StrEnum
 
 from bot.retrieval.specificity import is_rare
@@ -58,9 +57,10 @@ _DURATION = re.compile(
     rf"|\bfor\s+(?:{_UNITS})\b|\buntil\b|\bfrom\b.{{1,40}}\bto\b",
     re.IGNORECASE,
 )
-# Capitalised words inside a sentence (not its first word, nor one after a full stop).
-_CAPITALISED = re.compile(r"(?<!^)(?<![.!?:]\s)(?<![.!?:][\"“]\s)\b[A-Z][\w’'-]*[a-z]")
-_GROUP = re.compile(r"\b[a-z]+(?:ists|ians|ites|ers|ors|ants|ents|iks|eviks)\b")
+# Capitalised words; a sentence's first word counts only if it is rare (see `names`).
+_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*[a-z]")
+# Groups known by what they believe or where they are from: "the anarchists", "Mensheviks".
+_GROUP = re.compile(r"\b[A-Za-z]+(?:ists|ians|ites|iks|ovists)\b")
 _NOT_NAMES = frozenset(
     """The A An I In On At As It He She They We His Her Their This That These Those But And Or
     If When While After Before During Since Monday Tuesday Wednesday Thursday Friday Saturday
@@ -130,7 +130,7 @@ def holds(kind: Kind, sentence: str, question: str = "") -> bool:
     if kind is Kind.PERSON:
         asked = _asked(question)
         new_names = [n for n in names(sentence) if fold(n) not in asked]
-        groups = [g for g in _GROUP.findall(sentence) if g not in asked]
+        groups = [g for g in _GROUP.findall(sentence) if fold(g) not in asked]
         return bool(new_names or groups)
     if kind is Kind.PLACE:
         asked = _asked(question)
@@ -138,42 +138,6 @@ def holds(kind: Kind, sentence: str, question: str = "") -> bool:
             fold(w) not in asked and w not in _NOT_NAMES for w in _CAPITALISED.findall(sentence)
         )
     return True
-
-
-_KIND_PATTERNS = {Kind.DATE: _DATE, Kind.DURATION: _DURATION, Kind.NUMBER: _COUNT}
-_TOKEN = re.compile(r"[^\W_]+")
-
-
-_FOCUS = re.compile(r"\bhow (?:many|much|long|old|large|big)\s+((?:\w+\s+){0,1}\w+)")
-
-
-def focus(question: str) -> str:
-    """The words a count is asked of: "how many *delegate votes* did ..."."""
-    match = _FOCUS.search(question.lower())
-    return match.group(1) if match else ""
-
-
-def held_near(
-    kind: Kind, text: str, question: str, terms_of: Callable[[str], list[str]], reach: int = 4
-) -> bool:
-    """Whether what the question asks for sits within `reach` words of a word the question
-    uses: "how many warships" is not answered by "forty-eight miles" in a sentence about
-    Kronstadt. `terms_of` maps text to index terms, so "arrested" meets "arrests"."""
-    pattern = _KIND_PATTERNS.get(kind)
-    if pattern is None:
-        return holds(kind, text, question)
-    wanted = set(terms_of(focus(question) or question))
-    words = [(m.start(), terms_of(m.group(0))) for m in _TOKEN.finditer(text)]
-    near = [i for i, (_, terms) in enumerate(words) if wanted.intersection(terms)]
-    if not near:
-        return False
-    starts = [start for start, _ in words]
-    for match in pattern.finditer(text):
-        at = bisect.bisect_left(starts, match.start())
-        end = bisect.bisect_left(starts, match.end())
-        if any(at - reach <= i <= end + reach for i in near):
-            return True
-    return False
 
 
 def satisfied(question: str, sentences: Iterable[str]) -> bool:

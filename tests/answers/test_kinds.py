@@ -1,7 +1,6 @@
 import pytest
 
-from bot.answers.kinds import Kind, focus, held_near, holds, names, question_kind, satisfied
-from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
+from bot.answers.kinds import Kind, holds, names, question_kind, satisfied
 
 
 @pytest.mark.parametrize(
@@ -75,19 +74,11 @@ def test_who_is_answered_by_a_name_or_a_group_the_question_lacks() -> None:
         "Sebald",
         "Rutgers",
     ]
+    assert names("Trotsky too supported it.") == ["Trotsky"]  # a rare first word is a name
+    assert not holds(Kind.PERSON, "The workers struck.", "who struck")  # not a group name
     question = "who replaced rutgers at kuzbass"
     assert holds(Kind.PERSON, "Rutgers was replaced by Kutkin.", question)
     assert not holds(Kind.PERSON, "Rutgers left the Revolution behind.", question)
     assert holds(Kind.PERSON, "The initiative came from the anarchists.", "who started it")
     assert satisfied(question, ["Rutgers left.", "Then Kutkin came."])
     assert not satisfied("how many votes did it get", ["A large minority of votes in 1921."])
-
-
-def test_a_count_must_be_of_the_thing_asked_about() -> None:
-    terms = Tokenizer(TokenizerOptions())
-    question = "how many warships were stationed at kronstadt in 1921"
-    assert focus(question) == "warships were"
-    far = "Kronstadt was an island naval base forty-eight miles from Petrograd."
-    assert holds(Kind.NUMBER, far) and not held_near(Kind.NUMBER, far, question, terms)
-    near = "They shot tens of thousands of deserters, but it was not enough."
-    assert held_near(Kind.NUMBER, near, "how many deserters did they shoot", terms)
