@@ -230,8 +230,8 @@ def _train(config: Config, files: list[Path], output: Path | None) -> int:
     """Fit the answer models with and without the semantic layer, and save both."""
     from bot.answers.engine import build_engine
     from bot.answers.learning import ModelSet
-    from bot.answers.training import fit_answer_model, make_example
     from bot.evaluation import EvalFileError, read_question_files
+    from bot.evaluation.training import fit_answer_model, make_example
 
     try:
         questions = read_question_files(files)

@@ -1,4 +1,5 @@
-"""Scoring the bot on question sets: the metrics, and cross-validation of what is fitted."""
+"""Question sets with known answers: scoring the bot on them, fitting its answer models
+on them, and cross-validation, so what is fitted is never scored on what it was fitted on."""
 
 from bot.evaluation.metrics import (
     EvalFileError,

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from bot.answers.compose import ComposeOptions, Composer
 from bot.answers.learning import AnswerModel
 from bot.answers.model import Answer
-from bot.answers.training import Example, fit_answer_model, make_example
 from bot.evaluation.folds import assign_folds
 from bot.evaluation.metrics import EvalQuestion, EvalReport, evaluate
+from bot.evaluation.training import Example, fit_answer_model, make_example
 
 Fit = Callable[[Sequence[Example], Composer], AnswerModel]
 

@@ -11,10 +11,10 @@ import pytest
 from bot.answers.compose import Composer
 from bot.answers.engine import AnswerEngine
 from bot.answers.learning import AnswerModel
-from bot.answers.training import Example, fit_answer_model, make_example
 from bot.evaluation import EvalQuestion, read_question_files
 from bot.evaluation.crossval import out_of_fold_answers
 from bot.evaluation.folds import assign_folds
+from bot.evaluation.training import Example, fit_answer_model, make_example
 
 DATA = Path(__file__).parents[1] / "data"
 SETS = [DATA / "eval-dev.jsonl", DATA / "eval-dev-b.jsonl", DATA / "eval-translated.jsonl"]
