@@ -7,6 +7,7 @@ question in another language), so the cost stays bounded as the library grows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -76,17 +77,22 @@ def gather(
                 retriever.passages[i],
                 bm25[i],
                 rank.get(i),
-                float(np.asarray(semantic.passages[i], dtype=np.float32) @ vector),
-                sentences @ vector,
-                pairs @ vector,
+                _finite(float(np.asarray(semantic.passages[i], dtype=np.float32) @ vector)),
+                np.nan_to_num(sentences @ vector, nan=0.0, posinf=0.0, neginf=0.0),
+                np.nan_to_num(pairs @ vector, nan=0.0, posinf=0.0, neginf=0.0),
             )
         )
     return candidates
 
 
+def _finite(value: float) -> float:
+    """A damaged vector file must not turn every feature into NaN: it reads as unrelated."""
+    return value if math.isfinite(value) else 0.0
+
+
 def _nearest(semantic: SemanticIndex, vector: Vectors, k: int) -> list[int]:
     """The `k` passages whose vectors are nearest the question's, nearest first."""
-    sims = np.asarray(semantic.passages, dtype=np.float32) @ vector
+    sims = np.nan_to_num(np.asarray(semantic.passages, dtype=np.float32) @ vector, nan=-1.0)
     k = min(k, len(sims))
     best = np.argpartition(-sims, k - 1)[:k]
     return [int(i) for i in best[np.lexsort((best, -sims[best]))]]

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
+import shutil
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Sequence, Sized
@@ -32,6 +34,8 @@ from typing import Any, BinaryIO, Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
 
 Variant = Literal["okapi", "plus", "l"]
 Progress = Callable[[int, int], None]
@@ -499,10 +503,26 @@ class PostingsBM25:
     # -- persistence -----------------------------------------------------------------------
 
     def save(self, folder: Path, content_hash: str) -> None:
-        """Write the index to `folder`; the header goes last, so a half-written index
-        never loads."""
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / _HEADER).unlink(missing_ok=True)
+        """Write the index to a temporary folder beside `folder`, then put it in its place.
+
+        A save that fails (a full disk) leaves the previous index or none, never half of a
+        new one and no stray files; the OSError it raises says why.
+        """
+        _remove_leftovers(folder)
+        tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+        try:
+            tmp.mkdir(parents=True)
+            self._write(tmp, content_hash)
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            if folder.exists():
+                os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _write(self, folder: Path, content_hash: str) -> None:
         for name in _ARRAYS:
             data: NDArray[np.generic] = getattr(self._a, name)
             _replace(folder / f"{name}.npy", functools.partial(np.save, arr=data))
@@ -547,7 +567,8 @@ class PostingsBM25:
             }
             arrays = _Arrays(**loaded)
             n, v, postings = int(header["passages"]), int(header["terms"]), header["postings"]
-            if not _consistent(arrays, terms, n, v, postings):
+            if not _consistent(arrays, terms, n, v, postings) or not _sound(arrays, n, v):
+                log.warning("the saved index in %s is damaged; rebuilding it", folder)
                 return None
             index = cls.__new__(cls)
             index._attach(params, terms, arrays, int(header["total_length"]))
@@ -873,6 +894,34 @@ def _consistent(arrays: _Arrays, terms: object, n: int, v: int, postings: object
         and arrays.fwd_tfs.dtype == arrays.tfs.dtype
         and arrays.fwd_tfs.shape == (postings,)
     )
+
+
+def _sound(arrays: _Arrays, n: int, v: int) -> bool:
+    """The values, not only the shapes, are an index's: ids in range, pointers that never
+    run backwards, finite gains. A damaged file would otherwise crash every question
+    (an id past the end) or quietly rank wrong (a NaN). One vectorised pass per array."""
+    a = arrays
+
+    def within(values: NDArray[Any], low: int, high: int) -> bool:
+        return values.size == 0 or (int(values.min()) >= low and int(values.max()) < high)
+
+    return (
+        within(a.doc_ids, 0, n)
+        and within(a.fwd_terms, 0, v)
+        and within(a.tfs, 1, 2**32)
+        and within(a.fwd_tfs, 1, 2**32)
+        and within(a.doc_len, 0, 2**31)
+        and bool(np.all(a.indptr[1:] >= a.indptr[:-1]))
+        and bool(np.all(a.fwd_ptr[1:] >= a.fwd_ptr[:-1]))
+        and bool(np.all((a.split >= a.indptr[:-1]) & (a.split <= a.indptr[1:])))
+        and all(bool(np.isfinite(x).all()) for x in (a.gains, a.idf, a.max_gain, a.max_low))
+    )
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Temporary folders of saves that were killed midway: they only hold disk space."""
+    for leftover in folder.parent.glob(f".{folder.name}.*-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _replace(path: Path, write: Callable[[BinaryIO], object]) -> None:

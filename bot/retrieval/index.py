@@ -125,7 +125,7 @@ def _save_tokens(path: Path, key: str, tokens: list[list[str]]) -> None:
         tmp.write_text(json.dumps({"key": key, "tokens": tokens}), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        log.warning("could not save the index to %s: %s", path.parent, exc.strerror)
+        log.warning("could not save the index to %s: %s", path.parent, exc.strerror or exc)
 
 
 def params_of(config: RetrievalConfig) -> BM25Params:
@@ -178,5 +178,5 @@ def load_or_build(
         tmp.write_text(json.dumps({"key": key, "built_at": built.built_at.isoformat()}))
         os.replace(tmp, info_file)
     except OSError as exc:
-        log.warning("could not save the index to %s: %s", cache_dir, exc.strerror)
+        log.warning("could not save the index to %s: %s", cache_dir, exc.strerror or exc)
     return built

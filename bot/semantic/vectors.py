@@ -186,8 +186,8 @@ def load_or_build_semantic(
         pairs, encoder, known, progress("sentence pairs", len(pairs)) if progress else None
     )
     built = SemanticIndex(encoder, p_vectors, s_vectors, pair_vectors, starts)
+    tmp = folder.with_name(f".semantic.tmp-{os.getpid()}")
     try:
-        tmp = folder.with_name("semantic.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         np.save(tmp / "passages.npy", p_vectors)
@@ -197,5 +197,6 @@ def load_or_build_semantic(
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
     except OSError as exc:
-        log.warning("could not save the embeddings to %s: %s", folder, exc.strerror)
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.warning("could not save the embeddings to %s: %s", folder, exc.strerror or exc)
     return built

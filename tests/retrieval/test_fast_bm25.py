@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
@@ -368,3 +370,43 @@ def test_every_pruning_step_ranks_like_rank_bm25(
     ours, ref = PostingsBM25(zipf, variant=variant), Reference(zipf, variant)
     for query in zipf_queries(seed=29, count=100, vocabulary=4500):
         assert_like_rank_bm25(ours, ref, query)
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("gains.npy", lambda a: np.full_like(a, np.nan)),
+        ("doc_ids.npy", lambda a: a + 10**6),
+        ("indptr.npy", lambda a: a[::-1].copy()),
+        ("idf.npy", lambda a: np.full_like(a, np.inf)),
+    ],
+)
+def test_an_index_with_damaged_values_is_not_loaded(
+    saved: Path, name: str, damage: Callable[[NDArray[Any]], NDArray[Any]]
+) -> None:
+    """Right shapes and types, wrong values: NaN scores or ids past the end."""
+    np.save(saved / name, damage(np.load(saved / name)))
+    assert PostingsBM25.load(saved, "hash-1") is None
+
+
+def test_a_save_that_fails_leaves_the_old_index_and_no_stray_files(
+    tmp_path: Path, zipf: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "bm25"
+    PostingsBM25(zipf[:50]).save(folder, "old")
+    written = [0]
+    real_save = np.save
+
+    def disk_fills_up(file: BinaryIO, arr: NDArray[Any]) -> None:  # the platform edge
+        written[0] += 1
+        if written[0] > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(file, arr)
+
+    monkeypatch.setattr(np, "save", disk_fills_up)
+    with pytest.raises(OSError, match="No space left"):
+        PostingsBM25(zipf).save(folder, "new")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bm25"]
+    old = PostingsBM25.load(folder, "old")
+    assert old is not None and len(old) == 50

@@ -66,3 +66,15 @@ def test_index_building_reports_progress_in_log_lines_when_not_on_a_terminal(
         "indexed 100000 of 120000 passages",
         "indexed 120000 of 120000 passages",
     ]
+
+
+def test_a_cache_with_damaged_values_is_rebuilt_and_answers_right(tmp_path: Path) -> None:
+    import numpy as np
+
+    config = Config(data_dir=tmp_path, retrieval=RetrievalConfig(engine="postings"))
+    build_engine(config)
+    gains = tmp_path / "index" / "bm25" / "gains.npy"
+    np.save(gains, np.full_like(np.load(gains), np.nan))
+    engine = build_engine(config)
+    assert not engine.report.from_cache
+    assert engine.search("kronstadt baltic fleet", 1)[0].score > 0
