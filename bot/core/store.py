@@ -26,7 +26,9 @@ from bot.core._migrations import (
     SCHEMA_VERSION,
     DatabaseError,
     DatabaseTooNewError,
+    ForeignDatabaseError,
     NotADatabaseError,
+    ensure_ours,
     migrate,
     rollback,
     schema_version,
@@ -45,6 +47,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "DatabaseError",
     "DatabaseTooNewError",
+    "ForeignDatabaseError",
     "NotADatabaseError",
     "SettingsStore",
     "migrate",
@@ -65,8 +68,9 @@ _BUSY_TIMEOUT_MS = 5000
 async def open_database(path: Path) -> AsyncIterator[aiosqlite.Connection]:
     """Open (creating if needed) and upgrade the database at `path`; close it on every exit.
 
-    A file newer than this code, or not a database at all, is refused before anything is
-    written to it, so pointing Samizdat at the wrong file never damages that file.
+    A file newer than this code, another program's database, or not a database at all, is
+    refused before anything is written to it, so pointing Samizdat at the wrong file never
+    changes that file.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,10 +85,13 @@ async def open_database(path: Path) -> AsyncIterator[aiosqlite.Connection]:
 
 
 async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
+    """Recognise the file, then set it up: nothing is written until it is known to be ours."""
     try:
         await _run(db, f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
-        # Read before any pragma that writes (journal_mode does) so a refused file stays as is.
         version = await schema_version(db)
+        if version > SCHEMA_VERSION:
+            raise DatabaseTooNewError(version, SCHEMA_VERSION)
+        await ensure_ours(db, version, str(path))
     except sqlite3.OperationalError as error:
         raise DatabaseError(f"cannot read the database {path}: {error}") from error
     except sqlite3.DatabaseError as error:
@@ -92,10 +99,9 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
             f"{path} is not a Samizdat database (SQLite says: {error}); "
             "check the database path, or move the file aside to start afresh"
         ) from error
-    if version > SCHEMA_VERSION:
-        raise DatabaseTooNewError(version, SCHEMA_VERSION)
     try:
         await _run(db, "PRAGMA foreign_keys = ON")
+        # The first write to the file, so only now: journal_mode=WAL rewrites the header.
         async with db.execute("PRAGMA journal_mode = WAL") as cursor:
             row = await cursor.fetchone()
         if row is None or str(row[0]).lower() != "wal":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import signal
 import sqlite3
@@ -21,12 +22,14 @@ from bot.core.store import (
     SCHEMA_VERSION,
     DatabaseError,
     DatabaseTooNewError,
+    ForeignDatabaseError,
     NotADatabaseError,
     SettingsStore,
     migrate,
     open_database,
     schema_version,
 )
+from bot.errors import describe_startup_error
 
 PLACE = "discord:1"
 WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
@@ -55,6 +58,14 @@ async def count(db: aiosqlite.Connection, table: str) -> int:
     (total,) = (await rows(db, f"SELECT COUNT(*) FROM {table}"))[0]
     assert isinstance(total, int)
     return total
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
 
 
 # -- settings -------------------------------------------------------------------------------
@@ -349,6 +360,58 @@ async def test_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) ->
     assert str(path) in str(refused.value)
     assert isinstance(refused.value, DatabaseError)
     assert path.read_bytes() == before
+
+
+def foreign_database(path: Path, user_version: int) -> None:
+    """Another program's SQLite file, in the default (rollback) journal mode."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
+        conn.execute("CREATE INDEX contacts_by_name ON contacts (name)")
+        conn.execute("INSERT INTO contacts VALUES ('Emma', '555-1917')")
+        conn.execute(f"PRAGMA user_version = {user_version}")
+        conn.commit()
+
+
+@pytest.mark.parametrize("user_version", [0, 1, SCHEMA_VERSION - 1])
+async def test_another_programs_database_is_refused_and_left_byte_for_byte(
+    tmp_path: Path, user_version: int
+) -> None:
+    path = tmp_path / "contacts.db"
+    foreign_database(path, user_version)
+    before = digest(path)
+
+    with pytest.raises(ForeignDatabaseError) as refused:
+        async with open_database(path):
+            pytest.fail("another program's database was opened")
+    message = describe_startup_error(refused.value)
+    assert message is not None and "\n" not in message
+    assert str(path) in message and "another program" in message
+    if user_version == 0:
+        assert "contacts" in message
+
+    assert digest(path) == before
+    assert files_in(tmp_path) == ["contacts.db"]  # no -wal, no -shm
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+
+
+async def test_migrate_alone_refuses_another_programs_database(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.db"
+    foreign_database(path, 0)
+    before = digest(path)
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        with pytest.raises(ForeignDatabaseError):
+            await migrate(conn)
+        assert not conn.in_transaction
+    assert digest(path) == before
+
+
+async def test_an_empty_sqlite_file_is_taken_as_new(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    async with open_database(path) as db:
+        assert await schema_version(db) == SCHEMA_VERSION
+        await SettingsStore(db).set(PLACE, "enabled", False, "discord:42")
 
 
 async def test_connection_is_closed_when_the_body_fails(tmp_path: Path) -> None:
