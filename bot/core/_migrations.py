@@ -115,6 +115,10 @@ class DatabaseTooNewError(DatabaseError):
         self.known = known
 
 
+class DamagedDatabaseError(DatabaseError):
+    """A Samizdat database whose pages SQLite cannot read back: restore it or start afresh."""
+
+
 class ForeignDatabaseError(DatabaseError):
     """An SQLite database, but another program's: Samizdat refuses it and leaves it as it is."""
 

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from bot.core._migrations import (
     SCHEMA_VERSION,
+    DamagedDatabaseError,
     DatabaseError,
     DatabaseTooNewError,
     ForeignDatabaseError,
@@ -45,6 +46,7 @@ from bot.core.settings import (
 __all__ = [
     "FORGOTTEN_USER",
     "SCHEMA_VERSION",
+    "DamagedDatabaseError",
     "DatabaseError",
     "DatabaseTooNewError",
     "ForeignDatabaseError",
@@ -68,9 +70,9 @@ _BUSY_TIMEOUT_MS = 5000
 async def open_database(path: Path) -> AsyncIterator[aiosqlite.Connection]:
     """Open (creating if needed) and upgrade the database at `path`; close it on every exit.
 
-    A file newer than this code, another program's database, or not a database at all, is
-    refused before anything is written to it, so pointing Samizdat at the wrong file never
-    changes that file.
+    A file newer than this code, another program's database, a damaged file, or not a
+    database at all, is refused before anything is written to it, so pointing Samizdat at the
+    wrong file never changes that file.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,13 +94,9 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
         if version > SCHEMA_VERSION:
             raise DatabaseTooNewError(version, SCHEMA_VERSION)
         await ensure_ours(db, version, str(path))
-    except sqlite3.OperationalError as error:
-        raise DatabaseError(f"cannot read the database {path}: {error}") from error
-    except sqlite3.DatabaseError as error:
-        raise NotADatabaseError(
-            f"{path} is not a Samizdat database (SQLite says: {error}); "
-            "check the database path, or move the file aside to start afresh"
-        ) from error
+        await _check_intact(db, path)
+    except sqlite3.Error as error:
+        raise _unreadable(path, error) from error
     try:
         await _run(db, "PRAGMA foreign_keys = ON")
         # The first write to the file, so only now: journal_mode=WAL rewrites the header.
@@ -110,6 +108,70 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
     except sqlite3.Error as error:
         raise DatabaseError(f"cannot set up the database {path}: {error}") from error
     await migrate(db)
+
+
+async def _check_intact(db: aiosqlite.Connection, path: Path) -> None:
+    """Read every page once, so damage is one clear line at start, not a failure mid-chat.
+
+    `quick_check` costs one pass over the file; every log in it is bounded, so it stays small.
+    """
+    async with db.execute("PRAGMA quick_check") as cursor:
+        findings = [str(row[0]) for row in await cursor.fetchall()]
+    if findings != ["ok"]:
+        raise DamagedDatabaseError(
+            f"the database {path} is damaged (SQLite found: {_clip(findings[0], 200)}); "
+            "restore it from a backup, or move it aside to start afresh"
+        )
+
+
+def _unreadable(path: Path, error: sqlite3.Error) -> DatabaseError:
+    """The start-up error for a file SQLite could not read, by what SQLite said."""
+    name = _error_family(error)
+    if name == "SQLITE_CORRUPT":
+        return DamagedDatabaseError(
+            f"the database {path} is damaged (SQLite says: {error}); "
+            "restore it from a backup, or move it aside to start afresh"
+        )
+    if name == "SQLITE_NOTADB" or (name is None and type(error) is sqlite3.DatabaseError):
+        return NotADatabaseError(
+            f"{path} is not a Samizdat database (SQLite says: {error}); "
+            "check the database path, or move the file aside to start afresh"
+        )
+    problem = _problem(error)
+    said = f"{problem} (SQLite says: {error})" if problem else str(error)
+    return DatabaseError(f"cannot read the database {path}: {said}")
+
+
+# What a person can be told about the SQLite errors that come from the machine rather than
+# from a bug: a full disk, a damaged or read-only file, another program holding it.
+_PROBLEMS = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "the database file is read-only",
+    "SQLITE_CORRUPT": "the database file is damaged",
+    "SQLITE_NOTADB": "the database file is damaged",
+    "SQLITE_IOERR": "the disk reported an error",
+    "SQLITE_BUSY": "another program is holding the database",
+    "SQLITE_LOCKED": "another program is holding the database",
+    "SQLITE_CANTOPEN": "the database file cannot be opened",
+    "SQLITE_PERM": "the database file may not be written",
+    "SQLITE_NOMEM": "the machine is out of memory",
+}
+
+
+def _error_family(error: sqlite3.Error) -> str | None:
+    """SQLite's primary error name ("SQLITE_READONLY" for "SQLITE_READONLY_DBMOVED")."""
+    name = getattr(error, "sqlite_errorname", None)
+    return "_".join(name.split("_")[:2]) if isinstance(name, str) else None
+
+
+def _problem(error: sqlite3.Error) -> str | None:
+    """The words for an error of the machine; None for one of ours, which stays a bug."""
+    family = _error_family(error)
+    return None if family is None else _PROBLEMS.get(family)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _utcnow() -> datetime:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import signal
 import sqlite3
+import struct
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from bot.core.settings import ServerSettings, SettingValueError
 from bot.core.store import (
     FORGOTTEN_USER,
     SCHEMA_VERSION,
+    DamagedDatabaseError,
     DatabaseError,
     DatabaseTooNewError,
     ForeignDatabaseError,
@@ -412,6 +414,28 @@ async def test_an_empty_sqlite_file_is_taken_as_new(tmp_path: Path) -> None:
     async with open_database(path) as db:
         assert await schema_version(db) == SCHEMA_VERSION
         await SettingsStore(db).set(PLACE, "enabled", False, "discord:42")
+
+
+async def test_a_damaged_database_is_refused_at_start_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    async with open_database(path) as db:
+        store = SettingsStore(db)
+        await store.set(PLACE, "sources_shown", 4, "discord:42")
+        for n in range(60):
+            await store.record_unanswered(PLACE, None, "discord:1", f"{n} " + "why? " * 100)
+    [page_size] = struct.unpack(">H", path.read_bytes()[16:18])
+    pages = path.stat().st_size // page_size
+    assert pages > 8
+    with path.open("r+b") as file:  # the first pages intact, the later ones garbage
+        file.seek(4 * page_size)
+        file.write(b"\xa5" * (pages - 4) * page_size)
+
+    with pytest.raises(DamagedDatabaseError) as refused:
+        async with open_database(path):
+            pytest.fail("a damaged database was opened")
+    message = describe_startup_error(refused.value)
+    assert message is not None and "\n" not in message
+    assert str(path) in message and "damaged" in message and "backup" in message
 
 
 async def test_connection_is_closed_when_the_body_fails(tmp_path: Path) -> None:
