@@ -217,8 +217,10 @@ async def rollback(db: aiosqlite.Connection) -> None:
 
     Called even when `in_transaction` says there is none: after a cancellation, the BEGIN may
     still be queued on aiosqlite's thread, and this ROLLBACK queues up behind it, never before.
+    Its own failure is swallowed ("no transaction is active", or the damage or full disk that
+    made the write fail): the caller is already reporting the error that led here.
     """
-    with contextlib.suppress(sqlite3.OperationalError):  # "no transaction is active"
+    with contextlib.suppress(sqlite3.Error):
         await _run(db, "ROLLBACK")
 
 

@@ -7,6 +7,7 @@ adapter that forgets a check still cannot change settings for a non-admin.
 
 from __future__ import annotations
 
+import logging
 import shlex
 from collections.abc import Sequence
 from typing import Literal
@@ -41,10 +42,12 @@ from bot.core.settings import (
     Visibility,
     parse_setting,
 )
-from bot.core.store import SettingsStore
+from bot.core.store import SettingsStore, StorageError
 from bot.core.text import has_words, mostly_non_latin, normalize_input, quote_typed
 
 ChannelAction = Literal["allow", "deny", "clear"]
+
+log = logging.getLogger(__name__)
 
 MAX_PASSAGE_ID = 100
 
@@ -119,6 +122,11 @@ def _refuse(reason: RefusalReason, message: str, retry_after: float | None = Non
     return Refusal(reason=reason, message=message, retry_after=retry_after)
 
 
+def _storage_refusal(doing: str, error: StorageError) -> Refusal:
+    """Tell the person what the database could not do and why; the bot carries on."""
+    return _refuse(RefusalReason.STORAGE, f"Could not {doing}: {error.reason}.")
+
+
 class Core:
     """Platform-neutral commands. Built by `bot.app.open_app`; adapters only call it."""
 
@@ -139,8 +147,14 @@ class Core:
     # -- everyone -------------------------------------------------------------------------
 
     async def ask(self, question: str, caller: Caller, where: Where) -> AnswerReply | Refusal:
-        """Answer a question from the library, or decline and point at the closest sections."""
-        settings = await self.store.get(where.place)
+        """Answer a question from the library, or decline and point at the closest sections.
+
+        Recording a declined question is best effort: a failed write never costs the answer.
+        """
+        try:
+            settings = await self.store.get(where.place)
+        except StorageError as error:
+            return _storage_refusal("read this place's settings", error)
         checked = self._check_question(question, settings, caller, where, "ask")
         if isinstance(checked, Refusal):
             return checked
@@ -158,7 +172,12 @@ class Core:
                         "text": answer.text + " The library is in English: try asking in English."
                     }
                 )
-            await self.store.record_unanswered(where.place, where.channel, caller.user_id, checked)
+            try:
+                await self.store.record_unanswered(
+                    where.place, where.channel, caller.user_id, checked
+                )
+            except StorageError as error:
+                log.warning("%s: unanswered question not recorded: %s", where.place, error.reason)
         return AnswerReply(
             answer=answer,
             sources_shown=settings.sources_shown,
@@ -168,7 +187,10 @@ class Core:
         )
 
     async def search(self, query: str, caller: Caller, where: Where) -> SearchReply | Refusal:
-        settings = await self.store.get(where.place)
+        try:
+            settings = await self.store.get(where.place)
+        except StorageError as error:
+            return _storage_refusal("read this place's settings", error)
         checked = self._check_question(query, settings, caller, where, "search")
         if isinstance(checked, Refusal):
             return checked
@@ -193,7 +215,7 @@ class Core:
     async def source(self, passage_id: str, where: Where | None = None) -> PassageView | Refusal:
         """A whole passage; refused where the bot is switched off or the channel is closed."""
         if where is not None:
-            closed = self._place_closed(await self.store.get(where.place), where)
+            closed = await self._closed_here(where)
             if closed is not None:
                 return closed
         wanted = normalize_input(passage_id).strip("`'\"<>[]()").lower()
@@ -225,7 +247,7 @@ class Core:
     async def library(self, where: Where | None = None) -> LibraryReply | Refusal:
         """The documents; refused where the bot is switched off or the channel is closed."""
         if where is not None:
-            closed = self._place_closed(await self.store.get(where.place), where)
+            closed = await self._closed_here(where)
             if closed is not None:
                 return closed
         return LibraryReply(
@@ -269,18 +291,27 @@ class Core:
     # -- admins ---------------------------------------------------------------------------
 
     async def settings_for(self, where: Where) -> ServerSettings:
-        return await self.store.get(where.place)
+        """How adapters should listen here (prefix, mentions, visibility).
+
+        When the database cannot be read this is the defaults, so the message still reaches
+        a command, and the command's own read tells the person what went wrong.
+        """
+        try:
+            return await self.store.get(where.place)
+        except StorageError as error:
+            log.warning("%s: settings unreadable, listening with defaults: %s", where.place, error)
+            return ServerSettings()
 
     async def settings_show(self, caller: Caller, where: Where) -> SettingsReply | Refusal:
         if not caller.is_admin:
             return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
-        settings = await self.store.get(where.place)
+        try:
+            settings = await self.store.get(where.place)
+            changes = await self.store.recent_changes(where.place, limit=5)
+        except StorageError as error:
+            return _storage_refusal("read this place's settings", error)
         values = {name: _display(value) for name, value in settings.model_dump(mode="json").items()}
-        return SettingsReply(
-            place=where.place,
-            values=values,
-            recent_changes=await self.store.recent_changes(where.place, limit=5),
-        )
+        return SettingsReply(place=where.place, values=values, recent_changes=changes)
 
     async def settings_set(
         self, caller: Caller, where: Where, name: str, value: str
@@ -293,6 +324,8 @@ class Core:
             old, new = await self.store.set(where.place, name, parsed, caller.user_id)
         except SettingValueError as exc:
             return _refuse(RefusalReason.INVALID, str(exc))
+        except StorageError as error:
+            return _storage_refusal("save that setting", error)
         if old == new:
             return Confirmation(message=f"`{name}` is already {_display(new)}.")
         return Confirmation(message=f"`{name}` is now {_display(new)} (was {_display(old)}).")
@@ -309,7 +342,10 @@ class Core:
                     RefusalReason.INVALID,
                     f"Unknown setting {quote_typed(name)}. Settings: {', '.join(SETTABLE)}.",
                 )
-        changed = await self.store.reset(where.place, name, caller.user_id)
+        try:
+            changed = await self.store.reset(where.place, name, caller.user_id)
+        except StorageError as error:
+            return _storage_refusal("reset that setting", error)
         if not changed:
             return Confirmation(message="Nothing to reset: already the defaults.")
         return Confirmation(message=f"Reset to the default: {', '.join(changed)}.")
@@ -325,19 +361,25 @@ class Core:
                 "This place has no channels: the setting applies to it whole.",
             )
         target = normalize_input(channel or "").lstrip("#<").rstrip(">") or None
+        if target is None and action != "clear":
+            return _refuse(RefusalReason.INVALID, f"Name the channel to {action}.")
+        try:
+            if action == "clear":
+                await self.store.clear_channels(where.place, target, caller.user_id)
+            elif action == "allow":
+                await self.store.allow_channel(where.place, target or "", caller.user_id)
+            else:
+                await self.store.deny_channel(where.place, target or "", caller.user_id)
+        except StorageError as error:
+            return _storage_refusal("save the channel lists", error)
         if action == "clear":
-            await self.store.clear_channels(where.place, target, caller.user_id)
             return Confirmation(
                 message="The bot may answer in every channel again."
                 if target is None
                 else f"Channel {target} is no longer listed."
             )
-        if target is None:
-            return _refuse(RefusalReason.INVALID, f"Name the channel to {action}.")
         if action == "allow":
-            await self.store.allow_channel(where.place, target, caller.user_id)
             return Confirmation(message=f"The bot may answer in channel {target}.")
-        await self.store.deny_channel(where.place, target, caller.user_id)
         return Confirmation(message=f"The bot will not answer in channel {target}.")
 
     async def unanswered(
@@ -345,19 +387,25 @@ class Core:
     ) -> UnansweredReply | Refusal:
         if not caller.is_admin:
             return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
-        items = await self.store.unanswered(where.place, limit=20, include_askers=show_askers)
+        try:
+            items = await self.store.unanswered(where.place, limit=20, include_askers=show_askers)
+        except StorageError as error:
+            return _storage_refusal("read the unanswered questions", error)
         return UnansweredReply(items=items)
 
     async def feedback(
         self, caller: Caller, where: Where, question: str, passage_ids: Sequence[str], helpful: bool
-    ) -> Confirmation:
-        await self.store.record_feedback(
-            where.place,
-            caller.user_id,
-            question[: self._limits.max_question_chars],
-            list(passage_ids)[:10],
-            helpful,
-        )
+    ) -> Confirmation | Refusal:
+        try:
+            await self.store.record_feedback(
+                where.place,
+                caller.user_id,
+                question[: self._limits.max_question_chars],
+                list(passage_ids)[:10],
+                helpful,
+            )
+        except StorageError as error:
+            return _storage_refusal("save your feedback", error)
         return Confirmation(message="Thanks for the feedback.")
 
     # -- typed commands -------------------------------------------------------------------
@@ -419,6 +467,14 @@ class Core:
         )
 
     # -- checks ---------------------------------------------------------------------------
+
+    async def _closed_here(self, where: Where) -> Refusal | None:
+        """Why nothing is shown here: the place is closed, or its settings cannot be read."""
+        try:
+            settings = await self.store.get(where.place)
+        except StorageError as error:
+            return _storage_refusal("read this place's settings", error)
+        return self._place_closed(settings, where)
 
     @staticmethod
     def _place_closed(settings: ServerSettings, where: Where) -> Refusal | None:

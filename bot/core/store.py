@@ -52,6 +52,7 @@ __all__ = [
     "ForeignDatabaseError",
     "NotADatabaseError",
     "SettingsStore",
+    "StorageError",
     "migrate",
     "open_database",
     "schema_version",
@@ -142,6 +143,18 @@ def _unreadable(path: Path, error: sqlite3.Error) -> DatabaseError:
     return DatabaseError(f"cannot read the database {path}: {said}")
 
 
+class StorageError(DatabaseError):
+    """Reading or saving failed while the bot runs: the disk, not the code, is at fault.
+
+    `reason` says what went wrong in a few words a person can act on ("the disk is full");
+    the command layer turns this into a reply, so one failed write never ends the bot.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the database could not be used: {reason}")
+        self.reason = reason
+
+
 # What a person can be told about the SQLite errors that come from the machine rather than
 # from a bug: a full disk, a damaged or read-only file, another program holding it.
 _PROBLEMS = {
@@ -196,7 +209,8 @@ class SettingsStore:
     Writes are serialised by a lock and each runs read-modify-write inside one
     `BEGIN IMMEDIATE` transaction, so concurrent commands never lose each other's changes.
     Reads take the same lock so they never see another task's unfinished transaction. Use one
-    store per connection: the lock is the store's, not the connection's.
+    store per connection: the lock is the store's, not the connection's. A read or write the
+    machine makes fail (full disk, damaged file) raises `StorageError`, never sqlite3's own.
     """
 
     def __init__(
@@ -223,7 +237,7 @@ class SettingsStore:
 
     async def get(self, place: str) -> ServerSettings:
         """The place's settings; a place nobody configured reads the defaults."""
-        async with self._lock:
+        async with self._read():
             return ServerSettings.model_validate(await self._changed_fields(place))
 
     async def set(
@@ -297,7 +311,7 @@ class SettingsStore:
     async def recent_changes(self, place: str, limit: int = 5) -> list[AuditEntry]:
         """The place's latest setting changes, newest first."""
         async with (
-            self._lock,
+            self._read(),
             self._db.execute(
                 "SELECT at, place, user_id, setting, old_value, new_value FROM audit_log"
                 " WHERE place = ? ORDER BY id DESC LIMIT ?",
@@ -336,7 +350,7 @@ class SettingsStore:
     ) -> list[UnansweredQuestion]:
         """The place's latest unanswered questions, newest first; askers only when asked for."""
         async with (
-            self._lock,
+            self._read(),
             self._db.execute(
                 "SELECT question, at, place, channel, user_id FROM unanswered"
                 " WHERE place = ? ORDER BY id DESC LIMIT ?",
@@ -417,7 +431,7 @@ class SettingsStore:
     async def kv_get(self, key: str) -> str | None:
         """A value an adapter stored under `key`, or None."""
         async with (
-            self._lock,
+            self._read(),
             self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cursor,
         ):
             row = await cursor.fetchone()
@@ -442,9 +456,27 @@ class SettingsStore:
                 await self._run("BEGIN IMMEDIATE")
                 yield self._clock()
                 await self._run("COMMIT")
+            except sqlite3.Error as error:
+                await rollback(self._db)
+                problem = _problem(error)
+                if problem is None:
+                    raise
+                raise StorageError(problem) from error
             except BaseException:
                 await rollback(self._db)
                 raise
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[None]:
+        """Reads, alone on this store; the machine's failures come out as `StorageError`."""
+        async with self._lock:
+            try:
+                yield
+            except sqlite3.Error as error:
+                problem = _problem(error)
+                if problem is None:
+                    raise
+                raise StorageError(problem) from error
 
     async def _run(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Execute one statement; return how many rows it changed."""

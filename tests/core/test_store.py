@@ -27,6 +27,7 @@ from bot.core.store import (
     ForeignDatabaseError,
     NotADatabaseError,
     SettingsStore,
+    StorageError,
     migrate,
     open_database,
     schema_version,
@@ -68,6 +69,12 @@ def digest(path: Path) -> str:
 
 def files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
+
+
+async def fill_disk(db: aiosqlite.Connection) -> None:
+    """Let the file grow no further: SQLite's own "disk is full" from then on."""
+    [(pages,)] = await rows(db, "PRAGMA page_count")
+    await rows(db, f"PRAGMA max_page_count = {pages}")
 
 
 # -- settings -------------------------------------------------------------------------------
@@ -252,6 +259,40 @@ async def test_key_values_round_trip(store: SettingsStore) -> None:
     await store.kv_set("matrix.next_batch", "s1")
     await store.kv_set("matrix.next_batch", "s2")
     assert await store.kv_get("matrix.next_batch") == "s2"
+
+
+# -- when the machine refuses ---------------------------------------------------------------
+
+
+async def test_a_full_disk_is_a_storage_error_and_the_store_carries_on(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await fill_disk(db)
+    saved = 0
+    with pytest.raises(StorageError) as refused:
+        for n in range(200):
+            await store.record_unanswered(PLACE, None, "discord:1", f"{n} " + "why? " * 200)
+            saved += 1
+    assert refused.value.reason == "the disk is full"
+    assert isinstance(refused.value, DatabaseError)
+    assert isinstance(refused.value.__cause__, sqlite3.OperationalError)
+    assert not db.in_transaction
+    assert await count(db, "unanswered") == saved  # the failed write left nothing behind
+
+    # Reads still work, and once there is room again, so do writes.
+    assert await store.get(PLACE) == DEFAULTS
+    await rows(db, "PRAGMA max_page_count = 1000000")
+    await store.set(PLACE, "enabled", False, "discord:42")
+    assert (await store.get(PLACE)).enabled is False
+
+
+async def test_a_mistake_in_our_own_sql_stays_a_bug_not_a_storage_error(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await rows(db, "DROP TABLE kv")  # as if the code queried a table that is not there
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await store.kv_set("k", "v")
+    assert not db.in_transaction
 
 
 # -- opening, migrating, refusing -----------------------------------------------------------
