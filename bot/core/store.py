@@ -15,6 +15,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,9 @@ FORGOTTEN_USER = "(forgotten)"
 
 _CHANNEL_FIELDS = ("allowed_channels", "denied_channels")
 _BUSY_TIMEOUT_MS = 5000
+# How a write that replaces unreadable stored settings is audited, and how much of them.
+_UNREADABLE = "(unreadable stored settings)"
+_UNREADABLE_AUDITED_CHARS = 1000
 
 
 @asynccontextmanager
@@ -198,9 +202,66 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _audit_text(value: object) -> str:
-    """How a value reads in the audit log: strings bare, everything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value)
+def _audit_text(value: object) -> str | None:
+    """How a value reads in the audit log: strings bare, no value as NULL, the rest as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+@dataclass(frozen=True)
+class _StoredRow:
+    """A place's stored settings as found: all of them, and the part this version accepts.
+
+    `raw` is written back on every change, so a field of a newer release, or a value a later
+    rule refuses, survives an older Samizdat; only `usable` decides how the bot behaves.
+    """
+
+    raw: dict[str, Any]
+    usable: dict[str, Any]
+    unreadable: str | None = None  # the stored text, when it was not a JSON object at all
+
+    @property
+    def refused(self) -> frozenset[str]:
+        """Known settings whose stored value this version does not accept."""
+        return frozenset(n for n in self.raw if n in ServerSettings.model_fields) - set(self.usable)
+
+    @property
+    def unknown(self) -> frozenset[str]:
+        """Stored fields this version has no setting for (a newer release wrote them)."""
+        return frozenset(n for n in self.raw if n not in ServerSettings.model_fields)
+
+    def audited_old(self, name: str, effective: object) -> object:
+        """What a change replaces: the stored value when it was refused, else the one in use."""
+        return self.raw[name] if name in self.refused else effective
+
+    def discarded(self) -> list[tuple[str, object, object]]:
+        """The audit row for unreadable stored text that a write replaces, if any."""
+        if self.unreadable is None:
+            return []
+        return [(_UNREADABLE, _clip(self.unreadable, _UNREADABLE_AUDITED_CHARS), None)]
+
+
+def _stored_row(text: str | None) -> _StoredRow:
+    """Split what is stored for a place into what this version accepts and what it keeps."""
+    if text is None:
+        return _StoredRow(raw={}, usable={})
+    try:
+        stored = json.loads(text)
+    except json.JSONDecodeError:
+        stored = None
+    if not isinstance(stored, dict):
+        return _StoredRow(raw={}, usable={}, unreadable=text)
+    usable: dict[str, Any] = {}
+    for name, value in stored.items():
+        if name not in ServerSettings.model_fields:
+            continue
+        try:
+            ServerSettings.model_validate({name: value})
+        except ValidationError:
+            continue
+        usable[name] = value
+    return _StoredRow(raw=dict(stored), usable=usable)
 
 
 class SettingsStore:
@@ -232,13 +293,15 @@ class SettingsStore:
         self._feedback_per_place = feedback_per_place
         self._handled_events_kept = handled_events_kept
         self._clock = clock
+        self._warned: set[tuple[str, str]] = set()
 
     # -- settings -------------------------------------------------------------------------
 
     async def get(self, place: str) -> ServerSettings:
         """The place's settings; a place nobody configured reads the defaults."""
         async with self._read():
-            return ServerSettings.model_validate(await self._changed_fields(place))
+            row = await self._load(place)
+        return ServerSettings.model_validate(row.usable)
 
     async def set(
         self, place: str, name: str, value: object, user_id: str
@@ -251,38 +314,43 @@ class SettingsStore:
         if name not in SETTABLE:
             raise SettingValueError(unknown_setting(name))
         async with self._write() as now:
-            changed = await self._changed_fields(place)
-            old = ServerSettings.model_validate(changed)
-            candidate = {**changed, name: value}
+            row = await self._load(place)
+            old = ServerSettings.model_validate(row.usable)
+            candidate = {**row.usable, name: value}
             try:
                 new = ServerSettings.model_validate(candidate)
             except ValidationError:
                 raise SettingValueError(not_allowed(name, str(value))) from None
             old_value = old.model_dump(mode="json")[name]
             new_value = new.model_dump(mode="json")[name]
-            stored = new.model_dump(mode="json", include=set(candidate))
+            stored = {**row.raw, **new.model_dump(mode="json", include=set(candidate))}
             await self._save(place, stored, now)
-            await self._audit(now, place, user_id, [(name, old_value, new_value)])
+            changes = [(name, row.audited_old(name, old_value), new_value)]
+            await self._audit(now, place, user_id, [*row.discarded(), *changes])
         return old_value, new_value
 
     async def reset(self, place: str, name: str | None, user_id: str) -> list[str]:
         """Return one setting (or, with `None`, all) to the default; return the names reset.
 
-        A name counts as reset when the place had chosen a value for it, even one equal to
-        today's default: from now on it follows the default again.
+        A name counts as reset when the place had stored a value for it, even one equal to
+        today's default or one this version refuses: from now on it follows the default.
+        Stored fields this version has no setting for are kept, since they are not its to
+        reset.
         """
         if name is not None and name not in ServerSettings.model_fields:
             raise SettingValueError(unknown_setting(name))
         async with self._write() as now:
-            changed = await self._changed_fields(place)
-            names = sorted(changed) if name is None else [name] if name in changed else []
+            row = await self._load(place)
+            known = sorted(n for n in row.raw if n in ServerSettings.model_fields)
+            names = known if name is None else [name] if name in row.raw else []
             if not names:
                 return []
-            old = ServerSettings.model_validate(changed).model_dump(mode="json")
-            kept = {key: value for key, value in changed.items() if key not in names}
-            new = ServerSettings.model_validate(kept).model_dump(mode="json")
-            await self._save(place, kept, now)
-            await self._audit(now, place, user_id, [(n, old[n], new[n]) for n in names])
+            old = ServerSettings.model_validate(row.usable).model_dump(mode="json")
+            left = {key: value for key, value in row.usable.items() if key not in names}
+            new = ServerSettings.model_validate(left).model_dump(mode="json")
+            await self._save(place, {k: v for k, v in row.raw.items() if k not in names}, now)
+            changes = [(n, row.audited_old(n, old[n]), new[n]) for n in names]
+            await self._audit(now, place, user_id, changes)
         return names
 
     async def allow_channel(self, place: str, channel: str, user_id: str) -> ServerSettings:
@@ -483,46 +551,36 @@ class SettingsStore:
         async with self._db.execute(sql, tuple(params)) as cursor:
             return cursor.rowcount
 
-    async def _changed_fields(self, place: str) -> dict[str, Any]:
-        """The fields an admin chose for `place`, minus any this version no longer accepts.
-
-        A field dropped from the model, or a value a newer rule refuses, falls back to its
-        default instead of making the whole place unreadable.
-        """
+    async def _load(self, place: str) -> _StoredRow:
+        """The place's stored settings; what this version cannot use is said once, and kept."""
         async with self._db.execute(
             "SELECT data FROM place_settings WHERE place = ?", (place,)
         ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            return {}
-        try:
-            stored = json.loads(row[0])
-        except json.JSONDecodeError:
-            log.warning("settings of %s are not JSON; using the defaults", place)
-            return {}
-        if not isinstance(stored, dict):
-            log.warning("settings of %s are not a JSON object; using the defaults", place)
-            return {}
-        usable: dict[str, Any] = {}
-        for name, value in stored.items():
-            if name not in ServerSettings.model_fields:
-                log.warning("%s: ignoring unknown stored setting %r", place, name)
-                continue
-            try:
-                ServerSettings.model_validate({name: value})
-            except ValidationError:
-                log.warning("%s: ignoring invalid stored value of %r", place, name)
-                continue
-            usable[name] = value
-        return usable
+            found = await cursor.fetchone()
+        row = _stored_row(None if found is None else str(found[0]))
+        if row.unreadable is not None:
+            self._warn_once(place, "", "settings of %s are not a JSON object; using the defaults")
+        for name in sorted(row.unknown):
+            self._warn_once(place, name, "%s: keeping stored setting %r, unknown to this version")
+        for name in sorted(row.refused):
+            self._warn_once(
+                place, name, "%s: keeping but not using stored %r, a value this version refuses"
+            )
+        return row
 
-    async def _save(self, place: str, changed: dict[str, Any], now: datetime) -> None:
-        if changed:
+    def _warn_once(self, place: str, name: str, message: str) -> None:
+        """Log a problem with stored settings once per process, not at every question."""
+        if (place, name) not in self._warned:
+            self._warned.add((place, name))
+            log.warning(message, place, *([name] if name else []))
+
+    async def _save(self, place: str, stored: dict[str, Any], now: datetime) -> None:
+        if stored:
             await self._run(
                 "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (place) DO UPDATE"
                 " SET data = excluded.data, updated_at = excluded.updated_at",
-                (place, json.dumps(changed, sort_keys=True), _stamp(now)),
+                (place, json.dumps(stored, sort_keys=True), _stamp(now)),
             )
         else:
             await self._run("DELETE FROM place_settings WHERE place = ?", (place,))
@@ -548,24 +606,22 @@ class SettingsStore:
         edit: Callable[[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]],
     ) -> ServerSettings:
         async with self._write() as now:
-            changed = await self._changed_fields(place)
-            old = ServerSettings.model_validate(changed)
-            allowed, denied = edit(old.allowed_channels, old.denied_channels)
-            updated = dict(changed)
-            for name, channels in zip(_CHANNEL_FIELDS, (allowed, denied), strict=True):
-                if channels:
-                    updated[name] = list(channels)
-                else:
-                    updated.pop(name, None)
-            new = ServerSettings.model_validate(updated)
-            audit = [
-                (name, list(getattr(old, name)), list(getattr(new, name)))
-                for name in _CHANNEL_FIELDS
-                if getattr(old, name) != getattr(new, name)
+            row = await self._load(place)
+            old = ServerSettings.model_validate(row.usable)
+            lists = dict(
+                zip(_CHANNEL_FIELDS, edit(old.allowed_channels, old.denied_channels), strict=True)
+            )
+            # Only a list that changed is written: a stored one this version refuses, left
+            # alone by the edit, is kept as it is.
+            changed = {name: c for name, c in lists.items() if c != getattr(old, name)}
+            new = ServerSettings.model_validate(_with_channels(row.usable, changed))
+            changes = [
+                (name, row.audited_old(name, list(getattr(old, name))), list(after))
+                for name, after in changed.items()
             ]
-            if audit:
-                await self._save(place, updated, now)
-                await self._audit(now, place, user_id, audit)
+            if changes:
+                await self._save(place, _with_channels(row.raw, changed), now)
+                await self._audit(now, place, user_id, [*row.discarded(), *changes])
         return new
 
     async def _prune(self, table: str, place: str, keep: int) -> None:
@@ -575,6 +631,13 @@ class SettingsStore:
             f" (SELECT id FROM {table} WHERE place = ? ORDER BY id DESC LIMIT ?)",
             (place, place, keep),
         )
+
+
+def _with_channels(fields: dict[str, Any], lists: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """`fields` with the channel lists replaced; an empty list is not stored at all."""
+    updated = {name: value for name, value in fields.items() if name not in lists}
+    updated.update({name: list(channels) for name, channels in lists.items() if channels})
+    return updated
 
 
 def _check_channel(channel: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import signal
 import sqlite3
 import struct
@@ -61,6 +62,23 @@ async def count(db: aiosqlite.Connection, table: str) -> int:
     (total,) = (await rows(db, f"SELECT COUNT(*) FROM {table}"))[0]
     assert isinstance(total, int)
     return total
+
+
+async def stored_data(db: aiosqlite.Connection, place: str = PLACE) -> object:
+    [(data,)] = await rows(db, "SELECT data FROM place_settings WHERE place = ?", place)
+    assert isinstance(data, str)
+    return json.loads(data)
+
+
+async def store_settings(db: aiosqlite.Connection, data: object, place: str = PLACE) -> None:
+    """Write a place's settings row as another Samizdat (or a hand) could have left it."""
+    text = data if isinstance(data, str) else json.dumps(data)
+    await rows(
+        db,
+        "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, '')",
+        place,
+        text,
+    )
 
 
 def digest(path: Path) -> str:
@@ -158,14 +176,85 @@ async def test_audit_records_who_where_what_and_when(store: SettingsStore) -> No
 async def test_stored_fields_this_version_refuses_fall_back_to_defaults(
     db: aiosqlite.Connection, store: SettingsStore
 ) -> None:
-    await rows(
-        db,
-        "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, ?)",
-        PLACE,
-        json.dumps({"retired_field": 1, "sources_shown": 99, "cooldown_seconds": 7}),
-        "",
-    )
+    await store_settings(db, {"retired_field": 1, "sources_shown": 99, "cooldown_seconds": 7})
     assert await store.get(PLACE) == ServerSettings.model_validate({"cooldown_seconds": 7})
+
+
+async def test_stored_fields_this_version_refuses_survive_writes_and_changes_are_audited(
+    db: aiosqlite.Connection, store: SettingsStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A field a newer release added, and a value a later rule refuses.
+    await store_settings(db, {"from_the_future": "x", "sources_shown": 99})
+    with caplog.at_level(logging.WARNING, logger="bot.core.store"):
+        for _ in range(3):
+            assert await store.get(PLACE) == DEFAULTS
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2, warned  # once per field, not at every read
+    assert any("from_the_future" in w for w in warned)
+    assert any("sources_shown" in w for w in warned)
+
+    await store.set(PLACE, "show_quotes", False, "discord:42")
+    assert await stored_data(db) == {
+        "from_the_future": "x",
+        "show_quotes": False,
+        "sources_shown": 99,
+    }
+    await store.allow_channel(PLACE, "history", "discord:42")
+    data = await stored_data(db)
+    assert isinstance(data, dict)
+    assert (data["from_the_future"], data["sources_shown"]) == ("x", 99)
+
+    # Replacing the refused value says what it replaced.
+    assert await store.set(PLACE, "sources_shown", 4, "discord:42") == (3, 4)
+    [change] = await store.recent_changes(PLACE, limit=1)
+    assert (change.setting, change.old_value, change.new_value) == ("sources_shown", "99", "4")
+
+    # Resetting everything resets what this version knows, and keeps what it does not.
+    reset = await store.reset(PLACE, None, "discord:42")
+    assert reset == ["allowed_channels", "show_quotes", "sources_shown"]
+    assert await stored_data(db) == {"from_the_future": "x"}
+    assert await store.get(PLACE) == DEFAULTS
+    assert await count(db, "audit_log") == 3 + 3
+
+
+async def test_a_refused_value_reset_alone_is_audited(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await store_settings(db, {"cooldown_seconds": -1})
+    assert await store.reset(PLACE, "cooldown_seconds", "discord:42") == ["cooldown_seconds"]
+    [change] = await store.recent_changes(PLACE)
+    assert (change.setting, change.old_value, change.new_value) == ("cooldown_seconds", "-1", "5")
+    assert await count(db, "place_settings") == 0
+
+
+async def test_unreadable_stored_settings_replaced_by_a_write_are_audited(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await store_settings(db, "{not json")
+    assert await store.get(PLACE) == DEFAULTS
+    await store.set(PLACE, "enabled", False, "discord:42")
+    assert await stored_data(db) == {"enabled": False}
+    changes = await store.recent_changes(PLACE)
+    assert {(c.setting, c.old_value, c.new_value) for c in changes} == {
+        ("enabled", "true", "false"),
+        ("(unreadable stored settings)", "{not json", None),
+    }
+
+
+async def test_a_channel_edit_keeps_a_refused_list_it_does_not_touch(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await store_settings(db, {"denied_channels": 7})
+    await store.allow_channel(PLACE, "history", "discord:42")
+    assert await stored_data(db) == {"allowed_channels": ["history"], "denied_channels": 7}
+    settings = await store.deny_channel(PLACE, "memes", "discord:42")
+    assert settings.denied_channels == ("memes",)
+    [change] = await store.recent_changes(PLACE, limit=1)
+    assert (change.setting, change.old_value, change.new_value) == (
+        "denied_channels",
+        "7",
+        '["memes"]',
+    )
 
 
 async def test_channels_allow_deny_and_clear(
