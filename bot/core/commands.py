@@ -35,6 +35,7 @@ from bot.core.replies import (
     UnansweredReply,
 )
 from bot.core.settings import (
+    MAX_CHANNEL_NAME,
     SETTABLE,
     AnswerLength,
     ServerSettings,
@@ -50,6 +51,12 @@ ChannelAction = Literal["allow", "deny", "clear"]
 log = logging.getLogger(__name__)
 
 MAX_PASSAGE_ID = 100
+# The longest arguments an admin command takes: a setting's name and value, or a channel's
+# name, with room to spare. A longer one is refused before it is cleaned, split or echoed.
+MAX_ADMIN_ARGUMENTS = 200
+# A setting's value or a change shown back to an admin is clipped to this, so one reply fits
+# every platform's message limit whatever was stored.
+MAX_SHOWN_VALUE = 300
 
 COMMANDS: tuple[CommandHelp, ...] = (
     CommandHelp(
@@ -125,6 +132,13 @@ def _refuse(reason: RefusalReason, message: str, retry_after: float | None = Non
 def _storage_refusal(doing: str, error: StorageError) -> Refusal:
     """Tell the person what the database could not do and why; the bot carries on."""
     return _refuse(RefusalReason.STORAGE, f"Could not {doing}: {error.reason}.")
+
+
+def _arguments_too_long(length: int) -> Refusal:
+    return _refuse(
+        RefusalReason.TOO_LONG,
+        f"That is {length:,} characters; an admin command takes at most {MAX_ADMIN_ARGUMENTS}.",
+    )
 
 
 class Core:
@@ -311,7 +325,19 @@ class Core:
         except StorageError as error:
             return _storage_refusal("read this place's settings", error)
         values = {name: _display(value) for name, value in settings.model_dump(mode="json").items()}
-        return SettingsReply(place=where.place, values=values, recent_changes=changes)
+        return SettingsReply(
+            place=where.place,
+            values=values,
+            recent_changes=[
+                change.model_copy(
+                    update={
+                        "old_value": _clip_shown(change.old_value),
+                        "new_value": _clip_shown(change.new_value),
+                    }
+                )
+                for change in changes
+            ],
+        )
 
     async def settings_set(
         self, caller: Caller, where: Where, name: str, value: str
@@ -360,6 +386,8 @@ class Core:
                 RefusalReason.INVALID,
                 "This place has no channels: the setting applies to it whole.",
             )
+        if channel is not None and len(channel) > MAX_ADMIN_ARGUMENTS:
+            return _arguments_too_long(len(channel))
         target = normalize_input(channel or "").lstrip("#<").rstrip(">") or None
         if target is None and action != "clear":
             return _refuse(RefusalReason.INVALID, f"Name the channel to {action}.")
@@ -370,17 +398,20 @@ class Core:
                 await self.store.allow_channel(where.place, target or "", caller.user_id)
             else:
                 await self.store.deny_channel(where.place, target or "", caller.user_id)
+        except SettingValueError as exc:
+            return _refuse(RefusalReason.INVALID, str(exc))
         except StorageError as error:
             return _storage_refusal("save the channel lists", error)
+        shown = quote_typed(target or "", MAX_CHANNEL_NAME)
         if action == "clear":
             return Confirmation(
                 message="The bot may answer in every channel again."
                 if target is None
-                else f"Channel {target} is no longer listed."
+                else f"Channel {shown} is no longer listed."
             )
         if action == "allow":
-            return Confirmation(message=f"The bot may answer in channel {target}.")
-        return Confirmation(message=f"The bot will not answer in channel {target}.")
+            return Confirmation(message=f"The bot may answer in channel {shown}.")
+        return Confirmation(message=f"The bot will not answer in channel {shown}.")
 
     async def unanswered(
         self, caller: Caller, where: Where, show_askers: bool = False
@@ -532,5 +563,16 @@ def _display(value: object) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value) or "(none)"
-    return str(value)
+        listed = ", ".join(str(v) for v in value) or "(none)"
+        if len(listed) > MAX_SHOWN_VALUE:
+            return f"{_clip(listed, MAX_SHOWN_VALUE)} ({len(value)} in all)"
+        return listed
+    return _clip(str(value), MAX_SHOWN_VALUE)
+
+
+def _clip_shown(value: str | None) -> str | None:
+    return None if value is None else _clip(value, MAX_SHOWN_VALUE)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -37,10 +37,13 @@ from bot.core._migrations import (
 )
 from bot.core.replies import AuditEntry, UnansweredQuestion
 from bot.core.settings import (
+    MAX_CHANNELS_PER_LIST,
     SETTABLE,
     ServerSettings,
     SettingValueError,
+    check_channel_name,
     not_allowed,
+    too_many_channels,
     unknown_setting,
 )
 
@@ -63,6 +66,14 @@ log = logging.getLogger(__name__)
 
 # What an audit record says about a person who asked to be forgotten.
 FORGOTTEN_USER = "(forgotten)"
+
+# The audit log answers "who changed this, and when?". A thousand changes is years of a
+# place's ordinary administration; past that (a script, a fuzzer) the oldest go first, so
+# one place can never fill the disk.
+AUDIT_ROWS_PER_PLACE = 1000
+# And a change older than two years goes too: by then the settings it explains have usually
+# been changed again, and its author may have long left.
+AUDIT_KEPT = timedelta(days=730)
 
 _CHANNEL_FIELDS = ("allowed_channels", "denied_channels")
 _BUSY_TIMEOUT_MS = 5000
@@ -280,17 +291,21 @@ class SettingsStore:
         *,
         unanswered_per_place: int = 500,
         feedback_per_place: int = 2000,
+        audit_per_place: int = AUDIT_ROWS_PER_PLACE,
+        audit_kept: timedelta = AUDIT_KEPT,
         handled_events_kept: timedelta = timedelta(days=7),
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         if db.isolation_level is not None:
             raise ValueError("SettingsStore needs a connection from open_database")
-        if unanswered_per_place < 1 or feedback_per_place < 1:
+        if min(unanswered_per_place, feedback_per_place, audit_per_place) < 1:
             raise ValueError("the per-place limits must be at least 1")
         self._db = db
         self._lock = asyncio.Lock()
         self._unanswered_per_place = unanswered_per_place
         self._feedback_per_place = feedback_per_place
+        self._audit_per_place = audit_per_place
+        self._audit_kept = audit_kept
         self._handled_events_kept = handled_events_kept
         self._clock = clock
         self._warned: set[tuple[str, str]] = set()
@@ -355,14 +370,14 @@ class SettingsStore:
 
     async def allow_channel(self, place: str, channel: str, user_id: str) -> ServerSettings:
         """Let the bot answer in `channel` (and, once any is allowed, only in allowed ones)."""
-        _check_channel(channel)
+        check_channel_name(channel)
         return await self._edit_channels(
             place, user_id, lambda a, d: (_add(a, channel), _drop(d, channel))
         )
 
     async def deny_channel(self, place: str, channel: str, user_id: str) -> ServerSettings:
         """Keep the bot silent in `channel`, whatever the allowed list says."""
-        _check_channel(channel)
+        check_channel_name(channel)
         return await self._edit_channels(
             place, user_id, lambda a, d: (_drop(a, channel), _add(d, channel))
         )
@@ -371,13 +386,17 @@ class SettingsStore:
         """Forget one channel from both lists, or (with `None`) empty both lists."""
         if channel is None:
             return await self._edit_channels(place, user_id, lambda a, d: ((), ()))
-        _check_channel(channel)
+        # No name check: a name an older version let in must still be removable.
         return await self._edit_channels(
             place, user_id, lambda a, d: (_drop(a, channel), _drop(d, channel))
         )
 
     async def recent_changes(self, place: str, limit: int = 5) -> list[AuditEntry]:
-        """The place's latest setting changes, newest first."""
+        """The place's latest setting changes, newest first.
+
+        A channel-list change records the channels removed as `old_value` and those added as
+        `new_value`, not the whole lists, so each record stays as small as the change.
+        """
         async with (
             self._read(),
             self._db.execute(
@@ -592,12 +611,18 @@ class SettingsStore:
         user_id: str,
         changes: Iterable[tuple[str, object, object]],
     ) -> None:
+        """Record the changes, then drop the place's records beyond the retention limits."""
         for setting, old, new in changes:
             await self._run(
                 "INSERT INTO audit_log (at, place, user_id, setting, old_value, new_value)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (_stamp(now), place, user_id, setting, _audit_text(old), _audit_text(new)),
             )
+        await self._run(
+            "DELETE FROM audit_log WHERE place = ? AND at < ?",
+            (place, _stamp(now - self._audit_kept)),
+        )
+        await self._prune("audit_log", place, self._audit_per_place)
 
     async def _edit_channels(
         self,
@@ -614,9 +639,12 @@ class SettingsStore:
             # Only a list that changed is written: a stored one this version refuses, left
             # alone by the edit, is kept as it is.
             changed = {name: c for name, c in lists.items() if c != getattr(old, name)}
+            for name, channels in changed.items():
+                if len(channels) > max(MAX_CHANNELS_PER_LIST, len(getattr(old, name))):
+                    raise SettingValueError(too_many_channels(name))
             new = ServerSettings.model_validate(_with_channels(row.usable, changed))
             changes = [
-                (name, row.audited_old(name, list(getattr(old, name))), list(after))
+                _channel_change(name, getattr(old, name), after, row)
                 for name, after in changed.items()
             ]
             if changes:
@@ -633,16 +661,21 @@ class SettingsStore:
         )
 
 
+def _channel_change(
+    name: str, before: tuple[str, ...], after: tuple[str, ...], row: _StoredRow
+) -> tuple[str, object, object]:
+    """The audit row of a list edit: the channels removed and those added, not both lists,
+    so a record is as small as the change (a refused stored list is recorded whole)."""
+    if name in row.refused:
+        return name, row.raw[name], list(after)
+    return name, [c for c in before if c not in after], [c for c in after if c not in before]
+
+
 def _with_channels(fields: dict[str, Any], lists: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     """`fields` with the channel lists replaced; an empty list is not stored at all."""
     updated = {name: value for name, value in fields.items() if name not in lists}
     updated.update({name: list(channels) for name, channels in lists.items() if channels})
     return updated
-
-
-def _check_channel(channel: str) -> None:
-    if not channel.strip():
-        raise SettingValueError("A channel is needed.")
 
 
 def _add(channels: tuple[str, ...], channel: str) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 from bot.answers.engine import AnswerEngine
 from bot.app import App, open_app
 from bot.config import Config, LimitsConfig
-from bot.core.commands import Core
+from bot.core.commands import MAX_SHOWN_VALUE, Core
 from bot.core.limits import RateLimiter
 from bot.core.places import Caller, Where
 from bot.core.replies import (
@@ -211,3 +211,39 @@ async def test_typed_text_cannot_open_a_code_span_in_replies(console_app: App) -
     assert isinstance(bad, Refusal) and "`long`" not in bad.message and "'long'" in bad.message
     unknown = await core.settings_set(ADMIN, GUILD, "a`b", "1")
     assert isinstance(unknown, Refusal) and "a`b" not in unknown.message
+
+
+async def test_channel_names_are_bounded_before_they_are_stored_or_echoed(
+    console_app: App,
+) -> None:
+    core = console_app.core
+    for name, reason in [
+        ("x" * 100_000, RefusalReason.TOO_LONG),
+        ("x" * 101, RefusalReason.INVALID),
+        ("general chat", RefusalReason.INVALID),
+        ("`@everyone`", RefusalReason.INVALID),
+    ]:
+        reply = await core.channels(ADMIN, GUILD, "allow", name)
+        assert isinstance(reply, Refusal) and reply.reason is reason, name[:30]
+        assert len(reply.message) < 300 and "`@everyone`" not in reply.message
+    assert await core.settings_for(GUILD) == ServerSettings()
+    assert await console_app.store.recent_changes(GUILD.place) == []
+
+
+async def test_settings_show_fits_one_message_whatever_is_stored(console_app: App) -> None:
+    core = console_app.core
+    channels = [str(10**19 + n) for n in range(30)]
+    for channel in channels:
+        await core.channels(ADMIN, GUILD, "allow", channel)
+    shown = await core.settings_show(ADMIN, GUILD)
+    assert isinstance(shown, SettingsReply)
+    assert len(shown.values["allowed_channels"]) <= MAX_SHOWN_VALUE + 20
+    assert shown.values["allowed_channels"].endswith("(30 in all)")
+
+    await core.channels(ADMIN, GUILD, "clear", None)
+    shown = await core.settings_show(ADMIN, GUILD)
+    assert isinstance(shown, SettingsReply)
+    cleared = shown.recent_changes[0]
+    assert (cleared.setting, cleared.new_value) == ("allowed_channels", "[]")
+    assert cleared.old_value is not None and len(cleared.old_value) <= MAX_SHOWN_VALUE
+    assert cleared.old_value.startswith(f'["{channels[0]}", "{channels[1]}"')

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.core.settings import ServerSettings, SettingValueError
+from bot.core.settings import MAX_CHANNELS_PER_LIST, ServerSettings, SettingValueError
 from bot.core.store import (
     FORGOTTEN_USER,
     SCHEMA_VERSION,
@@ -287,6 +287,104 @@ async def test_channels_allow_deny_and_clear(
         ("allowed_channels", '["history"]', "[]"),
         ("denied_channels", '["memes"]', "[]"),
     }
+
+
+async def test_channel_changes_audit_only_what_was_added_or_removed(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    ids = [str(10**19 + n) for n in range(200)]  # Discord-sized snowflakes
+    for channel in ids:
+        await store.allow_channel(PLACE, channel, "discord:42")
+    await store.deny_channel(PLACE, ids[0], "discord:42")
+
+    audited = await rows(db, "SELECT setting, old_value, new_value FROM audit_log ORDER BY id")
+    assert len(audited) == 200 + 2
+    assert audited[0] == ("allowed_channels", "[]", json.dumps([ids[0]]))
+    assert audited[-2:] == [
+        ("allowed_channels", json.dumps([ids[0]]), "[]"),
+        ("denied_channels", "[]", json.dumps([ids[0]])),
+    ]
+    # Each record is as small as its change, so the log grows with the changes, not their square.
+    assert max(len(str(old)) + len(str(new)) for _, old, new in audited) < 30
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x" * 101,
+        "x" * 100_000,
+        "general chat",
+        "<@&123>",
+        "`code`",
+        "[link](https://example.org)",
+        "a\u200bb",
+    ],
+    ids=["101 characters", "100,000 characters", "space", "mention", "code", "link", "invisible"],
+)
+async def test_channel_names_no_platform_has_are_refused(
+    db: aiosqlite.Connection, store: SettingsStore, name: str
+) -> None:
+    with pytest.raises(SettingValueError, match="not a channel") as refused:
+        await store.allow_channel(PLACE, name, "discord:42")
+    assert len(str(refused.value)) < 200
+    with pytest.raises(SettingValueError, match="not a channel"):
+        await store.deny_channel(PLACE, name, "discord:42")
+    assert await count(db, "place_settings") == 0
+    assert await count(db, "audit_log") == 0
+
+
+@pytest.mark.parametrize("name", ["x" * 100, "1234567890123456789", "история", "!room:example.org"])
+async def test_channel_names_of_real_channels_are_accepted(store: SettingsStore, name: str) -> None:
+    assert (await store.allow_channel(PLACE, name, "discord:42")).allowed_channels == (name,)
+
+
+async def test_a_channel_list_cannot_grow_past_its_bound(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    full = [str(n) for n in range(MAX_CHANNELS_PER_LIST)]
+    await store_settings(db, {"allowed_channels": full})
+    with pytest.raises(SettingValueError, match=f"at most {MAX_CHANNELS_PER_LIST}"):
+        await store.allow_channel(PLACE, "one-more", "discord:42")
+    assert (await store.get(PLACE)).allowed_channels == tuple(full)
+    # Moving and removing still work on a full list.
+    settings = await store.deny_channel(PLACE, "0", "discord:42")
+    assert (len(settings.allowed_channels), settings.denied_channels) == (len(full) - 1, ("0",))
+    settings = await store.allow_channel(PLACE, "one-more", "discord:42")
+    assert len(settings.allowed_channels) == MAX_CHANNELS_PER_LIST
+
+
+async def test_a_list_longer_than_the_bound_from_before_still_reads_and_shrinks(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    # An older version let lists grow; they keep working (an allow list that vanished would
+    # open every channel), and can only shrink.
+    long_list = [str(n) for n in range(MAX_CHANNELS_PER_LIST + 5)]
+    await store_settings(db, {"allowed_channels": long_list})
+    assert len((await store.get(PLACE)).allowed_channels) == len(long_list)
+    with pytest.raises(SettingValueError):
+        await store.allow_channel(PLACE, "one-more", "discord:42")
+    shorter = await store.clear_channels(PLACE, "0", "discord:42")
+    assert len(shorter.allowed_channels) == len(long_list) - 1
+
+
+async def test_audit_log_keeps_a_bounded_number_of_recent_records_per_place(
+    db: aiosqlite.Connection,
+) -> None:
+    now = [WHEN]
+    store = SettingsStore(
+        db, audit_per_place=3, audit_kept=timedelta(days=30), clock=lambda: now[0]
+    )
+    for value in range(10, 16):
+        await store.set(PLACE, "cooldown_seconds", value, "discord:42")
+    await store.set("discord:2", "cooldown_seconds", 9, "discord:42")
+    kept = await store.recent_changes(PLACE, limit=10)
+    assert [c.new_value for c in kept] == ["15", "14", "13"]
+
+    now[0] = WHEN + timedelta(days=31)
+    await store.set(PLACE, "enabled", False, "discord:42")
+    [latest] = await store.recent_changes(PLACE, limit=10)
+    assert (latest.setting, latest.at) == ("enabled", now[0])
+    assert len(await store.recent_changes("discord:2")) == 1  # another place's are its own
 
 
 # -- questions, feedback, forgetting --------------------------------------------------------
