@@ -8,6 +8,7 @@ adapter that forgets a check still cannot change settings for a non-admin.
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 from collections.abc import Sequence
 from typing import Literal
@@ -54,9 +55,17 @@ MAX_PASSAGE_ID = 100
 # The longest arguments an admin command takes: a setting's name and value, or a channel's
 # name, with room to spare. A longer one is refused before it is cleaned, split or echoed.
 MAX_ADMIN_ARGUMENTS = 200
+# Cleaning can shorten a line (runs of spaces, invisible characters), so a question is
+# measured again once clean; a raw line this many times the limit is too long whatever it
+# holds, and is refused before any per-character work.
+RAW_QUESTION_FACTOR = 4
 # A setting's value or a change shown back to an admin is clipped to this, so one reply fits
 # every platform's message limit whatever was stored.
 MAX_SHOWN_VALUE = 300
+
+# The first word of a typed line names the command; none is longer than this.
+_COMMAND_WORD = re.compile(r"\s*(\S{1,16})(?:\s+|$)")
+_ADMIN_COMMANDS = frozenset({"settings", "channels", "unanswered"})
 
 COMMANDS: tuple[CommandHelp, ...] = (
     CommandHelp(
@@ -232,7 +241,8 @@ class Core:
             closed = await self._closed_here(where)
             if closed is not None:
                 return closed
-        wanted = normalize_input(passage_id).strip("`'\"<>[]()").lower()
+        # Ids are short: clip before cleaning, so a pasted page costs nothing.
+        wanted = normalize_input(passage_id[: 4 * MAX_PASSAGE_ID]).strip("`'\"<>[]()").lower()
         if not wanted:
             return _refuse(RefusalReason.EMPTY, "Give a passage id, like `kuzbass:3`.")
         library = self.engine.library
@@ -291,7 +301,7 @@ class Core:
 
     def complete_passage(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         """(passage id, label) pairs for autocomplete, matching ids and document titles."""
-        wanted = normalize_input(prefix).lower()[:MAX_PASSAGE_ID]
+        wanted = normalize_input(prefix[: 4 * MAX_PASSAGE_ID]).lower()[:MAX_PASSAGE_ID]
         results: list[tuple[str, str]] = []
         for document in self.engine.library.documents:
             title_match = wanted in document.info.title.lower()
@@ -344,6 +354,8 @@ class Core:
     ) -> Confirmation | Refusal:
         if not caller.is_admin:
             return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
+        if len(name) + len(value) > MAX_ADMIN_ARGUMENTS:
+            return _arguments_too_long(len(name) + len(value))
         name = normalize_input(name).lower().replace("-", "_")
         try:
             parsed = parse_setting(name, normalize_input(value))
@@ -362,6 +374,8 @@ class Core:
         if not caller.is_admin:
             return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
         if name is not None:
+            if len(name) > MAX_ADMIN_ARGUMENTS:
+                return _arguments_too_long(len(name))
             name = normalize_input(name).lower().replace("-", "_")
             if name not in SETTABLE:
                 return _refuse(
@@ -444,40 +458,43 @@ class Core:
     async def dispatch_text(self, line: str, caller: Caller, where: Where) -> Reply:
         """Run a typed command line (without the prefix): `ask ...`, `settings set x y`, ...
 
-        A line that names no command is a question. Used by the terminal and Matrix.
+        A line that names no command is a question. Used by the terminal and Matrix. Only the
+        command word is read before the checks: the caller's rights and the line's length are
+        settled before the rest is cleaned or split, so a long paste never holds the loop.
         """
-        text = normalize_input(line)
-        head, _, rest = text.partition(" ")
-        command = head.lower()
-        rest = rest.strip()
+        command, rest = _split_command(line)
         if command == "samizdat":  # `!samizdat settings show` on Matrix
-            head, _, rest = rest.partition(" ")
-            command, rest = head.lower(), rest.strip()
+            command, rest = _split_command(rest)
         if command in {"ask", "?"}:
             return await self.ask(rest, caller, where)
         if command == "search":
             return await self.search(rest, caller, where)
         if command == "source":
             return await self.source(rest, where)
-        if command == "library" and not rest:
+        if command == "library" and _blank(rest):
             return await self.library(where)
-        if command == "help" and not rest:
+        if command == "help" and _blank(rest):
             return self.help(caller)
-        if command == "about" and not rest:
+        if command == "about" and _blank(rest):
             return self.about()
+        if command not in _ADMIN_COMMANDS:
+            return await self.ask(line, caller, where)
+        if not caller.is_admin:
+            return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
+        if len(rest) > MAX_ADMIN_ARGUMENTS:
+            return _arguments_too_long(len(rest))
+        arguments = normalize_input(rest)
         if command == "settings":
-            return await self._settings_text(rest, caller, where)
+            return await self._settings_text(arguments, caller, where)
         if command == "channels":
-            action, _, channel = rest.partition(" ")
+            action, _, channel = arguments.partition(" ")
             if action.lower() not in {"allow", "deny", "clear"}:
                 return _refuse(
                     RefusalReason.INVALID, "Usage: channels allow|deny|clear [<channel>]"
                 )
             verb: ChannelAction = action.lower()  # type: ignore[assignment]
             return await self.channels(caller, where, verb, channel.strip() or None)
-        if command == "unanswered":
-            return await self.unanswered(caller, where, show_askers=rest.lower() == "askers")
-        return await self.ask(text, caller, where)
+        return await self.unanswered(caller, where, show_askers=arguments.lower() == "askers")
 
     async def _settings_text(self, rest: str, caller: Caller, where: Where) -> Reply:
         try:
@@ -526,18 +543,17 @@ class Core:
         closed = self._place_closed(settings, where)
         if closed is not None:
             return closed
+        limit = self._limits.max_question_chars
+        if len(raw) > RAW_QUESTION_FACTOR * limit:
+            return _question_too_long(len(raw), limit)
         question = normalize_input(raw)
         if not question:
             return _refuse(
                 RefusalReason.EMPTY,
                 f"Ask something after `{verb}`, e.g. `{verb} why did the Kronstadt sailors rebel?`",
             )
-        limit = self._limits.max_question_chars
         if len(question) > limit:
-            return _refuse(
-                RefusalReason.TOO_LONG,
-                f"That is {len(question):,} characters; questions can be at most {limit:,}.",
-            )
+            return _question_too_long(len(question), limit)
         if not has_words(question):
             return _refuse(RefusalReason.EMPTY, "I could not find any words to look up in that.")
         # Admins are trusted with their own place: limits guard against everyone else.
@@ -557,6 +573,26 @@ class Core:
             reason = RefusalReason.COOLDOWN if kind == "cooldown" else RefusalReason.BUSY
             return _refuse(reason, message, retry_after=wait)
         return question
+
+
+def _split_command(line: str) -> tuple[str, str]:
+    """(command word, the rest as typed); only the short first word is cleaned."""
+    match = _COMMAND_WORD.match(line)
+    if match is None:
+        return "", line
+    return normalize_input(match.group(1)).lower(), line[match.end() :]
+
+
+def _blank(text: str) -> bool:
+    """True when nothing but spaces and invisible characters follows a command."""
+    return not text.strip() or (len(text) <= 64 and not normalize_input(text))
+
+
+def _question_too_long(length: int, limit: int) -> Refusal:
+    return _refuse(
+        RefusalReason.TOO_LONG,
+        f"That is {length:,} characters; questions can be at most {limit:,}.",
+    )
 
 
 def _display(value: object) -> str:
