@@ -10,6 +10,7 @@ between them.
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 
 import aiosqlite
@@ -91,6 +92,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
+_CREATED_TABLE = re.compile(r"CREATE TABLE (\w+)")
+
 
 class DatabaseError(Exception):
     """The settings database cannot be used; the message says why and what to do about it."""
@@ -110,6 +113,54 @@ class DatabaseTooNewError(DatabaseError):
         )
         self.found = found
         self.known = known
+
+
+class DamagedDatabaseError(DatabaseError):
+    """A Samizdat database whose pages SQLite cannot read back: restore it or start afresh."""
+
+
+class ForeignDatabaseError(DatabaseError):
+    """An SQLite database, but another program's: Samizdat refuses it and leaves it as it is."""
+
+
+def tables_at(version: int) -> frozenset[str]:
+    """The tables a Samizdat database at `version` has, read from the steps themselves."""
+    return frozenset(
+        name
+        for step in MIGRATIONS[:version]
+        for statement in step
+        for name in _CREATED_TABLE.findall(statement)
+    )
+
+
+async def ensure_ours(db: aiosqlite.Connection, version: int, label: str = "the file") -> None:
+    """Refuse a file Samizdat did not write, reading only: a refused file is left unchanged.
+
+    Samizdat sets the version in the same transaction as its first tables, so a file of ours
+    at version 0 has no schema at all; any table, index or view there belongs to someone
+    else. A file at a later version must have the tables that version created.
+    """
+    async with db.execute("SELECT type, name FROM sqlite_master") as cursor:
+        schema = [(str(kind), str(name)) for kind, name in await cursor.fetchall()]
+    if version == 0 and schema:
+        held = sorted(name for _, name in schema)
+        raise ForeignDatabaseError(
+            f"{label} is an SQLite database of another program (it holds {_few(held)}); "
+            "Samizdat leaves it untouched: check the database path"
+        )
+    missing = sorted(tables_at(version) - {name for kind, name in schema if kind == "table"})
+    if missing:
+        raise ForeignDatabaseError(
+            f"{label} says it is at schema version {version} but lacks the tables "
+            f"{_few(missing)}, so another program wrote it; Samizdat leaves it untouched: "
+            "check the database path"
+        )
+
+
+def _few(names: list[str], shown: int = 5) -> str:
+    """A list of names short enough for one line, however many there are."""
+    listed = ", ".join(names[:shown])
+    return listed if len(names) <= shown else f"{listed} and {len(names) - shown} more"
 
 
 async def schema_version(db: aiosqlite.Connection) -> int:
@@ -141,6 +192,9 @@ async def migrate(db: aiosqlite.Connection, upto: int | None = None) -> int:
             current = await schema_version(db)
             if current > SCHEMA_VERSION:
                 raise DatabaseTooNewError(current, SCHEMA_VERSION)
+            if current == 0:
+                # Again inside the transaction: nobody can add a table between check and step.
+                await ensure_ours(db, current)
             if current < step:
                 for statement in MIGRATIONS[step - 1]:
                     await _run(db, statement)
@@ -163,8 +217,10 @@ async def rollback(db: aiosqlite.Connection) -> None:
 
     Called even when `in_transaction` says there is none: after a cancellation, the BEGIN may
     still be queued on aiosqlite's thread, and this ROLLBACK queues up behind it, never before.
+    Its own failure is swallowed ("no transaction is active", or the damage or full disk that
+    made the write fail): the caller is already reporting the error that led here.
     """
-    with contextlib.suppress(sqlite3.OperationalError):  # "no transaction is active"
+    with contextlib.suppress(sqlite3.Error):
         await _run(db, "ROLLBACK")
 
 

@@ -7,6 +7,8 @@ adapter that forgets a check still cannot change settings for a non-admin.
 
 from __future__ import annotations
 
+import logging
+import re
 import shlex
 from collections.abc import Sequence
 from typing import Literal
@@ -34,6 +36,7 @@ from bot.core.replies import (
     UnansweredReply,
 )
 from bot.core.settings import (
+    MAX_CHANNEL_NAME,
     SETTABLE,
     AnswerLength,
     ServerSettings,
@@ -41,12 +44,28 @@ from bot.core.settings import (
     Visibility,
     parse_setting,
 )
-from bot.core.store import SettingsStore
+from bot.core.store import SettingsStore, StorageError
 from bot.core.text import has_words, mostly_non_latin, normalize_input, quote_typed
 
 ChannelAction = Literal["allow", "deny", "clear"]
 
+log = logging.getLogger(__name__)
+
 MAX_PASSAGE_ID = 100
+# The longest arguments an admin command takes: a setting's name and value, or a channel's
+# name, with room to spare. A longer one is refused before it is cleaned, split or echoed.
+MAX_ADMIN_ARGUMENTS = 200
+# Cleaning can shorten a line (runs of spaces, invisible characters), so a question is
+# measured again once clean; a raw line this many times the limit is too long whatever it
+# holds, and is refused before any per-character work.
+RAW_QUESTION_FACTOR = 4
+# A setting's value or a change shown back to an admin is clipped to this, so one reply fits
+# every platform's message limit whatever was stored.
+MAX_SHOWN_VALUE = 300
+
+# The first word of a typed line names the command; none is longer than this.
+_COMMAND_WORD = re.compile(r"\s*(\S{1,16})(?:\s+|$)")
+_ADMIN_COMMANDS = frozenset({"settings", "channels", "unanswered"})
 
 COMMANDS: tuple[CommandHelp, ...] = (
     CommandHelp(
@@ -119,6 +138,18 @@ def _refuse(reason: RefusalReason, message: str, retry_after: float | None = Non
     return Refusal(reason=reason, message=message, retry_after=retry_after)
 
 
+def _storage_refusal(doing: str, error: StorageError) -> Refusal:
+    """Tell the person what the database could not do and why; the bot carries on."""
+    return _refuse(RefusalReason.STORAGE, f"Could not {doing}: {error.reason}.")
+
+
+def _arguments_too_long(length: int) -> Refusal:
+    return _refuse(
+        RefusalReason.TOO_LONG,
+        f"That is {length:,} characters; an admin command takes at most {MAX_ADMIN_ARGUMENTS}.",
+    )
+
+
 class Core:
     """Platform-neutral commands. Built by `bot.app.open_app`; adapters only call it."""
 
@@ -139,8 +170,14 @@ class Core:
     # -- everyone -------------------------------------------------------------------------
 
     async def ask(self, question: str, caller: Caller, where: Where) -> AnswerReply | Refusal:
-        """Answer a question from the library, or decline and point at the closest sections."""
-        settings = await self.store.get(where.place)
+        """Answer a question from the library, or decline and point at the closest sections.
+
+        Recording a declined question is best effort: a failed write never costs the answer.
+        """
+        try:
+            settings = await self.store.get(where.place)
+        except StorageError as error:
+            return _storage_refusal("read this place's settings", error)
         checked = self._check_question(question, settings, caller, where, "ask")
         if isinstance(checked, Refusal):
             return checked
@@ -158,7 +195,12 @@ class Core:
                         "text": answer.text + " The library is in English: try asking in English."
                     }
                 )
-            await self.store.record_unanswered(where.place, where.channel, caller.user_id, checked)
+            try:
+                await self.store.record_unanswered(
+                    where.place, where.channel, caller.user_id, checked
+                )
+            except StorageError as error:
+                log.warning("%s: unanswered question not recorded: %s", where.place, error.reason)
         return AnswerReply(
             answer=answer,
             sources_shown=settings.sources_shown,
@@ -168,7 +210,10 @@ class Core:
         )
 
     async def search(self, query: str, caller: Caller, where: Where) -> SearchReply | Refusal:
-        settings = await self.store.get(where.place)
+        try:
+            settings = await self.store.get(where.place)
+        except StorageError as error:
+            return _storage_refusal("read this place's settings", error)
         checked = self._check_question(query, settings, caller, where, "search")
         if isinstance(checked, Refusal):
             return checked
@@ -193,10 +238,11 @@ class Core:
     async def source(self, passage_id: str, where: Where | None = None) -> PassageView | Refusal:
         """A whole passage; refused where the bot is switched off or the channel is closed."""
         if where is not None:
-            closed = self._place_closed(await self.store.get(where.place), where)
+            closed = await self._closed_here(where)
             if closed is not None:
                 return closed
-        wanted = normalize_input(passage_id).strip("`'\"<>[]()").lower()
+        # Ids are short: clip before cleaning, so a pasted page costs nothing.
+        wanted = normalize_input(passage_id[: 4 * MAX_PASSAGE_ID]).strip("`'\"<>[]()").lower()
         if not wanted:
             return _refuse(RefusalReason.EMPTY, "Give a passage id, like `kuzbass:3`.")
         library = self.engine.library
@@ -225,7 +271,7 @@ class Core:
     async def library(self, where: Where | None = None) -> LibraryReply | Refusal:
         """The documents; refused where the bot is switched off or the channel is closed."""
         if where is not None:
-            closed = self._place_closed(await self.store.get(where.place), where)
+            closed = await self._closed_here(where)
             if closed is not None:
                 return closed
         return LibraryReply(
@@ -255,7 +301,7 @@ class Core:
 
     def complete_passage(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         """(passage id, label) pairs for autocomplete, matching ids and document titles."""
-        wanted = normalize_input(prefix).lower()[:MAX_PASSAGE_ID]
+        wanted = normalize_input(prefix[: 4 * MAX_PASSAGE_ID]).lower()[:MAX_PASSAGE_ID]
         results: list[tuple[str, str]] = []
         for document in self.engine.library.documents:
             title_match = wanted in document.info.title.lower()
@@ -269,17 +315,38 @@ class Core:
     # -- admins ---------------------------------------------------------------------------
 
     async def settings_for(self, where: Where) -> ServerSettings:
-        return await self.store.get(where.place)
+        """How adapters should listen here (prefix, mentions, visibility).
+
+        When the database cannot be read this is the defaults, so the message still reaches
+        a command, and the command's own read tells the person what went wrong.
+        """
+        try:
+            return await self.store.get(where.place)
+        except StorageError as error:
+            log.warning("%s: settings unreadable, listening with defaults: %s", where.place, error)
+            return ServerSettings()
 
     async def settings_show(self, caller: Caller, where: Where) -> SettingsReply | Refusal:
         if not caller.is_admin:
             return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
-        settings = await self.store.get(where.place)
+        try:
+            settings = await self.store.get(where.place)
+            changes = await self.store.recent_changes(where.place, limit=5)
+        except StorageError as error:
+            return _storage_refusal("read this place's settings", error)
         values = {name: _display(value) for name, value in settings.model_dump(mode="json").items()}
         return SettingsReply(
             place=where.place,
             values=values,
-            recent_changes=await self.store.recent_changes(where.place, limit=5),
+            recent_changes=[
+                change.model_copy(
+                    update={
+                        "old_value": _clip_shown(change.old_value),
+                        "new_value": _clip_shown(change.new_value),
+                    }
+                )
+                for change in changes
+            ],
         )
 
     async def settings_set(
@@ -287,12 +354,16 @@ class Core:
     ) -> Confirmation | Refusal:
         if not caller.is_admin:
             return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
+        if len(name) + len(value) > MAX_ADMIN_ARGUMENTS:
+            return _arguments_too_long(len(name) + len(value))
         name = normalize_input(name).lower().replace("-", "_")
         try:
             parsed = parse_setting(name, normalize_input(value))
             old, new = await self.store.set(where.place, name, parsed, caller.user_id)
         except SettingValueError as exc:
             return _refuse(RefusalReason.INVALID, str(exc))
+        except StorageError as error:
+            return _storage_refusal("save that setting", error)
         if old == new:
             return Confirmation(message=f"`{name}` is already {_display(new)}.")
         return Confirmation(message=f"`{name}` is now {_display(new)} (was {_display(old)}).")
@@ -303,13 +374,18 @@ class Core:
         if not caller.is_admin:
             return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
         if name is not None:
+            if len(name) > MAX_ADMIN_ARGUMENTS:
+                return _arguments_too_long(len(name))
             name = normalize_input(name).lower().replace("-", "_")
             if name not in SETTABLE:
                 return _refuse(
                     RefusalReason.INVALID,
                     f"Unknown setting {quote_typed(name)}. Settings: {', '.join(SETTABLE)}.",
                 )
-        changed = await self.store.reset(where.place, name, caller.user_id)
+        try:
+            changed = await self.store.reset(where.place, name, caller.user_id)
+        except StorageError as error:
+            return _storage_refusal("reset that setting", error)
         if not changed:
             return Confirmation(message="Nothing to reset: already the defaults.")
         return Confirmation(message=f"Reset to the default: {', '.join(changed)}.")
@@ -324,40 +400,57 @@ class Core:
                 RefusalReason.INVALID,
                 "This place has no channels: the setting applies to it whole.",
             )
+        if channel is not None and len(channel) > MAX_ADMIN_ARGUMENTS:
+            return _arguments_too_long(len(channel))
         target = normalize_input(channel or "").lstrip("#<").rstrip(">") or None
+        if target is None and action != "clear":
+            return _refuse(RefusalReason.INVALID, f"Name the channel to {action}.")
+        try:
+            if action == "clear":
+                await self.store.clear_channels(where.place, target, caller.user_id)
+            elif action == "allow":
+                await self.store.allow_channel(where.place, target or "", caller.user_id)
+            else:
+                await self.store.deny_channel(where.place, target or "", caller.user_id)
+        except SettingValueError as exc:
+            return _refuse(RefusalReason.INVALID, str(exc))
+        except StorageError as error:
+            return _storage_refusal("save the channel lists", error)
+        shown = quote_typed(target or "", MAX_CHANNEL_NAME)
         if action == "clear":
-            await self.store.clear_channels(where.place, target, caller.user_id)
             return Confirmation(
                 message="The bot may answer in every channel again."
                 if target is None
-                else f"Channel {target} is no longer listed."
+                else f"Channel {shown} is no longer listed."
             )
-        if target is None:
-            return _refuse(RefusalReason.INVALID, f"Name the channel to {action}.")
         if action == "allow":
-            await self.store.allow_channel(where.place, target, caller.user_id)
-            return Confirmation(message=f"The bot may answer in channel {target}.")
-        await self.store.deny_channel(where.place, target, caller.user_id)
-        return Confirmation(message=f"The bot will not answer in channel {target}.")
+            return Confirmation(message=f"The bot may answer in channel {shown}.")
+        return Confirmation(message=f"The bot will not answer in channel {shown}.")
 
     async def unanswered(
         self, caller: Caller, where: Where, show_askers: bool = False
     ) -> UnansweredReply | Refusal:
         if not caller.is_admin:
             return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
-        items = await self.store.unanswered(where.place, limit=20, include_askers=show_askers)
+        try:
+            items = await self.store.unanswered(where.place, limit=20, include_askers=show_askers)
+        except StorageError as error:
+            return _storage_refusal("read the unanswered questions", error)
         return UnansweredReply(items=items)
 
     async def feedback(
         self, caller: Caller, where: Where, question: str, passage_ids: Sequence[str], helpful: bool
-    ) -> Confirmation:
-        await self.store.record_feedback(
-            where.place,
-            caller.user_id,
-            question[: self._limits.max_question_chars],
-            list(passage_ids)[:10],
-            helpful,
-        )
+    ) -> Confirmation | Refusal:
+        try:
+            await self.store.record_feedback(
+                where.place,
+                caller.user_id,
+                question[: self._limits.max_question_chars],
+                list(passage_ids)[:10],
+                helpful,
+            )
+        except StorageError as error:
+            return _storage_refusal("save your feedback", error)
         return Confirmation(message="Thanks for the feedback.")
 
     # -- typed commands -------------------------------------------------------------------
@@ -365,40 +458,43 @@ class Core:
     async def dispatch_text(self, line: str, caller: Caller, where: Where) -> Reply:
         """Run a typed command line (without the prefix): `ask ...`, `settings set x y`, ...
 
-        A line that names no command is a question. Used by the terminal and Matrix.
+        A line that names no command is a question. Used by the terminal and Matrix. Only the
+        command word is read before the checks: the caller's rights and the line's length are
+        settled before the rest is cleaned or split, so a long paste never holds the loop.
         """
-        text = normalize_input(line)
-        head, _, rest = text.partition(" ")
-        command = head.lower()
-        rest = rest.strip()
+        command, rest = _split_command(line)
         if command == "samizdat":  # `!samizdat settings show` on Matrix
-            head, _, rest = rest.partition(" ")
-            command, rest = head.lower(), rest.strip()
+            command, rest = _split_command(rest)
         if command in {"ask", "?"}:
             return await self.ask(rest, caller, where)
         if command == "search":
             return await self.search(rest, caller, where)
         if command == "source":
             return await self.source(rest, where)
-        if command == "library" and not rest:
+        if command == "library" and _blank(rest):
             return await self.library(where)
-        if command == "help" and not rest:
+        if command == "help" and _blank(rest):
             return self.help(caller)
-        if command == "about" and not rest:
+        if command == "about" and _blank(rest):
             return self.about()
+        if command not in _ADMIN_COMMANDS:
+            return await self.ask(line, caller, where)
+        if not caller.is_admin:
+            return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
+        if len(rest) > MAX_ADMIN_ARGUMENTS:
+            return _arguments_too_long(len(rest))
+        arguments = normalize_input(rest)
         if command == "settings":
-            return await self._settings_text(rest, caller, where)
+            return await self._settings_text(arguments, caller, where)
         if command == "channels":
-            action, _, channel = rest.partition(" ")
+            action, _, channel = arguments.partition(" ")
             if action.lower() not in {"allow", "deny", "clear"}:
                 return _refuse(
                     RefusalReason.INVALID, "Usage: channels allow|deny|clear [<channel>]"
                 )
             verb: ChannelAction = action.lower()  # type: ignore[assignment]
             return await self.channels(caller, where, verb, channel.strip() or None)
-        if command == "unanswered":
-            return await self.unanswered(caller, where, show_askers=rest.lower() == "askers")
-        return await self.ask(text, caller, where)
+        return await self.unanswered(caller, where, show_askers=arguments.lower() == "askers")
 
     async def _settings_text(self, rest: str, caller: Caller, where: Where) -> Reply:
         try:
@@ -420,6 +516,14 @@ class Core:
 
     # -- checks ---------------------------------------------------------------------------
 
+    async def _closed_here(self, where: Where) -> Refusal | None:
+        """Why nothing is shown here: the place is closed, or its settings cannot be read."""
+        try:
+            settings = await self.store.get(where.place)
+        except StorageError as error:
+            return _storage_refusal("read this place's settings", error)
+        return self._place_closed(settings, where)
+
     @staticmethod
     def _place_closed(settings: ServerSettings, where: Where) -> Refusal | None:
         """Why the bot stays quiet here (switched off, channel not allowed), if it does."""
@@ -439,18 +543,17 @@ class Core:
         closed = self._place_closed(settings, where)
         if closed is not None:
             return closed
+        limit = self._limits.max_question_chars
+        if len(raw) > RAW_QUESTION_FACTOR * limit:
+            return _question_too_long(len(raw), limit)
         question = normalize_input(raw)
         if not question:
             return _refuse(
                 RefusalReason.EMPTY,
                 f"Ask something after `{verb}`, e.g. `{verb} why did the Kronstadt sailors rebel?`",
             )
-        limit = self._limits.max_question_chars
         if len(question) > limit:
-            return _refuse(
-                RefusalReason.TOO_LONG,
-                f"That is {len(question):,} characters; questions can be at most {limit:,}.",
-            )
+            return _question_too_long(len(question), limit)
         if not has_words(question):
             return _refuse(RefusalReason.EMPTY, "I could not find any words to look up in that.")
         # Admins are trusted with their own place: limits guard against everyone else.
@@ -472,9 +575,40 @@ class Core:
         return question
 
 
+def _split_command(line: str) -> tuple[str, str]:
+    """(command word, the rest as typed); only the short first word is cleaned."""
+    match = _COMMAND_WORD.match(line)
+    if match is None:
+        return "", line
+    return normalize_input(match.group(1)).lower(), line[match.end() :]
+
+
+def _blank(text: str) -> bool:
+    """True when nothing but spaces and invisible characters follows a command."""
+    return not text.strip() or (len(text) <= 64 and not normalize_input(text))
+
+
+def _question_too_long(length: int, limit: int) -> Refusal:
+    return _refuse(
+        RefusalReason.TOO_LONG,
+        f"That is {length:,} characters; questions can be at most {limit:,}.",
+    )
+
+
 def _display(value: object) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value) or "(none)"
-    return str(value)
+        listed = ", ".join(str(v) for v in value) or "(none)"
+        if len(listed) > MAX_SHOWN_VALUE:
+            return f"{_clip(listed, MAX_SHOWN_VALUE)} ({len(value)} in all)"
+        return listed
+    return _clip(str(value), MAX_SHOWN_VALUE)
+
+
+def _clip_shown(value: str | None) -> str | None:
+    return None if value is None else _clip(value, MAX_SHOWN_VALUE)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

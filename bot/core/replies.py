@@ -114,6 +114,7 @@ class RefusalReason(StrEnum):
     INVALID = "invalid"
     NOT_FOUND = "not_found"
     UNKNOWN_COMMAND = "unknown_command"
+    STORAGE = "storage"  # the database could not read or save; the message says why
 
 
 class Refusal(_Reply):

@@ -5,6 +5,7 @@ A place with no stored settings reads these defaults, so a new server needs no s
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -79,6 +80,16 @@ SETTABLE = tuple(
     if name not in {"allowed_channels", "denied_channels"}
 )
 
+# A Discord server holds at most 500 channels, so no honest list is longer; the bound keeps
+# the stored settings, and each audit record of a change to them, small.
+MAX_CHANNELS_PER_LIST = 500
+# A channel is named by a Discord snowflake id (at most 20 digits) or, typed, by a name like
+# a Discord channel name or a Matrix room's local part: Discord's own limit on channel names
+# is 100 characters. Letters, digits and `- _ . : !` cover all of these, and none of them
+# can open a mention, a link or a code span when echoed back.
+MAX_CHANNEL_NAME = 100
+_CHANNEL_NAME = re.compile(rf"[\w.:!-]{{1,{MAX_CHANNEL_NAME}}}")
+
 _TRUE = {"true", "yes", "on", "1", "enable", "enabled"}
 _FALSE = {"false", "no", "off", "0", "disable", "disabled"}
 
@@ -135,3 +146,18 @@ def parse_setting(name: str, raw: str) -> Any:
         return ServerSettings.model_validate({name: parsed}).model_dump(mode="json")[name]
     except ValidationError:
         raise SettingValueError(not_allowed(name, value)) from None
+
+
+def check_channel_name(channel: str) -> None:
+    """Refuse a name no channel has, before it is stored or echoed back."""
+    if not channel.strip():
+        raise SettingValueError("A channel is needed.")
+    if not _CHANNEL_NAME.fullmatch(channel):
+        raise SettingValueError(
+            f"{quote_typed(channel)} is not a channel: give a channel id or name of at most "
+            f"{MAX_CHANNEL_NAME} letters, digits and - _ . : !"
+        )
+
+
+def too_many_channels(name: str) -> str:
+    return f"`{name}` can hold at most {MAX_CHANNELS_PER_LIST} channels; clear some first."

@@ -1,14 +1,20 @@
 """The command core through its public calls, on a real SQLite file."""
 
+import sys
+from collections.abc import Awaitable
+from types import FrameType
+from typing import TypeVar
+
 from bot.answers.engine import AnswerEngine
 from bot.app import App, open_app
 from bot.config import Config, LimitsConfig
-from bot.core.commands import Core
+from bot.core.commands import MAX_SHOWN_VALUE, Core
 from bot.core.limits import RateLimiter
 from bot.core.places import Caller, Where
 from bot.core.replies import (
     AnswerReply,
     Confirmation,
+    HelpReply,
     LibraryReply,
     PassageView,
     Refusal,
@@ -22,6 +28,29 @@ from bot.core.settings import ServerSettings
 ADMIN = Caller("admin-1", "Ada", is_admin=True)
 MEMBER = Caller("member-1", "Max", is_admin=False)
 GUILD = Where("discord:1", channel="100")
+
+T = TypeVar("T")
+
+
+async def calls_during(work: Awaitable[T]) -> tuple[T, int]:
+    """The result of `work`, and how many functions (Python or C) this thread called meanwhile.
+
+    A count, not a time: work done per character of a long line shows up as hundreds of
+    thousands of calls, whatever the machine's speed.
+    """
+    calls = 0
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        nonlocal calls
+        if event in {"call", "c_call"}:
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        result = await work
+    finally:
+        sys.setprofile(None)
+    return result, calls
 
 
 async def test_unknown_place_reads_defaults_and_writes_nothing(console_app: App) -> None:
@@ -211,3 +240,71 @@ async def test_typed_text_cannot_open_a_code_span_in_replies(console_app: App) -
     assert isinstance(bad, Refusal) and "`long`" not in bad.message and "'long'" in bad.message
     unknown = await core.settings_set(ADMIN, GUILD, "a`b", "1")
     assert isinstance(unknown, Refusal) and "a`b" not in unknown.message
+
+
+async def test_long_lines_are_refused_before_they_are_read_whole(console_app: App) -> None:
+    core = console_app.core
+    long = "9" * 200_000
+    cases = [
+        (MEMBER, f"settings set cooldown_seconds {long}", RefusalReason.NOT_ADMIN),
+        (MEMBER, f"channels deny {long}", RefusalReason.NOT_ADMIN),
+        (ADMIN, f"settings set cooldown_seconds {long}", RefusalReason.TOO_LONG),
+        (ADMIN, f"channels allow {long}", RefusalReason.TOO_LONG),
+        (MEMBER, f"ask {long}", RefusalReason.TOO_LONG),
+        (MEMBER, long, RefusalReason.TOO_LONG),
+        (MEMBER, f"source {long}", RefusalReason.NOT_FOUND),
+    ]
+    for caller, line, reason in cases:
+        reply, calls = await calls_during(core.dispatch_text(line, caller, GUILD))
+        assert isinstance(reply, Refusal) and reply.reason is reason, (line[:30], reply)
+        assert len(reply.message) < 200
+        assert calls < 5_000, (line[:30], calls)
+    assert await core.settings_for(GUILD) == ServerSettings()
+
+
+async def test_commands_are_still_found_through_spaces_and_invisible_characters(
+    console_app: App,
+) -> None:
+    core = console_app.core
+    assert isinstance(await core.dispatch_text("\u200bhelp\u200b", MEMBER, GUILD), HelpReply)
+    reply = await core.dispatch_text("  settings  set\u200b cooldown_seconds   10 ", ADMIN, GUILD)
+    assert isinstance(reply, Confirmation) and "now 10" in reply.message
+    reply = await core.dispatch_text("samizdat channels allow #200", ADMIN, GUILD)
+    assert isinstance(reply, Confirmation)
+    assert (await core.settings_for(GUILD)).allowed_channels == ("200",)
+
+
+async def test_channel_names_are_bounded_before_they_are_stored_or_echoed(
+    console_app: App,
+) -> None:
+    core = console_app.core
+    for name, reason in [
+        ("x" * 100_000, RefusalReason.TOO_LONG),
+        ("x" * 101, RefusalReason.INVALID),
+        ("general chat", RefusalReason.INVALID),
+        ("`@everyone`", RefusalReason.INVALID),
+    ]:
+        reply = await core.channels(ADMIN, GUILD, "allow", name)
+        assert isinstance(reply, Refusal) and reply.reason is reason, name[:30]
+        assert len(reply.message) < 300 and "`@everyone`" not in reply.message
+    assert await core.settings_for(GUILD) == ServerSettings()
+    assert await console_app.store.recent_changes(GUILD.place) == []
+
+
+async def test_settings_show_fits_one_message_whatever_is_stored(console_app: App) -> None:
+    core = console_app.core
+    channels = [str(10**19 + n) for n in range(30)]
+    for channel in channels:
+        await core.channels(ADMIN, GUILD, "allow", channel)
+    shown = await core.settings_show(ADMIN, GUILD)
+    assert isinstance(shown, SettingsReply)
+    assert len(shown.values["allowed_channels"]) <= MAX_SHOWN_VALUE + 20
+    assert shown.values["allowed_channels"].endswith("(30 in all)")
+
+    await core.channels(ADMIN, GUILD, "clear", None)
+    shown = await core.settings_show(ADMIN, GUILD)
+    assert isinstance(shown, SettingsReply)
+    cleared = shown.recent_changes[0]
+    assert (cleared.setting, cleared.new_value) == ("allowed_channels", "[]")
+    assert cleared.old_value is not None and len(cleared.old_value) <= MAX_SHOWN_VALUE
+    assert cleared.old_value.startswith(f'["{channels[0]}", "{channels[1]}"')

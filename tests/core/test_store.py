@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import logging
 import signal
 import sqlite3
+import struct
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,18 +18,22 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.core.settings import ServerSettings, SettingValueError
+from bot.core.settings import MAX_CHANNELS_PER_LIST, ServerSettings, SettingValueError
 from bot.core.store import (
     FORGOTTEN_USER,
     SCHEMA_VERSION,
+    DamagedDatabaseError,
     DatabaseError,
     DatabaseTooNewError,
+    ForeignDatabaseError,
     NotADatabaseError,
     SettingsStore,
+    StorageError,
     migrate,
     open_database,
     schema_version,
 )
+from bot.errors import describe_startup_error
 
 PLACE = "discord:1"
 WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
@@ -55,6 +62,37 @@ async def count(db: aiosqlite.Connection, table: str) -> int:
     (total,) = (await rows(db, f"SELECT COUNT(*) FROM {table}"))[0]
     assert isinstance(total, int)
     return total
+
+
+async def stored_data(db: aiosqlite.Connection, place: str = PLACE) -> object:
+    [(data,)] = await rows(db, "SELECT data FROM place_settings WHERE place = ?", place)
+    assert isinstance(data, str)
+    return json.loads(data)
+
+
+async def store_settings(db: aiosqlite.Connection, data: object, place: str = PLACE) -> None:
+    """Write a place's settings row as another Samizdat (or a hand) could have left it."""
+    text = data if isinstance(data, str) else json.dumps(data)
+    await rows(
+        db,
+        "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, '')",
+        place,
+        text,
+    )
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+async def fill_disk(db: aiosqlite.Connection) -> None:
+    """Let the file grow no further: SQLite's own "disk is full" from then on."""
+    [(pages,)] = await rows(db, "PRAGMA page_count")
+    await rows(db, f"PRAGMA max_page_count = {pages}")
 
 
 # -- settings -------------------------------------------------------------------------------
@@ -138,14 +176,85 @@ async def test_audit_records_who_where_what_and_when(store: SettingsStore) -> No
 async def test_stored_fields_this_version_refuses_fall_back_to_defaults(
     db: aiosqlite.Connection, store: SettingsStore
 ) -> None:
-    await rows(
-        db,
-        "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, ?)",
-        PLACE,
-        json.dumps({"retired_field": 1, "sources_shown": 99, "cooldown_seconds": 7}),
-        "",
-    )
+    await store_settings(db, {"retired_field": 1, "sources_shown": 99, "cooldown_seconds": 7})
     assert await store.get(PLACE) == ServerSettings.model_validate({"cooldown_seconds": 7})
+
+
+async def test_stored_fields_this_version_refuses_survive_writes_and_changes_are_audited(
+    db: aiosqlite.Connection, store: SettingsStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A field a newer release added, and a value a later rule refuses.
+    await store_settings(db, {"from_the_future": "x", "sources_shown": 99})
+    with caplog.at_level(logging.WARNING, logger="bot.core.store"):
+        for _ in range(3):
+            assert await store.get(PLACE) == DEFAULTS
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2, warned  # once per field, not at every read
+    assert any("from_the_future" in w for w in warned)
+    assert any("sources_shown" in w for w in warned)
+
+    await store.set(PLACE, "show_quotes", False, "discord:42")
+    assert await stored_data(db) == {
+        "from_the_future": "x",
+        "show_quotes": False,
+        "sources_shown": 99,
+    }
+    await store.allow_channel(PLACE, "history", "discord:42")
+    data = await stored_data(db)
+    assert isinstance(data, dict)
+    assert (data["from_the_future"], data["sources_shown"]) == ("x", 99)
+
+    # Replacing the refused value says what it replaced.
+    assert await store.set(PLACE, "sources_shown", 4, "discord:42") == (3, 4)
+    [change] = await store.recent_changes(PLACE, limit=1)
+    assert (change.setting, change.old_value, change.new_value) == ("sources_shown", "99", "4")
+
+    # Resetting everything resets what this version knows, and keeps what it does not.
+    reset = await store.reset(PLACE, None, "discord:42")
+    assert reset == ["allowed_channels", "show_quotes", "sources_shown"]
+    assert await stored_data(db) == {"from_the_future": "x"}
+    assert await store.get(PLACE) == DEFAULTS
+    assert await count(db, "audit_log") == 3 + 3
+
+
+async def test_a_refused_value_reset_alone_is_audited(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await store_settings(db, {"cooldown_seconds": -1})
+    assert await store.reset(PLACE, "cooldown_seconds", "discord:42") == ["cooldown_seconds"]
+    [change] = await store.recent_changes(PLACE)
+    assert (change.setting, change.old_value, change.new_value) == ("cooldown_seconds", "-1", "5")
+    assert await count(db, "place_settings") == 0
+
+
+async def test_unreadable_stored_settings_replaced_by_a_write_are_audited(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await store_settings(db, "{not json")
+    assert await store.get(PLACE) == DEFAULTS
+    await store.set(PLACE, "enabled", False, "discord:42")
+    assert await stored_data(db) == {"enabled": False}
+    changes = await store.recent_changes(PLACE)
+    assert {(c.setting, c.old_value, c.new_value) for c in changes} == {
+        ("enabled", "true", "false"),
+        ("(unreadable stored settings)", "{not json", None),
+    }
+
+
+async def test_a_channel_edit_keeps_a_refused_list_it_does_not_touch(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await store_settings(db, {"denied_channels": 7})
+    await store.allow_channel(PLACE, "history", "discord:42")
+    assert await stored_data(db) == {"allowed_channels": ["history"], "denied_channels": 7}
+    settings = await store.deny_channel(PLACE, "memes", "discord:42")
+    assert settings.denied_channels == ("memes",)
+    [change] = await store.recent_changes(PLACE, limit=1)
+    assert (change.setting, change.old_value, change.new_value) == (
+        "denied_channels",
+        "7",
+        '["memes"]',
+    )
 
 
 async def test_channels_allow_deny_and_clear(
@@ -178,6 +287,104 @@ async def test_channels_allow_deny_and_clear(
         ("allowed_channels", '["history"]', "[]"),
         ("denied_channels", '["memes"]', "[]"),
     }
+
+
+async def test_channel_changes_audit_only_what_was_added_or_removed(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    ids = [str(10**19 + n) for n in range(200)]  # Discord-sized snowflakes
+    for channel in ids:
+        await store.allow_channel(PLACE, channel, "discord:42")
+    await store.deny_channel(PLACE, ids[0], "discord:42")
+
+    audited = await rows(db, "SELECT setting, old_value, new_value FROM audit_log ORDER BY id")
+    assert len(audited) == 200 + 2
+    assert audited[0] == ("allowed_channels", "[]", json.dumps([ids[0]]))
+    assert audited[-2:] == [
+        ("allowed_channels", json.dumps([ids[0]]), "[]"),
+        ("denied_channels", "[]", json.dumps([ids[0]])),
+    ]
+    # Each record is as small as its change, so the log grows with the changes, not their square.
+    assert max(len(str(old)) + len(str(new)) for _, old, new in audited) < 30
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x" * 101,
+        "x" * 100_000,
+        "general chat",
+        "<@&123>",
+        "`code`",
+        "[link](https://example.org)",
+        "a\u200bb",
+    ],
+    ids=["101 characters", "100,000 characters", "space", "mention", "code", "link", "invisible"],
+)
+async def test_channel_names_no_platform_has_are_refused(
+    db: aiosqlite.Connection, store: SettingsStore, name: str
+) -> None:
+    with pytest.raises(SettingValueError, match="not a channel") as refused:
+        await store.allow_channel(PLACE, name, "discord:42")
+    assert len(str(refused.value)) < 200
+    with pytest.raises(SettingValueError, match="not a channel"):
+        await store.deny_channel(PLACE, name, "discord:42")
+    assert await count(db, "place_settings") == 0
+    assert await count(db, "audit_log") == 0
+
+
+@pytest.mark.parametrize("name", ["x" * 100, "1234567890123456789", "история", "!room:example.org"])
+async def test_channel_names_of_real_channels_are_accepted(store: SettingsStore, name: str) -> None:
+    assert (await store.allow_channel(PLACE, name, "discord:42")).allowed_channels == (name,)
+
+
+async def test_a_channel_list_cannot_grow_past_its_bound(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    full = [str(n) for n in range(MAX_CHANNELS_PER_LIST)]
+    await store_settings(db, {"allowed_channels": full})
+    with pytest.raises(SettingValueError, match=f"at most {MAX_CHANNELS_PER_LIST}"):
+        await store.allow_channel(PLACE, "one-more", "discord:42")
+    assert (await store.get(PLACE)).allowed_channels == tuple(full)
+    # Moving and removing still work on a full list.
+    settings = await store.deny_channel(PLACE, "0", "discord:42")
+    assert (len(settings.allowed_channels), settings.denied_channels) == (len(full) - 1, ("0",))
+    settings = await store.allow_channel(PLACE, "one-more", "discord:42")
+    assert len(settings.allowed_channels) == MAX_CHANNELS_PER_LIST
+
+
+async def test_a_list_longer_than_the_bound_from_before_still_reads_and_shrinks(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    # An older version let lists grow; they keep working (an allow list that vanished would
+    # open every channel), and can only shrink.
+    long_list = [str(n) for n in range(MAX_CHANNELS_PER_LIST + 5)]
+    await store_settings(db, {"allowed_channels": long_list})
+    assert len((await store.get(PLACE)).allowed_channels) == len(long_list)
+    with pytest.raises(SettingValueError):
+        await store.allow_channel(PLACE, "one-more", "discord:42")
+    shorter = await store.clear_channels(PLACE, "0", "discord:42")
+    assert len(shorter.allowed_channels) == len(long_list) - 1
+
+
+async def test_audit_log_keeps_a_bounded_number_of_recent_records_per_place(
+    db: aiosqlite.Connection,
+) -> None:
+    now = [WHEN]
+    store = SettingsStore(
+        db, audit_per_place=3, audit_kept=timedelta(days=30), clock=lambda: now[0]
+    )
+    for value in range(10, 16):
+        await store.set(PLACE, "cooldown_seconds", value, "discord:42")
+    await store.set("discord:2", "cooldown_seconds", 9, "discord:42")
+    kept = await store.recent_changes(PLACE, limit=10)
+    assert [c.new_value for c in kept] == ["15", "14", "13"]
+
+    now[0] = WHEN + timedelta(days=31)
+    await store.set(PLACE, "enabled", False, "discord:42")
+    [latest] = await store.recent_changes(PLACE, limit=10)
+    assert (latest.setting, latest.at) == ("enabled", now[0])
+    assert len(await store.recent_changes("discord:2")) == 1  # another place's are its own
 
 
 # -- questions, feedback, forgetting --------------------------------------------------------
@@ -239,6 +446,40 @@ async def test_key_values_round_trip(store: SettingsStore) -> None:
     await store.kv_set("matrix.next_batch", "s1")
     await store.kv_set("matrix.next_batch", "s2")
     assert await store.kv_get("matrix.next_batch") == "s2"
+
+
+# -- when the machine refuses ---------------------------------------------------------------
+
+
+async def test_a_full_disk_is_a_storage_error_and_the_store_carries_on(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await fill_disk(db)
+    saved = 0
+    with pytest.raises(StorageError) as refused:
+        for n in range(200):
+            await store.record_unanswered(PLACE, None, "discord:1", f"{n} " + "why? " * 200)
+            saved += 1
+    assert refused.value.reason == "the disk is full"
+    assert isinstance(refused.value, DatabaseError)
+    assert isinstance(refused.value.__cause__, sqlite3.OperationalError)
+    assert not db.in_transaction
+    assert await count(db, "unanswered") == saved  # the failed write left nothing behind
+
+    # Reads still work, and once there is room again, so do writes.
+    assert await store.get(PLACE) == DEFAULTS
+    await rows(db, "PRAGMA max_page_count = 1000000")
+    await store.set(PLACE, "enabled", False, "discord:42")
+    assert (await store.get(PLACE)).enabled is False
+
+
+async def test_a_mistake_in_our_own_sql_stays_a_bug_not_a_storage_error(
+    db: aiosqlite.Connection, store: SettingsStore
+) -> None:
+    await rows(db, "DROP TABLE kv")  # as if the code queried a table that is not there
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await store.kv_set("k", "v")
+    assert not db.in_transaction
 
 
 # -- opening, migrating, refusing -----------------------------------------------------------
@@ -349,6 +590,80 @@ async def test_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) ->
     assert str(path) in str(refused.value)
     assert isinstance(refused.value, DatabaseError)
     assert path.read_bytes() == before
+
+
+def foreign_database(path: Path, user_version: int) -> None:
+    """Another program's SQLite file, in the default (rollback) journal mode."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
+        conn.execute("CREATE INDEX contacts_by_name ON contacts (name)")
+        conn.execute("INSERT INTO contacts VALUES ('Emma', '555-1917')")
+        conn.execute(f"PRAGMA user_version = {user_version}")
+        conn.commit()
+
+
+@pytest.mark.parametrize("user_version", [0, 1, SCHEMA_VERSION - 1])
+async def test_another_programs_database_is_refused_and_left_byte_for_byte(
+    tmp_path: Path, user_version: int
+) -> None:
+    path = tmp_path / "contacts.db"
+    foreign_database(path, user_version)
+    before = digest(path)
+
+    with pytest.raises(ForeignDatabaseError) as refused:
+        async with open_database(path):
+            pytest.fail("another program's database was opened")
+    message = describe_startup_error(refused.value)
+    assert message is not None and "\n" not in message
+    assert str(path) in message and "another program" in message
+    if user_version == 0:
+        assert "contacts" in message
+
+    assert digest(path) == before
+    assert files_in(tmp_path) == ["contacts.db"]  # no -wal, no -shm
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+
+
+async def test_migrate_alone_refuses_another_programs_database(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.db"
+    foreign_database(path, 0)
+    before = digest(path)
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        with pytest.raises(ForeignDatabaseError):
+            await migrate(conn)
+        assert not conn.in_transaction
+    assert digest(path) == before
+
+
+async def test_an_empty_sqlite_file_is_taken_as_new(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    async with open_database(path) as db:
+        assert await schema_version(db) == SCHEMA_VERSION
+        await SettingsStore(db).set(PLACE, "enabled", False, "discord:42")
+
+
+async def test_a_damaged_database_is_refused_at_start_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    async with open_database(path) as db:
+        store = SettingsStore(db)
+        await store.set(PLACE, "sources_shown", 4, "discord:42")
+        for n in range(60):
+            await store.record_unanswered(PLACE, None, "discord:1", f"{n} " + "why? " * 100)
+    [page_size] = struct.unpack(">H", path.read_bytes()[16:18])
+    pages = path.stat().st_size // page_size
+    assert pages > 8
+    with path.open("r+b") as file:  # the first pages intact, the later ones garbage
+        file.seek(4 * page_size)
+        file.write(b"\xa5" * (pages - 4) * page_size)
+
+    with pytest.raises(DamagedDatabaseError) as refused:
+        async with open_database(path):
+            pytest.fail("a damaged database was opened")
+    message = describe_startup_error(refused.value)
+    assert message is not None and "\n" not in message
+    assert str(path) in message and "damaged" in message and "backup" in message
 
 
 async def test_connection_is_closed_when_the_body_fails(tmp_path: Path) -> None:
