@@ -1,13 +1,16 @@
 """Reads folders of documents into a library of passages.
 
 A document that cannot be read is reported by name and skipped: one bad file never
-stops the rest of the library from loading.
+stops the rest of the library from loading. A few bytes that are not UTF-8 do not make a
+document unreadable: it is kept, and the warning says where the bytes are.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 PIPELINE_VERSION = "1"
 NOTES_SECTION = "Notes"
 MAX_DOCUMENT_BYTES = 20_000_000
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -102,16 +106,50 @@ def sections_of(cleaned: CleanText, title: str) -> list[SectionText]:
     return sections
 
 
+@dataclass(frozen=True)
+class BadBytes:
+    """Where a document stops being UTF-8: how many bad byte sequences, the first's line."""
+
+    count: int
+    first_line: int
+
+
+def decode_document(data: bytes) -> tuple[str, BadBytes | None]:
+    """The text of a document's bytes, with each invalid UTF-8 sequence read as U+FFFD.
+
+    One stray byte (a Latin-1 `é` pasted into a UTF-8 file) must not cost the whole
+    document, so the text is kept and the caller reports where to look.
+    """
+    body = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return body.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        first = exc.start
+    text = body.decode("utf-8", errors="replace")
+    # Each invalid sequence becomes one U+FFFD; a real U+FFFD in the file is EF BF BD.
+    count = text.count("\ufffd") - body.count("\ufffd".encode())
+    line = len(_LINE_END.findall(body, 0, first)) + 1
+    return text, BadBytes(count, line)
+
+
 def _read_text(path: Path) -> str:
-    data = path.read_bytes()
+    """A document's text; raises ValueError with the reason for a file that cannot be one."""
+    with path.open("rb") as file:
+        data = file.read(MAX_DOCUMENT_BYTES + 1)  # never more than the cap into memory
     if len(data) > MAX_DOCUMENT_BYTES:
         raise ValueError(f"is larger than {MAX_DOCUMENT_BYTES // 1_000_000} MB")
     if b"\x00" in data:
         raise ValueError("is not a text file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError("is not UTF-8 text") from None
+    text, bad = decode_document(data)
+    if bad is not None:
+        log.warning(
+            "document %s is not valid UTF-8 in %d place(s), the first on line %d: "
+            "kept, with each invalid byte sequence read as U+FFFD (\ufffd)",
+            path,
+            bad.count,
+            bad.first_line,
+        )
+    return text
 
 
 def load_library(folders: Sequence[Path], passage_max_chars: int) -> Library:
