@@ -13,11 +13,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import discord.http
 import pytest
+from aiohttp import web
 from fake_discord import FakeDiscord
 
 from bot.__main__ import _run_platforms
@@ -73,6 +74,31 @@ async def test_without_network_run_and_sync_stop_with_one_line(unreachable: str,
         assert message.startswith(f"cannot reach Discord at 127.0.0.1:{port}: Connection refused")
         assert "\n" not in message
         assert describe_startup_error(raised.value) == message
+
+
+@pytest.fixture
+async def outage(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Discord's API answering 503 to everything, as during an outage."""
+
+    async def unavailable(_: web.Request) -> web.Response:
+        return web.json_response({"message": "upstream unavailable"}, status=503)
+
+    server = web.Application()
+    server.router.add_route("*", "/{tail:.*}", unavailable)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    listening = socket.create_server(("127.0.0.1", 0))
+    await web.SockSite(runner, listening).start()
+    port = listening.getsockname()[1]
+    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
+    yield
+    await runner.cleanup()
+
+
+async def test_an_outage_at_start_stops_with_one_line(outage: None, app: App) -> None:
+    with pytest.raises(DiscordSetupError) as raised:
+        await sync_commands(app.config, guild_id=None)
+    assert str(raised.value) == "Discord is not answering (HTTP 503): try again in a few minutes."
 
 
 # The real command in a real process; only where discord.py looks for Discord is changed.
