@@ -85,7 +85,8 @@ def build_engine(
     question costs no more than the others.
     """
     chosen = list(folders or library_folders(config))
-    library = load_library(chosen, config.library.passage_max_chars)
+    cache = config.data_dir / "index"
+    library = load_library(chosen, config.library.passage_max_chars, cache / "library-cache")
     if not library.passages:
         skipped = "; ".join(f"{s.file} {s.reason}" for s in library.skipped)
         raise EmptyLibraryError(
@@ -94,7 +95,6 @@ def build_engine(
         )
     r = config.retrieval
     tokenizer = Tokenizer(TokenizerOptions(stemming=r.stemming, stop_words=r.stop_words))
-    cache = config.data_dir / "index"
     index = load_or_build(library, r, tokenizer, cache)
     retriever = Retriever(library.passages, index.bm25, tokenizer)
     encoder = load_encoder(r.semantic)

@@ -1,7 +1,8 @@
 """Starting and stopping the Discord bot, and syncing its commands, from the command line.
 
-Problems the operator must fix (no token, a rejected token, a missing privileged intent)
-end as one `DiscordSetupError` whose message says what to do, never as a traceback.
+Problems the operator must fix (no token, a rejected token, a missing privileged intent,
+Discord out of reach at start) end as one `DiscordSetupError` whose message says what to
+do, never as a traceback.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import discord
 
 from bot.config import Config
@@ -41,9 +45,50 @@ def _token(config: Config) -> str:
     return value
 
 
+def _reason(error: BaseException) -> str:
+    """The cause of a connection failure in a few words (`Connection refused`)."""
+    cause = error.os_error if isinstance(error, aiohttp.ClientConnectorError) else error
+    if isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
+        return os.strerror(cause.errno)
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror  # a DNS failure: `Name or service not known`
+    if isinstance(cause, TimeoutError):
+        return "no answer in time"
+    return " ".join(str(cause).split()) or type(cause).__name__
+
+
+def _unreachable(error: BaseException) -> DiscordSetupError:
+    """Discord out of reach at start (no network, no DNS, a firewall, an outage), in one line.
+
+    After login the gateway reconnects by itself; before it, nothing is running yet, so the
+    person starting the bot is better served by what failed than by a traceback.
+    """
+    if isinstance(error, discord.DiscordServerError):
+        return DiscordSetupError(
+            f"Discord is not answering (HTTP {error.status}): try again in a few minutes."
+        )
+    where = (
+        f" at {error.host}:{error.port}" if isinstance(error, aiohttp.ClientConnectorError) else ""
+    )
+    return DiscordSetupError(
+        f"cannot reach Discord{where}: {_reason(error)}; check this machine's network "
+        "connection (and any firewall or proxy), then start again."
+    )
+
+
+@contextlib.contextmanager
+def _reaching_discord() -> Iterator[None]:
+    """Turn a failure to reach Discord inside the block into `_unreachable`'s one line."""
+    try:
+        yield
+    except (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError) as exc:
+        raise _unreachable(exc) from None
+
+
 async def _login(bot: SamizdatBot, token: str) -> None:
     try:
-        await bot.login(token)
+        with _reaching_discord():
+            await bot.login(token)
     except discord.LoginFailure:
         raise DiscordSetupError(
             f"Discord rejected the bot token: check {TOKEN_VARIABLE} "
@@ -128,10 +173,11 @@ async def sync_commands(config: Config, guild_id: int | None = None) -> list[str
     token = _token(config)
     async with SamizdatBot(config, core=None) as bot:
         await _login(bot, token)
-        if guild_id is None:
-            synced = await bot.tree.sync()
-        else:
-            guild = discord.Object(id=guild_id)
-            bot.tree.copy_global_to(guild=guild)
-            synced = await bot.tree.sync(guild=guild)
+        with _reaching_discord():
+            if guild_id is None:
+                synced = await bot.tree.sync()
+            else:
+                guild = discord.Object(id=guild_id)
+                bot.tree.copy_global_to(guild=guild)
+                synced = await bot.tree.sync(guild=guild)
     return [command.name for command in synced]

@@ -1,4 +1,5 @@
-"""Starting and stopping: missing or rejected tokens, clean shutdown, the token kept secret."""
+"""Starting and stopping: missing or rejected tokens, Discord out of reach, clean shutdown,
+the token kept secret."""
 
 from __future__ import annotations
 
@@ -7,10 +8,17 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import discord.http
 import pytest
+from aiohttp import web
 from fake_discord import FakeDiscord
 
 from bot.__main__ import _run_platforms
@@ -39,6 +47,90 @@ async def test_a_blank_token_counts_as_missing(app: App) -> None:
     config = app.config.model_copy(update={"discord": DiscordConfig(token="   ")})
     with pytest.raises(DiscordSetupError, match="No Discord bot token"):
         await run_discord(config, app.core)
+
+
+@pytest.fixture
+def unreachable(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Discord's API at a local port where nothing listens: a machine without network.
+
+    The port stays bound (not listening) for the test, so no other process can take it.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{held.getsockname()[1]}/api/v10"
+        monkeypatch.setattr(discord.http.Route, "BASE", base)
+        yield base
+
+
+async def test_without_network_run_and_sync_stop_with_one_line(unreachable: str, app: App) -> None:
+    port = unreachable.split(":")[2].split("/")[0]
+    with pytest.raises(DiscordSetupError) as running:
+        await run_discord(app.config, app.core, guild_ready_timeout=0.05)
+    with pytest.raises(DiscordSetupError) as syncing:
+        await sync_commands(app.config, guild_id=None)
+
+    for raised in (running, syncing):
+        message = str(raised.value)
+        assert message.startswith(f"cannot reach Discord at 127.0.0.1:{port}: Connection refused")
+        assert "\n" not in message
+        assert describe_startup_error(raised.value) == message
+
+
+@pytest.fixture
+async def outage(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Discord's API answering 503 to everything, as during an outage."""
+
+    async def unavailable(_: web.Request) -> web.Response:
+        return web.json_response({"message": "upstream unavailable"}, status=503)
+
+    server = web.Application()
+    server.router.add_route("*", "/{tail:.*}", unavailable)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    listening = socket.create_server(("127.0.0.1", 0))
+    await web.SockSite(runner, listening).start()
+    port = listening.getsockname()[1]
+    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
+    yield
+    await runner.cleanup()
+
+
+async def test_an_outage_at_start_stops_with_one_line(outage: None, app: App) -> None:
+    with pytest.raises(DiscordSetupError) as raised:
+        await sync_commands(app.config, guild_id=None)
+    assert str(raised.value) == "Discord is not answering (HTTP 503): try again in a few minutes."
+
+
+# The real command in a real process; only where discord.py looks for Discord is changed.
+_CLI = "import sys, discord.http; discord.http.Route.BASE = sys.argv[1]; " + (
+    "from bot.__main__ import main; sys.exit(main(sys.argv[2:]))"
+)
+
+
+@pytest.mark.parametrize("command", [["discord", "sync"], ["run", "discord"]])
+def test_samizdat_without_network_ends_with_one_line_and_no_traceback(
+    unreachable: str, tmp_path: Path, command: list[str]
+) -> None:
+    env = {
+        **os.environ,
+        "SAMIZDAT_DATA_DIR": str(tmp_path / "data"),
+        "SAMIZDAT_DISCORD__TOKEN": "Nzk5.not-a-real-token",
+        "SAMIZDAT_RETRIEVAL__SEMANTIC": "off",  # the embedding model is not what is tested
+    }
+    env.pop("SAMIZDAT_CONFIG", None)
+    result = subprocess.run(
+        [sys.executable, "-c", _CLI, unreachable, *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("samizdat: cannot reach Discord at 127.0.0.1:"), result.stderr
+    assert result.stdout == ""
 
 
 async def test_a_rejected_token_stops_with_one_line(fake: FakeDiscord, app: App) -> None:
