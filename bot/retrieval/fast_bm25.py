@@ -3,14 +3,13 @@
 rank-bm25's `get_scores` walks every passage for every query term, which costs about a
 second per question at a million passages. Here each term keeps the list of passages that
 contain it (CSR arrays), so a question only touches the passages that share a term with it,
-and `top_k` prunes further (MaxScore over two impact layers per long list): once the k-th
-best score found beats everything the unread parts of the lists could still add, passages
-found only there are never visited. Pruning uses float32 gains with a safety margin; the
-returned scores are recomputed exactly. A forward index (each passage's terms and counts)
-gives the full score of a handful of passages in a fixed number of numpy calls: that is how
-the k-th best score is bounded early, and how the final candidates are scored. The index
-saves to `.npy` files that load memory-mapped, so a restart neither rebuilds nor reads the
-whole index.
+and `top_k` prunes further: a compiled document-at-a-time MaxScore (`_compiled.py`) over
+one or two passage-ordered runs per term (long lists keep their largest gains in a short
+first run, so the bound on the rest is tight). Once the k-th best sum beats what the runs
+left could add, passages found only there are never visited. Pruning uses float32 gains with
+a safety margin; the returned scores are recomputed exactly from a forward index (each
+passage's terms and counts). The index saves to `.npy` files that load memory-mapped, so a
+restart neither rebuilds nor reads the whole index.
 
 The scores are rank-bm25 0.2.2's, operation for operation: Okapi's idf floor of
 `epsilon * average_idf` for terms in more than half the passages, BM25+'s `idf * delta`
@@ -25,12 +24,11 @@ import logging
 import math
 import os
 import shutil
-import threading
 from array import array
 from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, cast
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -69,22 +67,10 @@ _PROGRESS_EVERY = 10_000
 # Passages sorted together while building (see `_chunk`); at most 2**16, so a passage's
 # place in its chunk fits 16 bits (see `_merge`).
 _CHUNK_PASSAGES = 16_384
-# Pruning sums float32 gains in float32, one per query term a passage holds; this relative
-# slack per term keeps rounding (about 2e-7 per term) from dropping a true top-k passage.
-# The final order comes from exact float64 scores.
+# Pruning sums gains stored as float32, one per query term a passage holds; this relative
+# slack per term keeps their rounding (about 6e-8 each) from dropping a true top-k
+# passage. The final order comes from exact float64 scores.
 _SLACK = 1e-6
-# Layers this short are merged without first checking whether pruning could skip them.
-_MERGE_FREELY = 2048
-# Candidates left this few go straight to exact scoring.
-_FEW_CANDIDATES = 64
-# Passages with the highest partial sums whose full scores are read to raise the floor.
-_LEADERS = 32
-# The floor is raised again only once this many merged postings fell on passages already
-# found: passages new to a layer have a single gain and seldom lead.
-_FLOOR_OVERLAP = 1000
-_NO_IDS: IdArray = np.zeros(0, dtype=np.int32)
-# Look a layer up by binary search unless it is shorter than this many times the candidates.
-_SCATTER_RATIO = 4
 # Lists this long get a top layer holding about 1/_LAYER_FRACTION of their postings.
 _LAYER_MIN_POSTINGS = 2048
 _LAYER_FRACTION = 32
@@ -184,7 +170,6 @@ class PostingsBM25:
             np.float64
         ) / self._avgdl
         self._k1norm: FloatArray = params.k1 * self._norm
-        self._local = threading.local()
 
     def __len__(self) -> int:
         return self._n
@@ -238,24 +223,73 @@ class PostingsBM25:
         rows, mults = self._known_rows(query_tokens)
         if k >= self._n or any(self._a.idf[row] <= 0 for row in rows):
             # Every passage is returned, or a matching passage may score at or below one
-            # that matches nothing: the pruning below would be unsound, so rank them all.
+            # that matches nothing: pruning would be unsound, so rank them all.
             return self._dense_top_k(query_tokens, k)
         if not rows:
             return [(i, 0.0) for i in range(k)]
-        slots = self._slots()
-        slots[rows] = np.arange(len(rows), dtype=np.int32)  # for `_forward_hits`
-        try:
-            candidates = self._candidates(rows, mults, k)
-            if len(candidates) < k:
-                # Fewer passages match than asked for: the rest score the baseline, ties by id.
-                pool = np.arange(min(self._n, k + len(candidates)), dtype=np.int32)
-                filler = np.setdiff1d(pool, candidates, assume_unique=True)
-                candidates = np.concatenate([candidates, filler[: k - len(candidates)]])
-            exact = self._exact(query_tokens, candidates, rows)
-        finally:
-            slots[rows] = -1
+        kernels = _kernels()
+        starts, ends, bounds, weights = self._layers(rows, mults)
+        candidates, _ = kernels.maxscore(
+            self._a.doc_ids,
+            self._a.gains,
+            starts,
+            ends,
+            bounds,
+            weights,
+            k,
+            _SLACK * (len(rows) + 1),
+        )
+        if len(candidates) < k:
+            # Fewer passages match than asked for: the rest score the baseline, ties by id.
+            pool = np.arange(min(self._n, k + len(candidates)), dtype=np.int32)
+            filler = np.setdiff1d(pool, candidates, assume_unique=False)
+            candidates = np.concatenate([candidates, filler[: k - len(candidates)]])
+        p = self.params
+        exact = kernels.exact(
+            candidates,
+            np.array([self._vocab.get(t, -1) for t in query_tokens], dtype=np.int64),
+            self._a.idf,
+            self._a.fwd_ptr,
+            self._a.fwd_terms,
+            self._a.fwd_tfs,
+            self._norm,
+            self._k1norm,
+            _VARIANT_CODES[p.variant],
+            p.k1,
+            p.delta,
+        )
         order = np.lexsort((candidates, -exact))[:k]
         return [(int(candidates[i]), float(exact[i])) for i in order]
+
+    def _layers(
+        self, rows: list[int], mults: list[int]
+    ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+        """Each query term's one or two passage-ordered runs, with the most each can add,
+        least first (the order MaxScore wants)."""
+        a = self._a
+        starts: list[int] = []
+        ends: list[int] = []
+        bounds: list[float] = []
+        weights: list[float] = []
+        for row, m in zip(rows, mults, strict=True):
+            start, mid, end = int(a.indptr[row]), int(a.split[row]), int(a.indptr[row + 1])
+            if mid > start:
+                starts.append(start)
+                ends.append(mid)
+                bounds.append(m * float(a.max_gain[row]))
+                weights.append(float(m))
+            if end > mid:
+                starts.append(mid)
+                ends.append(end)
+                bounds.append(m * float(a.max_low[row]))
+                weights.append(float(m))
+        order = np.argsort(np.array(bounds), kind="stable")
+        return (
+            np.array(starts, dtype=np.int64)[order],
+            np.array(ends, dtype=np.int64)[order],
+            np.array(bounds)[order],
+            np.array(weights)[order],
+        )
 
     def _dense_top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         score = self.scores(query_tokens)
@@ -276,216 +310,9 @@ class PostingsBM25:
                 counts[row] = counts.get(row, 0) + 1
         return list(counts), list(counts.values())
 
-    def _candidates(self, rows: list[int], mults: list[int], k: int) -> IdArray:
-        """Passages that may belong to the top k, all if fewer than k match (MaxScore).
-
-        Gains are scores above the baseline every passage gets (0, or BM25+'s idf * delta),
-        so a passage only gains from the terms it contains. Long posting lists are stored in
-        two layers, the few postings with the largest gains first, so each term has a tight
-        bound on what it can still add once its top layer is merged. Layers are merged into
-        a scratch accumulator, shortest first. Once k passages are known, the k-th best of
-        their full scores is a floor `theta` for the top k; terms whose remaining bounds add
-        up to less than `theta` cannot lift a passage that has none of the others into the
-        top k, so their (usually long) layers are never merged, only looked up for the
-        candidates found.
-        """
-        a = self._a
-        layers: list[list[tuple[int, int, float]]] = []  # per term: (start, end, bound)
-        for row, m in zip(rows, mults, strict=True):
-            start, mid, end = int(a.indptr[row]), int(a.split[row]), int(a.indptr[row + 1])
-            top = [(start, mid, m * float(a.max_gain[row]))] if mid > start else []
-            layers.append([*top, (mid, end, m * float(a.max_low[row]))])
-        live = list(range(len(rows)))
-        idf, weights = a.idf[rows], np.asarray(mults, dtype=np.float64)
-        acc = self._scratch()
-        parts: list[IdArray] = []
-        # Layers merged since `theta` was last raised, with their passages' partial sums.
-        touched: list[tuple[IdArray, Float32Array]] = []
-        leaders = best = _NO_IDS
-        found = overlap = 0
-        theta = -math.inf
-        try:
-            while live:
-                choice = live
-                cheapest = min(layers[t][0][1] - layers[t][0][0] for t in live)
-                if found >= k and cheapest >= _MERGE_FREELY:
-                    if touched and (len(best) < k or overlap >= _FLOOR_OVERLAP):
-                        overlap = 0
-                        leaders, best, floor = self._floor(
-                            leaders, best, touched, acc, idf, weights, k
-                        )
-                        theta, touched = max(theta, floor), []
-                    choice = _essential(live, [_bound(layer) for layer in layers], theta)
-                    if not choice:
-                        break
-                i = min(choice, key=lambda t: layers[t][0][1] - layers[t][0][0])
-                start, end, _ = layers[i].pop(0)
-                if not layers[i]:
-                    live.remove(i)
-                ids = a.doc_ids[start:end]
-                before = acc[ids]
-                gains = a.gains[start:end]
-                after = before + (gains if mults[i] == 1 else mults[i] * gains)
-                acc[ids] = after
-                fresh = ids[before == 0]  # gains are positive: 0 means not seen yet
-                parts.append(fresh)
-                touched.append((ids, after))
-                found += len(fresh)
-                overlap += len(ids) - len(fresh)
-            # Sorted (each part is, so this merges runs): binary searches of sorted ids
-            # walk the lists in order and stay in cache.
-            cand = np.sort(np.concatenate(parts), kind="stable") if len(parts) > 1 else parts[0]
-            partial = acc[cand]
-            acc[cand] = 0.0
-            parts = []
-        finally:
-            for part in parts:
-                acc[part] = 0.0
-        if found < k:
-            return cand
-        # Look the remaining layers up for the candidates, dropping those that can no longer
-        # reach theta even with every remaining layer. Next is the layer that lowers the
-        # remaining bound most for its cost: usually a short top layer, then the long rest.
-        while live:
-            remaining = sum(_bound(layers[t]) for t in live)
-            keep = partial >= theta - _slack(theta, len(rows)) - remaining
-            if not keep.all():
-                cand, partial = cand[keep], partial[keep]
-            if len(cand) <= _FEW_CANDIDATES:
-                return cand  # cheaper to score these exactly than to prune them further
-            i = max(live, key=lambda t: _drop(layers[t]) / _lookup_cost(layers[t][0], len(cand)))
-            start, end, _ = layers[i].pop(0)
-            if not layers[i]:
-                live.remove(i)
-            found_gains = self._lookup(start, end, cand, acc)
-            partial += found_gains if mults[i] == 1 else mults[i] * found_gains
-            above = partial > theta  # the k-th best partial sum only matters above theta
-            if np.count_nonzero(above) >= k:
-                theta = max(theta, _kth_largest(partial[above], k))
-        kth = _kth_largest(partial, k)
-        return cand[partial >= kth - _slack(kth, len(rows))]
-
-    def _floor(
-        self,
-        leaders: IdArray,
-        best: IdArray,
-        touched: list[tuple[IdArray, Float32Array]],
-        acc: NDArray[np.float32],
-        idf: FloatArray,
-        weights: FloatArray,
-        k: int,
-    ) -> tuple[IdArray, IdArray, float]:
-        """A floor for the k-th best score: the k-th best full score of k passages.
-
-        Those are taken from `best` (the k best full scores found so far) and the leaders
-        (highest partial sums) among all passages found. Partial sums only grow, so the
-        leaders are among the last leaders and the passages of the layers merged since
-        (`touched`, with the partial sums they had then: a later layer may have raised
-        some, which only makes the choice of leaders less sharp) whose partial sum reaches
-        the smallest of the last leaders'. A passage is in each array at most once, so the
-        top `lead` times the number of arrays holds `lead` distinct ones. Returns (leaders,
-        best, floor); the floor is -inf while fewer than k passages are known.
-        """
-        lead = max(k, _LEADERS)
-        ids = np.concatenate([leaders, *(layer for layer, _ in touched)])
-        partial = np.concatenate([acc[leaders], *(sums for _, sums in touched)])
-        if len(leaders) >= lead:
-            reach = partial >= partial[: len(leaders)].min()
-            ids, partial = ids[reach], partial[reach]
-        take = lead * (len(touched) + 1)
-        if len(ids) > take:
-            ids = ids[np.argpartition(partial, len(partial) - take)[len(partial) - take :]]
-        ids = _distinct(ids)
-        if len(ids) > lead:
-            partial = acc[ids]
-            ids = ids[np.argpartition(partial, len(partial) - lead)[len(partial) - lead :]]
-        pool = _distinct(np.concatenate([best, ids]))
-        if len(pool) < k:
-            return ids, pool, -math.inf
-        full = self._gain_sums(pool, idf, weights)
-        top = np.argpartition(full, len(pool) - k)[len(pool) - k :]
-        return ids, pool[top], float(full[top].min())
-
-    def _lookup(
-        self, start: int, end: int, ids: IdArray, acc: NDArray[np.float32]
-    ) -> NDArray[np.float32]:
-        """The gains of passages `ids` in one layer: by binary search for few candidates,
-        else by scattering the layer into `acc` (left zeroed) and reading it back."""
-        docs = self._a.doc_ids[start:end]
-        if _SCATTER_RATIO * len(ids) < end - start:
-            pos = np.searchsorted(docs, ids)
-            found = self._a.gains[start:end].take(pos, mode="clip")
-            found *= docs.take(pos, mode="clip") == ids  # zero where the passage is absent
-            return found
-        try:
-            acc[docs] = self._a.gains[start:end]
-            return acc[ids]
-        finally:
-            acc[docs] = 0.0
-
-    def _scratch(self) -> NDArray[np.float32]:
-        """The per-thread accumulator, left all zero after every query."""
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = np.zeros(self._n, dtype=np.float32)
-            self._local.scratch = scratch
-        return cast(Float32Array, scratch)  # an alias: subscripting per call is slow
-
     def _postings(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.unsignedinteger[Any]]]:
         start, end = int(self._a.indptr[row]), int(self._a.indptr[row + 1])
         return self._a.doc_ids[start:end], self._a.tfs[start:end]
-
-    def _slots(self) -> NDArray[np.int32]:
-        """The per-thread table of each query term's column (`top_k` sets it for its query's
-        distinct terms, in `_known_rows` order); -1 for every other term."""
-        slots = getattr(self._local, "slots", None)
-        if slots is None:
-            slots = np.full(len(self._terms), -1, dtype=np.int32)
-            self._local.slots = slots
-        return cast(IdArray, slots)
-
-    def _forward_hits(
-        self, ids: IdArray
-    ) -> tuple[IntArray, NDArray[np.int32], NDArray[np.unsignedinteger[Any]]]:
-        """`(i, j, tf)` for every passage `ids[i]` that holds the query's term in column `j`
-        (see `_slots`), read from the forward index in a fixed number of numpy calls."""
-        a = self._a
-        starts = a.fwd_ptr[ids]
-        lengths = a.fwd_ptr[ids + 1] - starts
-        offsets = np.cumsum(lengths) - lengths  # where each passage's terms go in `pos`
-        total = int(offsets[-1] + lengths[-1]) if len(ids) else 0
-        pos = np.arange(total) + np.repeat(starts - offsets, lengths)
-        column = self._slots()[a.fwd_terms[pos]]
-        hit = np.flatnonzero(column >= 0)
-        # Passages without terms share their offset with the next one: take the last.
-        owner = np.searchsorted(offsets, hit, side="right") - 1
-        return owner, column[hit], a.fwd_tfs[pos[hit]]
-
-    def _gain_sums(self, ids: IdArray, idf: FloatArray, weights: FloatArray) -> FloatArray:
-        """Each passage's full score above the baseline, in float64 (a floor for pruning);
-        `idf` and `weights` (repeats) are per query column."""
-        owner, column, tf = self._forward_hits(ids)
-        gains = _gain_of(self.params, idf[column], tf.astype(np.float64), self._norm[ids[owner]])
-        gains *= weights[column]
-        sums = np.bincount(owner, weights=gains, minlength=len(ids)).astype(np.float64, copy=False)
-        return sums
-
-    def _exact(self, query_tokens: Sequence[str], ids: IdArray, rows: list[int]) -> FloatArray:
-        """rank-bm25's `get_batch_scores` for `ids`, operation for operation (`rows` are
-        the query's distinct terms, in the columns `_slots` gives them)."""
-        owner, columns, tfs = self._forward_hits(ids)
-        tf = np.zeros((len(ids), len(rows)))
-        tf[owner, columns] = tfs
-        # Every term's contribution at once: element by element the same operations.
-        norm, k1norm = self._norm[ids][:, np.newaxis], self._k1norm[ids][:, np.newaxis]
-        contribution = self._contribution(self._a.idf[rows], tf, norm, k1norm)
-        column = {row: j for j, row in enumerate(rows)}
-        score = np.zeros(len(ids))
-        for token in query_tokens:
-            row = self._vocab.get(token)
-            if row is not None:  # in query order, repeats included, as rank-bm25 adds them
-                score += contribution[:, column[row]]
-        return score
 
     def _contribution(
         self, idf: float | FloatArray, tf: FloatArray, norm: FloatArray, k1norm: FloatArray
@@ -575,6 +402,18 @@ class PostingsBM25:
         except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError):
             return None
         return index
+
+
+_VARIANT_CODES = {"okapi": 0, "plus": 1, "l": 2}
+
+
+@functools.cache
+def _kernels() -> Any:
+    """The compiled inner loops, imported on first use: numba takes a second to import,
+    which a small library (ranked by rank-bm25) never needs to pay."""
+    from bot.retrieval import _compiled
+
+    return _compiled
 
 
 class _Vocabulary(dict[str, int]):
@@ -808,55 +647,6 @@ def _gain_of(
         ctd = tf / norm
         return idf * tf * (params.k1 + 1) * (ctd + params.delta) / (params.k1 + ctd + params.delta)
     return idf * (tf * (params.k1 + 1) / (tf + params.k1 * norm))
-
-
-def _essential(pending: list[int], bound: list[float], theta: float) -> list[int]:
-    """The pending terms a passage must contain to reach `theta`, shortest list first.
-
-    The terms with the smallest bounds are left out for as long as their bounds add up to
-    less than `theta`: a passage with only those cannot reach it.
-    """
-    by_bound = sorted(pending, key=lambda i: bound[i])
-    total = 0.0
-    for cut, i in enumerate(by_bound):
-        total += bound[i]
-        if total >= theta - _slack(theta, len(pending)):
-            needed = set(by_bound[cut:])
-            return [i for i in pending if i in needed]
-    return []
-
-
-def _bound(layers: list[tuple[int, int, float]]) -> float:
-    """What a term can still add to a passage not found in its merged layers."""
-    return layers[0][2] if layers else 0.0
-
-
-def _drop(layers: list[tuple[int, int, float]]) -> float:
-    """How much a term's bound falls once its next layer is looked up."""
-    return layers[0][2] - (layers[1][2] if len(layers) > 1 else 0.0)
-
-
-def _lookup_cost(layer: tuple[int, int, float], candidates: int) -> float:
-    size = layer[1] - layer[0]
-    return float(min(size, candidates * max(1, size.bit_length())))
-
-
-def _distinct(ids: IdArray) -> IdArray:
-    """The distinct ids, sorted (`np.unique` costs more in Python than this in C)."""
-    ids = np.sort(ids)
-    first = np.ones(len(ids), dtype=np.bool_)
-    np.not_equal(ids[1:], ids[:-1], out=first[1:])
-    return ids[first]
-
-
-def _kth_largest(values: NDArray[np.floating[Any]], k: int) -> float:
-    if len(values) < k:
-        return -math.inf
-    return float(np.partition(values, len(values) - k)[len(values) - k])
-
-
-def _slack(theta: float, terms: int) -> float:
-    return _SLACK * (terms + 1) * max(1.0, abs(theta))
 
 
 def _consistent(arrays: _Arrays, terms: object, n: int, v: int, postings: object) -> bool:

@@ -1,0 +1,197 @@
+"""The inner loops of `PostingsBM25.top_k`, compiled with numba.
+
+A question touches a few posting lists; walking them is thousands of small steps that cost
+microseconds each as numpy calls and nanoseconds compiled. Two kernels:
+
+- `maxscore` walks the lists passage by passage (document-at-a-time MaxScore): lists are
+  ordered by the most they can add; once the k-th best sum is known, the lists whose bounds
+  together cannot reach it only look up the passages the others propose. It returns every
+  passage whose float32 gain sum comes within a margin of the k-th best, so float rounding
+  can never drop one that belongs in the exact top k.
+- `exact` computes those passages' scores as rank-bm25 does, term by term in query order,
+  with the same float64 operations, from the forward index.
+
+Compiled functions are cached on disk (`cache=True`), so only the first run on a machine
+pays for compilation; `nogil` lets a thread pool serve several questions at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+OKAPI, PLUS, L = 0, 1, 2
+_NONE = np.int64(2**62)
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _lower_bound(values: Any, start: int, end: int, target: int) -> int:
+    """The first position in `values[start:end]` (sorted) holding `target` or more: a
+    galloping search from `start`, since the cursor usually moves a little."""
+    step = 1
+    low = start
+    high = start
+    while high < end and values[high] < target:
+        low = high + 1
+        high = start + step
+        step *= 2
+    if high > end:
+        high = end
+    while low < high:
+        mid = (low + high) // 2
+        if values[mid] < target:
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _sift_down(heap: Any, size: int) -> None:
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            return
+        smallest = left
+        if left + 1 < size and heap[left + 1] < heap[left]:
+            smallest = left + 1
+        if heap[i] <= heap[smallest]:
+            return
+        heap[i], heap[smallest] = heap[smallest], heap[i]
+        i = smallest
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _sift_up(heap: Any, at: int) -> None:
+    while at > 0:
+        parent = (at - 1) // 2
+        if heap[parent] <= heap[at]:
+            return
+        heap[parent], heap[at] = heap[at], heap[parent]
+        at = parent
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def maxscore(
+    doc_ids: Any,
+    gains: Any,
+    starts: Any,
+    ends: Any,
+    bounds: Any,
+    weights: Any,
+    k: int,
+    slack: float,
+) -> tuple[Any, Any]:
+    """Passages whose gain sum is within the margin of the k-th best, with their sums.
+
+    Lists `i` are `doc_ids[starts[i]:ends[i]]` (passage-ordered) with gains weighted by
+    `weights[i]` and bounded by `bounds[i]` (already weighted), sorted by bound ascending.
+    The margin is `slack * max(1, |theta|)` below the running k-th best sum `theta`.
+    """
+    lists = len(starts)
+    pos = starts.copy()
+    reach = np.empty(lists)  # reach[i]: the most lists 0..i together can add
+    total = 0.0
+    for i in range(lists):
+        total += bounds[i]
+        reach[i] = total
+    heap = np.empty(k)
+    filled = 0
+    theta = -np.inf
+    floor = -np.inf  # theta minus the margin: what a passage must reach to be kept
+    first = 0  # lists [0, first) are looked up only for passages the others propose
+    capacity = 1024
+    found_ids = np.empty(capacity, dtype=np.int32)
+    found_sums = np.empty(capacity)
+    found = 0
+    while True:
+        doc = _NONE
+        for i in range(first, lists):
+            if pos[i] < ends[i] and doc_ids[pos[i]] < doc:
+                doc = doc_ids[pos[i]]
+        if doc == _NONE:
+            break
+        score = 0.0
+        for i in range(first, lists):
+            if pos[i] < ends[i] and doc_ids[pos[i]] == doc:
+                score += weights[i] * gains[pos[i]]
+                pos[i] += 1
+        keep = True
+        for j in range(first - 1, -1, -1):
+            if score + reach[j] < floor:
+                keep = False
+                break
+            pos[j] = _lower_bound(doc_ids, pos[j], ends[j], doc)
+            if pos[j] < ends[j] and doc_ids[pos[j]] == doc:
+                score += weights[j] * gains[pos[j]]
+        if not keep or score < floor:
+            continue
+        if found == capacity:
+            capacity *= 2
+            grown_ids = np.empty(capacity, dtype=np.int32)
+            grown_sums = np.empty(capacity)
+            grown_ids[:found] = found_ids[:found]
+            grown_sums[:found] = found_sums[:found]
+            found_ids, found_sums = grown_ids, grown_sums
+        found_ids[found] = doc
+        found_sums[found] = score
+        found += 1
+        if filled < k:
+            heap[filled] = score
+            _sift_up(heap, filled)
+            filled += 1
+        elif score > heap[0]:
+            heap[0] = score
+            _sift_down(heap, k)
+        if filled == k and heap[0] > theta:
+            theta = heap[0]
+            floor = theta - slack * max(1.0, abs(theta))
+            while first < lists and reach[first] < floor:
+                first += 1
+    keep_ids = found_ids[:found]
+    keep_sums = found_sums[:found]
+    if filled == k:
+        mask = keep_sums >= floor
+        return keep_ids[mask], keep_sums[mask]
+    return keep_ids, keep_sums
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def exact(
+    ids: Any,
+    query_rows: Any,
+    idf: Any,
+    fwd_ptr: Any,
+    fwd_terms: Any,
+    fwd_tfs: Any,
+    norm: Any,
+    k1norm: Any,
+    variant: int,
+    k1: float,
+    delta: float,
+) -> Any:
+    """rank-bm25's score of passages `ids` for a query (rows in query order, repeats
+    included, -1 for a word no passage has), operation for operation."""
+    scores = np.zeros(len(ids))
+    for n in range(len(ids)):
+        doc = ids[n]
+        start, end = fwd_ptr[doc], fwd_ptr[doc + 1]
+        score = 0.0
+        for q in range(len(query_rows)):
+            row = query_rows[q]
+            if row < 0:
+                continue  # rank-bm25 adds idf 0 times anything
+            at = _lower_bound(fwd_terms, start, end, row)
+            tf = float(fwd_tfs[at]) if at < end and fwd_terms[at] == row else 0.0
+            if variant == OKAPI:
+                score += idf[row] * (tf * (k1 + 1) / (tf + k1norm[doc]))
+            elif variant == PLUS:
+                score += idf[row] * (delta + (tf * (k1 + 1)) / (k1norm[doc] + tf))
+            else:
+                ctd = tf / norm[doc]
+                score += idf[row] * tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
+        scores[n] = score
+    return scores
