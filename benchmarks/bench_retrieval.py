@@ -3,13 +3,20 @@
 Run by hand, never from the test suite:
 
     python3 benchmarks/bench_retrieval.py --sizes 10000,100000,1000000
+    python3 benchmarks/bench_retrieval.py --corpus /path/to/real-prose/corpus --sizes 100000,1000000
 
-The corpus is the bundled library's sentences resampled (fixed seed) into passages of
-realistic length; the questions are chat-style and drawn from the library's words (fixed
-seed). Everything is tokenized once and every engine gets the same tokens. Each engine and
-size is built in one child process and served from disk in another, so peak memory
-(`ru_maxrss`) is that engine's own, and "load" is a fresh process opening the saved index
-(the OS page cache is warm: dropping it would disturb the rest of the machine).
+Two corpora. By default, the synthetic one: the bundled library's sentences resampled (fixed
+seed) into passages of realistic length, with chat-style questions drawn from its words: a
+vocabulary of ~4,500 words, so every posting list is long (the stress case for pruning).
+With `--corpus`, real English prose: `tokens.txt` made by `shared/bench/real-prose/
+build_corpus.py` (its docstring has the `apt-get download` steps; about 4 minutes), ~320,000
+distinct words and mostly short lists, with the real questions of
+`benchmarks/data/real-prose-questions.txt`, tokenized as the corpus was. Every engine gets
+the same tokens and the same BM25 parameters (k1 = 1.2, b = 0.75, Samizdat's defaults;
+tantivy's are fixed at those). Each engine and size is built in one child process and
+served from disk in `--rounds` fresh processes (latency and load time are their medians),
+so peak memory (`ru_maxrss`) is that engine's own and "load" is a fresh process opening
+the saved index (the OS page cache is warm: dropping it would disturb the machine).
 """
 
 from __future__ import annotations
@@ -40,6 +47,29 @@ ENGINES = ("ours", "bm25s", "tantivy", "rank_bm25")
 RANK_BM25_MAX = 100_000  # rank-bm25 scans every passage per term: too slow beyond this
 SEED = 20_251_126
 K = 10
+K1, B = 1.2, 0.75  # Samizdat's configured defaults; tantivy's are the same
+REAL_QUESTIONS = Path(__file__).resolve().parent / "data" / "real-prose-questions.txt"
+# The stop words `tokens.txt` was made without (NLTK's English list, as build_corpus.py
+# embeds it): the real questions must be tokenized the same way.
+NLTK_STOP_WORDS = frozenset(
+    """i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
+    yourselves he him his himself she she's her hers herself it it's its itself they them their
+    theirs themselves what which who whom this that that'll these those am is are was were be
+    been being have has had having do does did doing a an the and but if or because as until
+    while of at by for with about against between into through during before after above below
+    to from up down in out on off over under again further then once here there when where why
+    how all any both each few more most other some such no nor not only own same so than too
+    very s t can will just don don't should should've now d ll m o re ve y ain aren aren't
+    couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma
+    mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren
+    weren't won won't wouldn wouldn't""".split()
+)
+_REAL_WORD = re.compile(r"[a-z0-9]+")
+
+
+def real_tokenize(text: str) -> list[str]:
+    return [t for t in _REAL_WORD.findall(text.lower()) if t not in NLTK_STOP_WORDS]
+
 
 # A small stop list of function words.
 STOP_WORDS = frozenset(
@@ -152,11 +182,11 @@ def build_worker(engine: str, n: int, work: Path) -> Json:
     if engine == "ours":
         from bot.retrieval.fast_bm25 import PostingsBM25
 
-        PostingsBM25(corpus).save(target, f"bench-{n}")
+        PostingsBM25(corpus, k1=K1, b=B).save(target, f"bench-{n}")
     elif engine == "bm25s":
         import bm25s
 
-        retriever = bm25s.BM25(k1=1.5, b=0.75)
+        retriever = bm25s.BM25(k1=K1, b=B)
         retriever.index(corpus, show_progress=False)
         retriever.save(str(target), show_progress=False)
     elif engine == "tantivy":
@@ -174,7 +204,7 @@ def build_worker(engine: str, n: int, work: Path) -> Json:
         from rank_bm25 import BM25Okapi
 
         with open(target / "model.pickle", "wb") as f:
-            pickle.dump(BM25Okapi(corpus), f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(BM25Okapi(corpus, k1=K1, b=B), f, protocol=pickle.HIGHEST_PROTOCOL)
     else:
         raise ValueError(f"unknown engine {engine}")
     seconds = time.perf_counter() - start
@@ -194,7 +224,7 @@ def _open(engine: str, target: Path, n: int) -> Searcher:
     if engine == "ours":
         from bot.retrieval.fast_bm25 import PostingsBM25
 
-        index = PostingsBM25.load(target, f"bench-{n}")
+        index = PostingsBM25.load(target, f"bench-{n}", k1=K1, b=B)
         if index is None:
             raise RuntimeError("saved index did not load")
         loaded = index
@@ -270,6 +300,33 @@ def serve_worker(engine: str, n: int, work: Path, repeat: int) -> Json:
 
 
 # -- driver ----------------------------------------------------------------------------------
+
+
+def prepare_real(work: Path, sizes: Sequence[int], corpus: Path) -> list[str]:
+    """The real-prose corpus: its first N passages for each size, and the real questions."""
+    asked = [q for q in REAL_QUESTIONS.read_text(encoding="utf-8").splitlines() if q.strip()]
+    (work / "questions.json").write_text(
+        json.dumps({"text": asked, "tokens": [real_tokenize(q) for q in asked]})
+    )
+    for n in sizes:
+        if (work / f"corpus-{n}.npz").exists() and (work / f"vocab-{n}.json").exists():
+            continue
+        vocab: dict[str, int] = {}
+        ids: list[int] = []
+        offsets = [0]
+        with open(corpus / "tokens.txt", encoding="utf-8") as lines:
+            for _, line in zip(range(n), lines, strict=False):
+                ids.extend(vocab.setdefault(t, len(vocab)) for t in line.split())
+                offsets.append(len(ids))
+        if len(offsets) - 1 < n:
+            raise SystemExit(f"{corpus / 'tokens.txt'} has only {len(offsets) - 1} passages")
+        np.savez(
+            work / f"corpus-{n}.npz",
+            ids=np.array(ids, dtype=np.int32),
+            offsets=np.array(offsets, dtype=np.int64),
+        )
+        (work / f"vocab-{n}.json").write_text(json.dumps(list(vocab)))
+    return asked
 
 
 def prepare(work: Path, sizes: Sequence[int], count: int) -> list[str]:
@@ -375,6 +432,19 @@ def print_table(rows: list[Json]) -> None:
         print("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)))
 
 
+def _median_of_rounds(rounds: list[Json]) -> Json:
+    """Each number is the median over fresh-process rounds (the first round's results)."""
+    ok = [r for r in rounds if "error" not in r]
+    if not ok:
+        return rounds[0]
+    merged: Json = dict(ok[0])
+    for key, value in ok[0].items():
+        if isinstance(value, float):
+            merged[key] = float(np.median([r[key] for r in ok]))
+    merged["rounds"] = len(ok)
+    return merged
+
+
 def run(
     sizes: Sequence[int],
     engines: Sequence[str],
@@ -382,11 +452,13 @@ def run(
     count: int,
     repeat: int,
     answer_path: AnswerPath | None = None,
+    corpus: Path | None = None,
+    rounds: int = 1,
 ) -> Json:
     """Benchmark every engine at every size; `answer_path`, when given, is timed over the
     same questions (the lead wires it to the project's answer composer)."""
     work.mkdir(parents=True, exist_ok=True)
-    asked = prepare(work, sizes, count)
+    asked = prepare_real(work, sizes, corpus) if corpus else prepare(work, sizes, count)
     rows: list[Json] = []
     for n in sizes:
         for engine in engines:
@@ -396,7 +468,8 @@ def run(
             row: Json = {"passages": n, "engine": engine}
             row.update(_child(["--worker", "build", engine, str(n), str(work)]))
             if "error" not in row:
-                row.update(_child(["--worker", "serve", engine, str(n), str(work), str(repeat)]))
+                serve = ["--worker", "serve", engine, str(n), str(work), str(repeat)]
+                row.update(_median_of_rounds([_child(serve) for _ in range(rounds)]))
             row["same_top10_as_ours"] = _agreement(work, engine, n)
             rows.append(row)
             shutil.rmtree(work / f"index-{engine}-{n}", ignore_errors=True)
@@ -406,6 +479,10 @@ def run(
                 r["p50_vs_ours"] = r["p50_ms"] / ours["p50_ms"]
     report: Json = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "corpus": str(corpus) if corpus else "synthetic (bundled library resampled)",
+        "k1": K1,
+        "b": B,
+        "rounds": rounds,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "k": K,
         "questions": len(asked),
@@ -435,6 +512,10 @@ def main(argv: Sequence[str] | None = None, answer_path: AnswerPath | None = Non
     parser.add_argument("--repeat", type=int, default=3, help="timed passes over the questions")
     parser.add_argument("--work", type=Path, default=Path("/tmp/samizdat-bench"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--corpus", type=Path, default=None, help="folder with the real-prose tokens.txt"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="fresh serving processes")
     options = parser.parse_args(args)
     sizes = [int(s.replace("_", "")) for s in options.sizes.split(",")]
     report = run(
@@ -444,9 +525,12 @@ def main(argv: Sequence[str] | None = None, answer_path: AnswerPath | None = Non
         options.questions,
         options.repeat,
         answer_path,
+        options.corpus,
+        options.rounds,
     )
     print_table(report["rows"])
-    out = options.out or RESULTS / f"retrieval-{dt.date.today().isoformat()}.json"
+    kind = "real" if options.corpus else "synthetic"
+    out = options.out or RESULTS / f"retrieval-{kind}-{dt.date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")

@@ -195,3 +195,73 @@ def exact(
                 score += idf[row] * tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
         scores[n] = score
     return scores
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _runs(
+    rows: Any, weights: Any, indptr: Any, split: Any, max_gain: Any, max_low: Any
+) -> tuple[Any, Any, Any, Any]:
+    """Each query term's one or two passage-ordered runs with what each can add at most,
+    least first (the order MaxScore wants)."""
+    count = 0
+    for r in rows:
+        count += (1 if split[r] > indptr[r] else 0) + (1 if indptr[r + 1] > split[r] else 0)
+    starts = np.empty(count, dtype=np.int64)
+    ends = np.empty(count, dtype=np.int64)
+    bounds = np.empty(count)
+    scale = np.empty(count)
+    at = 0
+    for i in range(len(rows)):
+        r = rows[i]
+        if split[r] > indptr[r]:
+            starts[at], ends[at], bounds[at], scale[at] = (
+                indptr[r],
+                split[r],
+                weights[i] * max_gain[r],
+                weights[i],
+            )
+            at += 1
+        if indptr[r + 1] > split[r]:
+            starts[at], ends[at], bounds[at], scale[at] = (
+                split[r],
+                indptr[r + 1],
+                weights[i] * max_low[r],
+                weights[i],
+            )
+            at += 1
+    order = np.argsort(bounds, kind="mergesort")
+    return starts[order], ends[order], bounds[order], scale[order]
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def search(
+    rows: Any,
+    weights: Any,
+    query_rows: Any,
+    k: int,
+    slack: float,
+    indptr: Any,
+    split: Any,
+    max_gain: Any,
+    max_low: Any,
+    doc_ids: Any,
+    gains: Any,
+    idf: Any,
+    fwd_ptr: Any,
+    fwd_terms: Any,
+    fwd_tfs: Any,
+    norm: Any,
+    k1norm: Any,
+    variant: int,
+    k1: float,
+    delta: float,
+) -> tuple[Any, Any, int]:
+    """The top k (ids, exact scores), best first, ties to the lower id, and how many
+    passages matched at all (fewer than k: the caller fills in the rest)."""
+    starts, ends, bounds, scale = _runs(rows, weights, indptr, split, max_gain, max_low)
+    ids, _ = maxscore(doc_ids, gains, starts, ends, bounds, scale, k, slack)
+    scores = exact(
+        ids, query_rows, idf, fwd_ptr, fwd_terms, fwd_tfs, norm, k1norm, variant, k1, delta
+    )
+    order = np.argsort(-scores, kind="mergesort")[:k]  # ids ascend, so ties keep id order
+    return ids[order], scores[order], len(ids)

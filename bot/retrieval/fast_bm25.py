@@ -33,6 +33,8 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from bot.retrieval._terms import TermTable
+
 log = logging.getLogger(__name__)
 
 Variant = Literal["okapi", "plus", "l"]
@@ -44,11 +46,10 @@ IntArray = NDArray[np.int64]
 IdArray = NDArray[np.int32]
 Float32Array = NDArray[np.float32]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
 _DEFAULT_DELTA: dict[Variant, float] = {"okapi": 0.0, "plus": 1.0, "l": 0.5}
 _HEADER = "header.json"
-_TERMS = "terms.json"
 _ARRAYS = (
     "indptr",
     "split",
@@ -153,14 +154,18 @@ class PostingsBM25:
         passages (`total` is 0 when the corpus has no length)."""
         params = BM25Parameters.of(variant, k1, b, epsilon, delta)
         terms, arrays, total_len = _build(corpus, params, progress)
-        self._attach(params, terms, arrays, total_len)
+        self._attach(params, {term: row for row, term in enumerate(terms)}, arrays, total_len)
 
     def _attach(
-        self, params: BM25Parameters, terms: list[str], arrays: _Arrays, total_len: int
+        self,
+        params: BM25Parameters,
+        vocab: dict[str, int] | TermTable,
+        arrays: _Arrays,
+        total_len: int,
     ) -> None:
+        """`vocab` maps each term to its row: a dict when built here, a table when loaded."""
         self.params = params
-        self._terms = terms
-        self._vocab = {term: row for row, term in enumerate(terms)}
+        self._vocab = vocab
         self._a = arrays
         self._n = int(arrays.doc_len.shape[0])
         self._total_len = total_len
@@ -176,7 +181,7 @@ class PostingsBM25:
 
     @property
     def vocabulary_size(self) -> int:
-        return len(self._terms)
+        return len(self._vocab)
 
     @property
     def average_length(self) -> float:
@@ -189,7 +194,15 @@ class PostingsBM25:
 
     def terms(self) -> list[str]:
         """Every indexed term, sorted."""
-        return sorted(self._terms)
+        if isinstance(self._vocab, TermTable):
+            return self._vocab.sorted_terms()
+        return sorted(self._vocab)
+
+    def terms_starting_with(self, prefix: str) -> list[str]:
+        """The indexed terms that begin with `prefix`, sorted."""
+        if isinstance(self._vocab, TermTable):
+            return list(self._vocab.starting_with(prefix))
+        return sorted(t for t in self._vocab if t.startswith(prefix))
 
     def idf(self, term: str) -> float:
         """The term's idf as rank-bm25 uses it (0 for a term no passage contains)."""
@@ -220,7 +233,8 @@ class PostingsBM25:
             raise ValueError("k must be positive")
         if not query_tokens:
             return []
-        rows, mults = self._known_rows(query_tokens)
+        row_of = {t: self._vocab.get(t) for t in set(query_tokens)}
+        rows, mults = self._known_rows(query_tokens, row_of)
         if k >= self._n or any(self._a.idf[row] <= 0 for row in rows):
             # Every passage is returned, or a matching passage may score at or below one
             # that matches nothing: pruning would be unsound, so rank them all.
@@ -228,68 +242,53 @@ class PostingsBM25:
         if not rows:
             return [(i, 0.0) for i in range(k)]
         kernels = _kernels()
-        starts, ends, bounds, weights = self._layers(rows, mults)
-        candidates, _ = kernels.maxscore(
-            self._a.doc_ids,
-            self._a.gains,
-            starts,
-            ends,
-            bounds,
-            weights,
+        a, p = self._a, self.params
+        query_rows = np.array(
+            [-1 if (row := row_of[t]) is None else row for t in query_tokens], dtype=np.int64
+        )
+        ids, scores, matched = kernels.search(
+            np.array(rows, dtype=np.int64),
+            np.array(mults, dtype=np.float64),
+            query_rows,
             k,
             _SLACK * (len(rows) + 1),
-        )
-        if len(candidates) < k:
-            # Fewer passages match than asked for: the rest score the baseline, ties by id.
-            pool = np.arange(min(self._n, k + len(candidates)), dtype=np.int32)
-            filler = np.setdiff1d(pool, candidates, assume_unique=False)
-            candidates = np.concatenate([candidates, filler[: k - len(candidates)]])
-        p = self.params
-        exact = kernels.exact(
-            candidates,
-            np.array([self._vocab.get(t, -1) for t in query_tokens], dtype=np.int64),
-            self._a.idf,
-            self._a.fwd_ptr,
-            self._a.fwd_terms,
-            self._a.fwd_tfs,
+            a.indptr,
+            a.split,
+            a.max_gain,
+            a.max_low,
+            a.doc_ids,
+            a.gains,
+            a.idf,
+            a.fwd_ptr,
+            a.fwd_terms,
+            a.fwd_tfs,
             self._norm,
             self._k1norm,
             _VARIANT_CODES[p.variant],
             p.k1,
             p.delta,
         )
-        order = np.lexsort((candidates, -exact))[:k]
-        return [(int(candidates[i]), float(exact[i])) for i in order]
-
-    def _layers(
-        self, rows: list[int], mults: list[int]
-    ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-        """Each query term's one or two passage-ordered runs, with the most each can add,
-        least first (the order MaxScore wants)."""
-        a = self._a
-        starts: list[int] = []
-        ends: list[int] = []
-        bounds: list[float] = []
-        weights: list[float] = []
-        for row, m in zip(rows, mults, strict=True):
-            start, mid, end = int(a.indptr[row]), int(a.split[row]), int(a.indptr[row + 1])
-            if mid > start:
-                starts.append(start)
-                ends.append(mid)
-                bounds.append(m * float(a.max_gain[row]))
-                weights.append(float(m))
-            if end > mid:
-                starts.append(mid)
-                ends.append(end)
-                bounds.append(m * float(a.max_low[row]))
-                weights.append(float(m))
-        order = np.argsort(np.array(bounds), kind="stable")
-        return (
-            np.array(starts, dtype=np.int64)[order],
-            np.array(ends, dtype=np.int64)[order],
-            np.array(bounds)[order],
-            np.array(weights)[order],
-        )
+        if matched < k:
+            # Fewer passages match than asked for: the rest score the baseline, ties by id.
+            pool = np.arange(min(self._n, k + len(ids)), dtype=np.int32)
+            filler = np.setdiff1d(pool, ids)[: k - len(ids)]
+            candidates = np.concatenate([ids, filler])
+            exact = kernels.exact(
+                candidates,
+                query_rows,
+                a.idf,
+                a.fwd_ptr,
+                a.fwd_terms,
+                a.fwd_tfs,
+                self._norm,
+                self._k1norm,
+                _VARIANT_CODES[p.variant],
+                p.k1,
+                p.delta,
+            )
+            order = np.lexsort((candidates, -exact))[:k]
+            ids, scores = candidates[order], exact[order]
+        return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
 
     def _dense_top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         score = self.scores(query_tokens)
@@ -302,10 +301,13 @@ class PostingsBM25:
         order = pool[np.lexsort((pool, -score[pool]))][:k]
         return [(int(i), float(score[i])) for i in order]
 
-    def _known_rows(self, query_tokens: Sequence[str]) -> tuple[list[int], list[int]]:
+    def _known_rows(
+        self, query_tokens: Sequence[str], row_of: dict[str, int | None]
+    ) -> tuple[list[int], list[int]]:
+        """The query's distinct known rows (first-seen order) and how often each is asked."""
         counts: dict[int, int] = {}
         for token in query_tokens:
-            row = self._vocab.get(token)
+            row = row_of[token]
             if row is not None:
                 counts[row] = counts.get(row, 0) + 1
         return list(counts), list(counts.values())
@@ -353,13 +355,17 @@ class PostingsBM25:
         for name in _ARRAYS:
             data: NDArray[np.generic] = getattr(self._a, name)
             _replace(folder / f"{name}.npy", functools.partial(np.save, arr=data))
-        _replace(folder / _TERMS, lambda f: f.write(json.dumps(self._terms).encode()))
+        table = (
+            self._vocab if isinstance(self._vocab, TermTable) else TermTable.of(list(self._vocab))
+        )
+        for name, data in table.arrays().items():
+            _replace(folder / f"{name}.npy", functools.partial(np.save, arr=data))
         header = {
             "format_version": FORMAT_VERSION,
             "parameters": asdict(self.params),
             "content_hash": content_hash,
             "passages": self._n,
-            "terms": len(self._terms),
+            "terms": len(self._vocab),
             "postings": int(self._a.doc_ids.shape[0]),
             "total_length": self._total_len,
         }
@@ -387,14 +393,14 @@ class PostingsBM25:
                 or header.get("parameters") != asdict(params)
             ):
                 return None
-            terms = json.loads((folder / _TERMS).read_text(encoding="utf-8"))
             # Plain ndarray views of the maps: slicing a np.memmap runs Python code each time.
             loaded = {
                 n: np.load(folder / f"{n}.npy", mmap_mode="r").view(np.ndarray) for n in _ARRAYS
             }
             arrays = _Arrays(**loaded)
             n, v, postings = int(header["passages"]), int(header["terms"]), header["postings"]
-            if not _consistent(arrays, terms, n, v, postings) or not _sound(arrays, n, v):
+            terms = TermTable.load(folder, v)
+            if terms is None or not _consistent(arrays, n, v, postings) or not _sound(arrays, n, v):
                 log.warning("the saved index in %s is damaged; rebuilding it", folder)
                 return None
             index = cls.__new__(cls)
@@ -649,12 +655,9 @@ def _gain_of(
     return idf * (tf * (params.k1 + 1) / (tf + params.k1 * norm))
 
 
-def _consistent(arrays: _Arrays, terms: object, n: int, v: int, postings: object) -> bool:
+def _consistent(arrays: _Arrays, n: int, v: int, postings: object) -> bool:
     return (
-        isinstance(terms, list)
-        and len(terms) == v
-        and all(isinstance(t, str) for t in terms)
-        and n > 0
+        n > 0
         and arrays.indptr.shape == (v + 1,)
         and arrays.indptr.dtype == np.int64
         and arrays.split.shape == (v,)

@@ -281,12 +281,34 @@ def test_other_format_version_is_not_loaded(saved: Path) -> None:
     assert PostingsBM25.load(saved, "hash-1") is None
 
 
+def test_a_term_table_that_is_not_a_permutation_is_not_loaded(saved: Path) -> None:
+    rows = np.load(saved / "term_rows.npy")
+    rows[1] = rows[0]
+    np.save(saved / "term_rows.npy", rows)
+    assert PostingsBM25.load(saved, "hash-1") is None
+
+
+def test_a_loaded_index_finds_terms_without_rebuilding_a_dictionary(
+    saved: Path, zipf: list[list[str]]
+) -> None:
+    loaded = PostingsBM25.load(saved, "hash-1")
+    built = PostingsBM25(zipf)
+    assert loaded is not None
+    assert loaded.terms() == built.terms()
+    for term in [*built.terms()[:50], "not-a-term", ""]:
+        assert loaded.document_frequency(term) == built.document_frequency(term)
+    prefix = built.terms()[7][:2]
+    assert loaded.terms_starting_with(prefix) == built.terms_starting_with(prefix)
+    assert loaded.terms_starting_with(prefix) == [t for t in built.terms() if t.startswith(prefix)]
+
+
 def test_missing_folder_is_not_loaded(tmp_path: Path) -> None:
     assert PostingsBM25.load(tmp_path / "nowhere", "hash-1") is None
 
 
 @pytest.mark.parametrize(
-    "name", ["header.json", "terms.json", "doc_ids.npy", "gains.npy", "fwd_terms.npy"]
+    "name",
+    ["header.json", "term_bytes.npy", "term_rows.npy", "doc_ids.npy", "gains.npy", "fwd_terms.npy"],
 )
 def test_missing_file_is_not_loaded(saved: Path, name: str) -> None:
     (saved / name).unlink()
@@ -298,8 +320,8 @@ def test_missing_file_is_not_loaded(saved: Path, name: str) -> None:
     [
         ("header.json", b"{not json"),
         ("header.json", b"[]"),
-        ("terms.json", b'["only", "two"]'),
-        ("terms.json", b"\x00\x01"),
+        ("term_starts.npy", b"\x00\x01"),
+        ("term_rows.npy", b"garbage"),
         ("indptr.npy", b"garbage"),
         ("idf.npy", b""),
     ],
