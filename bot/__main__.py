@@ -17,14 +17,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import __version__
-from bot.config import Config, ConfigError, load_config
+from bot.config import (
+    CONFIG_FILE_VARIABLE,
+    Config,
+    ConfigError,
+    load_config,
+    unknown_variables,
+)
 
 if TYPE_CHECKING:
     from bot.app import App
 
 log = logging.getLogger("samizdat")
 
-DEFAULT_CONFIG_ENV = "SAMIZDAT_CONFIG"
+DEFAULT_CONFIG_ENV = CONFIG_FILE_VARIABLE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,6 +84,16 @@ def _config(path: Path | None) -> Config:
         path = Path(os.environ[DEFAULT_CONFIG_ENV])
     env_file = Path(".env") if Path(".env").is_file() else None
     return load_config(path, env_file=env_file)
+
+
+def _start_logging(config: Config, command: str | None) -> None:
+    """Only `run` logs at the configured level; scripts' output stays clean of INFO lines."""
+    logging.basicConfig(
+        level=config.log_level if command == "run" else "WARNING",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for warning in unknown_variables(os.environ):
+        log.warning("%s", warning)
 
 
 async def _run(args: argparse.Namespace, config: Config) -> int:
@@ -264,10 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"samizdat: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level if args.command in {"run"} else "WARNING",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _start_logging(config, args.command)
     try:
         return asyncio.run(_run(args, config))
     except KeyboardInterrupt:
