@@ -24,6 +24,7 @@ from bot.config import (
     load_config,
     unknown_variables,
 )
+from bot.logs import configure_logging
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -88,9 +89,10 @@ def _config(path: Path | None) -> Config:
 
 def _start_logging(config: Config, command: str | None) -> None:
     """Only `run` logs at the configured level; scripts' output stays clean of INFO lines."""
-    logging.basicConfig(
-        level=config.log_level if command == "run" else "WARNING",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    configure_logging(
+        config.log_level if command == "run" else "WARNING",
+        config.log_levels,
+        secrets=[secret.get_secret_value() for secret in config.secrets],
     )
     for warning in unknown_variables(os.environ):
         log.warning("%s", warning)

@@ -146,7 +146,13 @@ class Config(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database: OptionalPath = Field(None, description="SQLite file; empty = <data_dir>/samizdat.db.")
-    log_level: LogLevel = "INFO"
+    log_level: LogLevel = Field(
+        "INFO", description="The bot's own log level; other libraries log at INFO at most."
+    )
+    log_levels: dict[str, LogLevel] = Field(
+        default_factory=dict,
+        description='Levels for other loggers by name, e.g. {"nio" = "DEBUG"}.',
+    )
     library: LibraryConfig = LibraryConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     answers: AnswerConfig = AnswerConfig()
@@ -171,6 +177,12 @@ class Config(BaseSettings):
     def _blank_data_dir_is_the_default(cls, value: object) -> object:
         """A blank data_dir would write the database and index into the current folder."""
         return default_data_dir() if _blank_is_none(value) is None else value
+
+    @property
+    def secrets(self) -> list[SecretStr]:
+        """Every secret configured, so the log can be kept free of them."""
+        found = [getattr(getattr(self, s), k) for s, k in (key.split(".") for key in secret_keys())]
+        return [secret for secret in found if isinstance(secret, SecretStr)]
 
     @property
     def database_path(self) -> Path:
