@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import os
@@ -121,6 +122,8 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
             await console.chat(app)
             return 0
         if command == "ask":
+            if args.question == "-" or args.json:
+                _json_streams()
             if args.question == "-":
                 await console.ask_lines(app, sys.stdin, sys.stdout)
                 return 0
@@ -129,6 +132,14 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         if command == "run":
             return await _run_platforms(app, args.platform)
     return 2
+
+
+def _json_streams() -> None:
+    """JSON is UTF-8 whatever the locale: read stdin as UTF-8 (a bad byte becomes U+FFFD)
+    rather than passing bad bytes through, and write UTF-8."""
+    for stream, errors in ((sys.stdin, "replace"), (sys.stdout, "strict")):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(encoding="utf-8", errors=errors)
 
 
 async def _run_platforms(app: App, platform: str) -> int:

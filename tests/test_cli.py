@@ -28,6 +28,20 @@ def samizdat(
     )
 
 
+JSON_KEYS = {"question", "answered", "answer", "citations", "passages", "closest"}
+
+
+def _strict_json(line: str) -> dict[str, object]:
+    """A JSON object as any JSON reader takes it: no bare NaN or Infinity."""
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"{constant} is not JSON")
+
+    row = json.loads(line, parse_constant=refuse)
+    assert isinstance(row, dict)
+    return row
+
+
 def test_json_lines_interface(tmp_path: Path) -> None:
     questions = "\n".join(
         [
@@ -36,26 +50,51 @@ def test_json_lines_interface(tmp_path: Path) -> None:
             "who was the first emperor of the qin dynasty",
             "x" * 20_000,
             "🙂🙂🙂",
+            "   \t ",
         ]
     )
     result = samizdat("ask", "--json", "-", data_dir=tmp_path / "data", stdin=questions)
     assert result.returncode == 0, result.stderr
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 4
-    answered, declined, too_long, emoji = rows
+    rows = [_strict_json(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 6  # one object for every line, blank ones included
+    answered, blank, declined, too_long, emoji, spaces = rows
+    for row in rows:
+        assert set(row) >= JSON_KEYS, row
     assert answered["answered"] is True
-    assert "Doyle" in answered["answer"]
-    assert {"passage_id", "doc_id", "title", "author", "section", "quote"} <= set(
-        answered["citations"][0]
-    )
-    assert answered["citations"][0]["doc_id"] == "kuzbass"
-    cited = answered["citations"][0]["passage_id"]
-    assert cited in [p["passage_id"] for p in answered["passages"]]
-    assert {"passage_id", "doc_id", "score", "text"} <= set(answered["passages"][0])
+    assert isinstance(answered["answer"], str) and "Doyle" in answered["answer"]
+    citations = answered["citations"]
+    passages = answered["passages"]
+    assert isinstance(citations, list) and isinstance(passages, list)
+    assert {"passage_id", "doc_id", "title", "author", "section", "quote"} <= set(citations[0])
+    assert citations[0]["doc_id"] == "kuzbass"
+    assert citations[0]["passage_id"] in [p["passage_id"] for p in passages]
+    assert {"passage_id", "doc_id", "score", "text"} <= set(passages[0])
     assert declined["answered"] is False and declined["citations"] == []
-    assert too_long["answered"] is False and "at most 500" in too_long["error"]
+    assert too_long["answered"] is False and "at most 500" in str(too_long["error"])
     assert emoji["answered"] is False and emoji["error"]
+    for refused in (blank, spaces):
+        assert refused["answered"] is False and refused["error"] and refused["closest"] == []
     assert "Traceback" not in result.stderr
+
+
+def test_json_lines_are_utf8_whatever_bytes_come_in_under_a_c_locale(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    environment = {**os.environ, "SAMIZDAT_DATA_DIR": str(data), "LC_ALL": "C.UTF-8"}
+    environment.pop("SAMIZDAT_CONFIG", None)
+    environment.pop("PYTHONIOENCODING", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "-"],
+        input=b"\xff\xfe\n\xc3 which fleet was kronstadt the base of\n",
+        capture_output=True,
+        env=environment,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [_strict_json(line) for line in result.stdout.decode("utf-8").splitlines()]
+    assert len(rows) == 2
+    assert rows[0]["question"] == "\ufffd\ufffd" and rows[0]["answered"] is False
+    assert rows[1]["answered"] is True
 
 
 def test_ask_once_prints_answer_and_sources(tmp_path: Path) -> None:
