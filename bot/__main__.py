@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import os
@@ -17,14 +18,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import __version__
-from bot.config import Config, ConfigError, load_config
+from bot.config import (
+    CONFIG_FILE_VARIABLE,
+    Config,
+    ConfigError,
+    load_config,
+    unknown_variables,
+)
+from bot.logs import configure_logging
 
 if TYPE_CHECKING:
     from bot.app import App
 
 log = logging.getLogger("samizdat")
 
-DEFAULT_CONFIG_ENV = "SAMIZDAT_CONFIG"
+DEFAULT_CONFIG_ENV = CONFIG_FILE_VARIABLE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +88,17 @@ def _config(path: Path | None) -> Config:
     return load_config(path, env_file=env_file)
 
 
+def _start_logging(config: Config, command: str | None) -> None:
+    """Only `run` logs at the configured level; scripts' output stays clean of INFO lines."""
+    configure_logging(
+        config.log_level if command == "run" else "WARNING",
+        config.log_levels,
+        secrets=[secret.get_secret_value() for secret in config.secrets],
+    )
+    for warning in unknown_variables(os.environ):
+        log.warning("%s", warning)
+
+
 async def _run(args: argparse.Namespace, config: Config) -> int:
     from bot.app import open_app
     from bot.console import chat as console
@@ -103,6 +122,8 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
             await console.chat(app)
             return 0
         if command == "ask":
+            if args.question == "-" or args.json:
+                _json_streams()
             if args.question == "-":
                 await console.ask_lines(app, sys.stdin, sys.stdout)
                 return 0
@@ -111,6 +132,14 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         if command == "run":
             return await _run_platforms(app, args.platform)
     return 2
+
+
+def _json_streams() -> None:
+    """JSON is UTF-8 whatever the locale: read stdin as UTF-8 (a bad byte becomes U+FFFD)
+    rather than passing bad bytes through, and write UTF-8."""
+    for stream, errors in ((sys.stdin, "replace"), (sys.stdout, "strict")):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(encoding="utf-8", errors=errors)
 
 
 async def _run_platforms(app: App, platform: str) -> int:
@@ -264,10 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"samizdat: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level if args.command in {"run"} else "WARNING",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _start_logging(config, args.command)
     try:
         return asyncio.run(_run(args, config))
     except KeyboardInterrupt:

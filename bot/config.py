@@ -2,28 +2,67 @@
 
 Built once at the entry point and passed down; nothing here is a module-level instance.
 Environment variables (``SAMIZDAT_<SECTION>__<KEY>``) override the file, so secrets never
-need to be written into it.
+need to be written into it, and the file may not hold them.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
+import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from types import UnionType
+from typing import Annotated, Literal, Union, get_args, get_origin
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+ENV_PREFIX = "SAMIZDAT_"
+# Read by the entry point to find the file; a known variable, though not a setting.
+CONFIG_FILE_VARIABLE = "SAMIZDAT_CONFIG"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _blank_is_none(value: object) -> object:
+    """An empty path means "the default" in the file as in the environment, never ".".
+
+    `Path("")` is the current folder: a blank `database` or `library.path` would otherwise
+    write into (or read) wherever the bot happened to be started.
+    """
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_none)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Infinity and NaN pass `gt=0`-style bounds and turn every BM25 score into NaN.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class LibraryConfig(_Section):
     """Where the documents come from."""
 
-    path: Path | None = Field(
+    path: OptionalPath = Field(
         None, description="Folder of documents with a catalogue.toml; empty = the bundled library."
     )
     extra_paths: list[Path] = Field(
@@ -96,15 +135,24 @@ class Config(BaseSettings):
     """Everything the bot reads at start."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SAMIZDAT_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
+        # `SAMIZDAT_DATABASE=` is documented as "the default", not as the path "".
+        env_ignore_empty=True,
         extra="forbid",
         frozen=True,
+        allow_inf_nan=False,
     )
 
     data_dir: Path = Field(default_factory=default_data_dir)
-    database: Path | None = Field(None, description="SQLite file; empty = <data_dir>/samizdat.db.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    database: OptionalPath = Field(None, description="SQLite file; empty = <data_dir>/samizdat.db.")
+    log_level: LogLevel = Field(
+        "INFO", description="The bot's own log level; other libraries log at INFO at most."
+    )
+    log_levels: dict[str, LogLevel] = Field(
+        default_factory=dict,
+        description='Levels for other loggers by name, e.g. {"nio" = "DEBUG"}.',
+    )
     library: LibraryConfig = LibraryConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     answers: AnswerConfig = AnswerConfig()
@@ -123,6 +171,18 @@ class Config(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the file, which is passed in as init arguments.
         return (env_settings, dotenv_settings, init_settings)
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _blank_data_dir_is_the_default(cls, value: object) -> object:
+        """A blank data_dir would write the database and index into the current folder."""
+        return default_data_dir() if _blank_is_none(value) is None else value
+
+    @property
+    def secrets(self) -> list[SecretStr]:
+        """Every secret configured, so the log can be kept free of them."""
+        found = [getattr(getattr(self, s), k) for s, k in (key.split(".") for key in secret_keys())]
+        return [secret for secret in found if isinstance(secret, SecretStr)]
 
     @property
     def database_path(self) -> Path:
@@ -144,18 +204,151 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def _is_section(annotation: object) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _is_structured(annotation: object) -> bool:
+    """Whether pydantic-settings reads this field's variable as JSON (lists, tables, sections)."""
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):
+        return any(_is_structured(arg) for arg in get_args(annotation))
+    return origin in (list, dict, set, tuple) or _is_section(annotation)
+
+
+def _json_example(annotation: object) -> str:
+    return '["first", "second"]' if get_origin(annotation) is list else '{"key": "value"}'
+
+
+def _is_secret(annotation: object) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+def _fields() -> dict[str, object]:
+    """Every setting by dotted key (`retrieval.k1`), sections included, with its type."""
+    found: dict[str, object] = {}
+    for name, field in Config.model_fields.items():
+        found[name] = field.annotation
+        if _is_section(field.annotation):
+            assert isinstance(field.annotation, type)
+            for key, inner in field.annotation.model_fields.items():
+                found[f"{name}.{key}"] = inner.annotation
+    return found
+
+
+def variable_of(key: str) -> str:
+    """The environment variable that sets a dotted key: `retrieval.k1` -> SAMIZDAT_RETRIEVAL__K1."""
+    return ENV_PREFIX + key.replace(".", "__").upper()
+
+
+def secret_keys() -> list[str]:
+    return [key for key, annotation in _fields().items() if _is_secret(annotation)]
+
+
+def _check_secrets_not_in_file(data: Mapping[str, object], path: Path) -> None:
+    """A secret in a file that is shared, copied and committed is a secret no longer."""
+    for key in secret_keys():
+        section, name = key.split(".")
+        table = data.get(section)
+        if isinstance(table, dict) and name in table:
+            raise ConfigError(
+                f"`{key}` must not be in the configuration file {path}: secrets come only from "
+                f"the environment or a .env file; set {variable_of(key)} instead"
+            )
+
+
+def _check_json_values(values: Mapping[str, str | None], where: str) -> None:
+    """Name the variable whose list or table is not JSON (pydantic-settings names the section)."""
+    structured = {variable_of(k): (k, a) for k, a in _fields().items() if _is_structured(a)}
+    for name, value in values.items():
+        if name.upper() not in structured or value is None or not value.strip():
+            continue
+        key, annotation = structured[name.upper()]
+        try:
+            json.loads(value)
+        except ValueError:
+            raise ConfigError(
+                f"{name}{where} (`{key}`) must be JSON, for example {_json_example(annotation)}"
+            ) from None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """`SAMIZDAT_` variables that set nothing, each with the likely meant one if there is one.
+
+    pydantic-settings ignores them without a word, so a misspelt override would silently
+    leave the default in force.
+    """
+    fields = _fields()
+    known = {variable_of(key) for key in fields} | {CONFIG_FILE_VARIABLE}
+    tables = [variable_of(k) + "__" for k, a in fields.items() if get_origin(a) is dict]
+    found = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper.startswith(tuple(tables)):
+            continue
+        # Compared without the prefix, which every name shares and would make all look alike.
+        names = {k.removeprefix(ENV_PREFIX): k for k in known}
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), sorted(names), n=1)
+        hint = f"; did you mean {names[close[0]]}?" if close else ""
+        found.append(f"unknown environment variable {name} is ignored{hint}")
+    return found
+
+
+_TABLE = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_.\-\"']+)\s*=")
+
+
+def _where_in_toml(raw: bytes, offset: int) -> str:
+    """`line 3 (retrieval.k1)`: where a byte sits in a TOML file, for a one-line message."""
+    lines = raw[:offset].decode("utf-8", "replace").split("\n")
+    here = raw[offset:].split(b"\n", 1)[0].decode("utf-8", "replace")
+    line = lines[-1] + here
+    table = next((m[1] for text in reversed(lines) if (m := _TABLE.match(text))), None)
+    key = _KEY.match(line)
+    if key is None:
+        return f"line {len(lines)}"
+    dotted = f"{table}.{key[1]}" if table else key[1]
+    return f"line {len(lines)} (`{dotted}`)"
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = _where_in_toml(raw, exc.start)
+        raise ConfigError(f"configuration {path} is not UTF-8 text: {where}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration {path} is not valid TOML: {exc}") from None
+
+
+def _read_env_file(env_file: Path) -> dict[str, str | None]:
+    try:
+        return dotenv_values(env_file, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{env_file} is not UTF-8 text: byte {exc.start}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {env_file}: {exc.strerror}") from None
+
+
 def load_config(path: Path | None = None, env_file: Path | None = None) -> Config:
     """Read the TOML file (if any), then the environment over it, and validate both."""
     data: dict[str, object] = {}
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"configuration {path} is not valid TOML: {exc}") from None
+        data = _read_toml(path)
+        _check_secrets_not_in_file(data, path)
+    _check_json_values(os.environ, " in the environment")
+    if env_file is not None:
+        _check_json_values(_read_env_file(env_file), f" in {env_file}")
     try:
         return Config(_env_file=env_file, **data)  # type: ignore[arg-type]
     except ValidationError as exc:
         where = f" in {path}" if path else ""
         raise ConfigError(f"configuration error{where}: {describe_validation_error(exc)}") from None
+    except SettingsError as exc:  # a value the checks above did not foresee
+        raise ConfigError(f"configuration error: {exc}") from None

@@ -28,6 +28,20 @@ def samizdat(
     )
 
 
+JSON_KEYS = {"question", "answered", "answer", "citations", "passages", "closest"}
+
+
+def _strict_json(line: str) -> dict[str, object]:
+    """A JSON object as any JSON reader takes it: no bare NaN or Infinity."""
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"{constant} is not JSON")
+
+    row = json.loads(line, parse_constant=refuse)
+    assert isinstance(row, dict)
+    return row
+
+
 def test_json_lines_interface(tmp_path: Path) -> None:
     questions = "\n".join(
         [
@@ -36,26 +50,51 @@ def test_json_lines_interface(tmp_path: Path) -> None:
             "who was the first emperor of the qin dynasty",
             "x" * 20_000,
             "🙂🙂🙂",
+            "   \t ",
         ]
     )
     result = samizdat("ask", "--json", "-", data_dir=tmp_path / "data", stdin=questions)
     assert result.returncode == 0, result.stderr
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 4
-    answered, declined, too_long, emoji = rows
+    rows = [_strict_json(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 6  # one object for every line, blank ones included
+    answered, blank, declined, too_long, emoji, spaces = rows
+    for row in rows:
+        assert set(row) >= JSON_KEYS, row
     assert answered["answered"] is True
-    assert "Doyle" in answered["answer"]
-    assert {"passage_id", "doc_id", "title", "author", "section", "quote"} <= set(
-        answered["citations"][0]
-    )
-    assert answered["citations"][0]["doc_id"] == "kuzbass"
-    cited = answered["citations"][0]["passage_id"]
-    assert cited in [p["passage_id"] for p in answered["passages"]]
-    assert {"passage_id", "doc_id", "score", "text"} <= set(answered["passages"][0])
+    assert isinstance(answered["answer"], str) and "Doyle" in answered["answer"]
+    citations = answered["citations"]
+    passages = answered["passages"]
+    assert isinstance(citations, list) and isinstance(passages, list)
+    assert {"passage_id", "doc_id", "title", "author", "section", "quote"} <= set(citations[0])
+    assert citations[0]["doc_id"] == "kuzbass"
+    assert citations[0]["passage_id"] in [p["passage_id"] for p in passages]
+    assert {"passage_id", "doc_id", "score", "text"} <= set(passages[0])
     assert declined["answered"] is False and declined["citations"] == []
-    assert too_long["answered"] is False and "at most 500" in too_long["error"]
+    assert too_long["answered"] is False and "at most 500" in str(too_long["error"])
     assert emoji["answered"] is False and emoji["error"]
+    for refused in (blank, spaces):
+        assert refused["answered"] is False and refused["error"] and refused["closest"] == []
     assert "Traceback" not in result.stderr
+
+
+def test_json_lines_are_utf8_whatever_bytes_come_in_under_a_c_locale(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    environment = {**os.environ, "SAMIZDAT_DATA_DIR": str(data), "LC_ALL": "C.UTF-8"}
+    environment.pop("SAMIZDAT_CONFIG", None)
+    environment.pop("PYTHONIOENCODING", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "-"],
+        input=b"\xff\xfe\n\xc3 which fleet was kronstadt the base of\n",
+        capture_output=True,
+        env=environment,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [_strict_json(line) for line in result.stdout.decode("utf-8").splitlines()]
+    assert len(rows) == 2
+    assert rows[0]["question"] == "\ufffd\ufffd" and rows[0]["answered"] is False
+    assert rows[1]["answered"] is True
 
 
 def test_ask_once_prints_answer_and_sources(tmp_path: Path) -> None:
@@ -149,3 +188,75 @@ def test_an_empty_or_missing_library_folder_is_a_one_line_message(tmp_path: Path
         assert result.returncode == 1
         assert reason in result.stderr and "library.path" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_config_file_that_is_not_utf8_is_a_one_line_message_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "samizdat.toml"
+    config.write_bytes(b'[retrieval]\nk1 = 1.2\nvariant = "ok\xffapi"\n')
+    result = samizdat("--config", str(config), "index", data_dir=tmp_path / "d")
+    assert result.returncode == 2
+    assert "not UTF-8" in result.stderr and "line 3 (`retrieval.variant`)" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_an_environment_list_that_is_not_json_is_a_one_line_message_naming_it(
+    tmp_path: Path,
+) -> None:
+    env = {"SAMIZDAT_LIBRARY__EXTRA_PATHS": "/x"}
+    result = samizdat("index", data_dir=tmp_path / "d", env=env)
+    assert result.returncode == 2
+    assert "SAMIZDAT_LIBRARY__EXTRA_PATHS" in result.stderr and "must be JSON" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_infinity_and_nan_are_refused_in_every_float_setting(tmp_path: Path) -> None:
+    for variable, value, key in [
+        ("SAMIZDAT_RETRIEVAL__K1", "inf", "retrieval.k1"),
+        ("SAMIZDAT_RETRIEVAL__B", "nan", "retrieval.b"),
+        ("SAMIZDAT_DISCORD__VIEW_TIMEOUT_SECONDS", "Infinity", "discord.view_timeout_seconds"),
+    ]:
+        result = samizdat("index", data_dir=tmp_path / "d", env={variable: value})
+        assert result.returncode == 2, (variable, result.stderr)
+        assert f"`{key}`" in result.stderr and "finite" in result.stderr
+    config = tmp_path / "samizdat.toml"
+    config.write_text("[retrieval]\nk1 = inf\n")  # TOML itself has inf and nan
+    result = samizdat("--config", str(config), "index", data_dir=tmp_path / "d")
+    assert result.returncode == 2 and "`retrieval.k1`" in result.stderr
+
+
+def test_misspelt_environment_variables_are_warned_about(tmp_path: Path) -> None:
+    env = {"SAMIZDAT_RETRIEVL__K1": "2", "SAMIZDAT_DATADIR": "/elsewhere"}
+    result = samizdat(
+        "ask", "--json", "which fleet was kronstadt the base of", data_dir=tmp_path / "d", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["answered"] is True
+    assert "SAMIZDAT_RETRIEVL__K1 is ignored; did you mean SAMIZDAT_RETRIEVAL__K1?" in result.stderr
+    assert "SAMIZDAT_DATADIR is ignored; did you mean SAMIZDAT_DATA_DIR?" in result.stderr
+
+
+def test_empty_data_dir_and_database_mean_the_defaults(tmp_path: Path) -> None:
+    here = tmp_path / "cwd"
+    here.mkdir()
+    xdg = tmp_path / "xdg"
+    env = {"SAMIZDAT_DATA_DIR": "", "SAMIZDAT_DATABASE": "", "XDG_DATA_HOME": str(xdg)}
+    result = samizdat(
+        "ask", "which fleet was kronstadt the base of", data_dir=here / "unused", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Baltic Fleet" in result.stdout
+    assert (xdg / "samizdat" / "samizdat.db").is_file()
+    assert list(here.iterdir()) == []
+
+
+def test_a_secret_in_the_config_file_is_refused_without_repeating_it(tmp_path: Path) -> None:
+    config = tmp_path / "samizdat.toml"
+    for section, key in [("discord", "token"), ("matrix", "password"), ("matrix", "access_token")]:
+        config.write_text(f'[{section}]\n{key} = "s3cr3t-value-42"\n')
+        result = samizdat("--config", str(config), "index", data_dir=tmp_path / "d")
+        assert result.returncode == 2
+        variable = f"SAMIZDAT_{section.upper()}__{key.upper()}"
+        assert f"`{section}.{key}`" in result.stderr and variable in result.stderr
+        assert "s3cr3t-value-42" not in result.stderr

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import re
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -59,6 +61,7 @@ def answer_json(question: str, reply: AnswerReply | Refusal) -> dict[str, object
             "error": reply.message,
             "citations": [],
             "passages": [],
+            "closest": [],
         }
     return answer_payload(reply.answer)
 
@@ -82,27 +85,63 @@ def answer_payload(answer: Answer) -> dict[str, object]:
     }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD, so that it can be written as UTF-8.
+
+    Python decodes undecodable input bytes (argv, or stdin under a C.UTF-8 locale) to lone
+    surrogates and writes them back out as the same invalid bytes.
+    """
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _finite(value: object) -> object:
+    """`value` with NaN and infinities as null and every string valid, for strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        return {valid_text(str(k)): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_line(payload: object) -> str:
+    """One line of valid JSON in valid UTF-8, whatever a number or a question held.
+
+    `json.dumps` writes a NaN score as a bare `NaN`, which no JSON reader accepts.
+    """
+    return json.dumps(_finite(payload), ensure_ascii=False, allow_nan=False) + "\n"
+
+
 async def ask_lines(app: App, source: TextIO, out: TextIO) -> int:
-    """Answer one question a line from `source`, writing one JSON object a line."""
+    """Answer one question a line from `source`, writing one JSON object for every line.
+
+    A blank line gets its object too (`answered: false` and the refusal), so the n-th
+    output line always belongs to the n-th input line.
+    """
     count = 0
     while True:
         line = await asyncio.to_thread(source.readline)
         if not line:
             return count
-        question = line.rstrip("\n")
-        if not question.strip():
-            continue
+        question = valid_text(line.rstrip("\r\n"))
         reply = await app.core.ask(question, CONSOLE_USER, HERE)
-        out.write(json.dumps(answer_json(question, reply), ensure_ascii=False) + "\n")
+        out.write(json_line(answer_json(question, reply)))
         out.flush()
         count += 1
 
 
 async def ask_once(app: App, question: str, as_json: bool, out: TextIO = sys.stdout) -> bool:
     """Answer a single question; True when the library answered it."""
+    question = valid_text(question)
     reply = await app.core.ask(question, CONSOLE_USER, HERE)
     if as_json:
-        out.write(json.dumps(answer_json(question, reply), ensure_ascii=False) + "\n")
+        out.write(json_line(answer_json(question, reply)))
     else:
         out.write(render(reply) + "\n")
     return isinstance(reply, AnswerReply) and reply.answer.answered

@@ -57,6 +57,40 @@ def choose_engine(wanted: EngineName, passages: int) -> Literal["rank-bm25", "po
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
+# Spelling correction looks at a word's one-edit variants, about 54 per letter, each as long
+# as the word: the work grows with the square of its length (a 4,000-letter "word" took
+# 1.7 GB and 23 s). Library terms are short (the bundled library's longest has 20 letters)
+# and one edit changes a length by one at most, so a term longer than the library's longest
+# plus one has no neighbour to find; beyond this many letters none is looked for at all.
+MAX_CORRECTED_CHARS = 32
+# Candidate spellings (one-edit variants, and terms scanned for a prefix) one question may
+# look at. The bundled evaluation questions need at most about 5,000 (a 126-character
+# question in Russian, every word unknown); 20,000 is some 20 ms on a 2-core machine
+# (benchmarks/bench_spelling.py). Words past the budget are searched as typed.
+CANDIDATES_PER_QUESTION = 20_000
+
+
+def edit_count(length: int) -> int:
+    """How many variants `_edits` builds for a word of `length` letters, repeats included.
+
+    Deletions, transpositions, substitutions and insertions: n + (n - 1) + 26n + 26(n + 1).
+    """
+    return 54 * length + 25
+
+
+@dataclass
+class CorrectionBudget:
+    """What is left of one question's candidate spellings; it bounds work, not words."""
+
+    left: int = CANDIDATES_PER_QUESTION
+
+    def take(self, candidates: int) -> bool:
+        """Spend `candidates` if that many are left; otherwise spend nothing and say no."""
+        if candidates > self.left:
+            return False
+        self.left -= candidates
+        return True
+
 
 def _edits(word: str) -> set[str]:
     """Every string one deletion, transposition, substitution or insertion from `word`."""
@@ -139,34 +173,53 @@ class Retriever:
         """
         return [term for _, term in self.query_pairs(question)]
 
-    def query_pairs(self, question: str) -> list[tuple[str, str]]:
-        """(word typed, term searched) pairs of a question, after spelling correction."""
-        return [
-            (word, term if self.known(term) else self._nearest_known(term) or term)
-            for word, term in self.tokenizer.pairs(question)
-        ]
+    def query_pairs(
+        self, question: str, budget: CorrectionBudget | None = None
+    ) -> list[tuple[str, str]]:
+        """(word typed, term searched) pairs of a question, after spelling correction.
+
+        A question's correction shares one `budget` (a fresh one unless given), so however
+        long the question, its spelling costs a bounded amount of work.
+        """
+        budget = budget if budget is not None else CorrectionBudget()
+        searched: dict[str, str] = {}
+        pairs = []
+        for word, term in self.tokenizer.pairs(question):
+            if term not in searched:
+                nearest = None if self.known(term) else self._nearest_known(term, budget)
+                searched[term] = nearest or term
+            pairs.append((word, searched[term]))
+        return pairs
 
     @cached_property
     def _sorted_terms(self) -> list[str]:
         return self._bm25.terms()
 
-    def _nearest_known(self, term: str) -> str | None:
-        if len(term) < 4 or term.isdigit():
+    @cached_property
+    def _longest_correctable(self) -> int:
+        """The longest term that may have a known neighbour one edit (or a suffix) away."""
+        longest = max(map(len, self._sorted_terms), default=0)
+        return min(longest + 1, MAX_CORRECTED_CHARS)
+
+    def _nearest_known(self, term: str, budget: CorrectionBudget) -> str | None:
+        if len(term) < 4 or term.isdigit() or len(term) > self._longest_correctable:
             return None
-        candidates = self._terms_with_prefix(term)
-        if not candidates and len(term) >= 5:
+        candidates = self._terms_with_prefix(term, budget)
+        if not candidates and len(term) >= 5 and budget.take(edit_count(len(term))):
             candidates = [c for c in _edits(term) if self.known(c)]
         if not candidates:
             return None
         return max(candidates, key=lambda c: (self._bm25.document_frequency(c), c))
 
-    def _terms_with_prefix(self, prefix: str) -> list[str]:
+    def _terms_with_prefix(self, prefix: str, budget: CorrectionBudget) -> list[str]:
         terms = self._sorted_terms
         found = []
-        for term in terms[bisect.bisect_left(terms, prefix) :]:
-            if not term.startswith(prefix):
-                break
-            if len(term) <= len(prefix) + 4:
+        start = bisect.bisect_left(terms, prefix)
+        end = bisect.bisect_left(terms, prefix + "\U0010ffff", lo=start)
+        if not budget.take(end - start):
+            return []
+        for term in terms[start:end]:
+            if term.startswith(prefix) and len(term) <= len(prefix) + 4:
                 found.append(term)
         return found
 

@@ -1,7 +1,11 @@
 """The terminal exercises every command; its user is the admin of console:local."""
 
+import io
+import json
+import math
+
 from bot.app import App
-from bot.console.chat import chat
+from bot.console.chat import ask_lines, chat, json_line
 
 
 async def test_every_command_from_the_terminal(console_app: App) -> None:
@@ -58,3 +62,28 @@ async def test_end_of_input_ends_the_chat(console_app: App) -> None:
 
     await chat(console_app, read_line=read, write=out.append)
     assert out[0].startswith("Samizdat")
+
+
+def test_json_lines_never_hold_nan_or_invalid_text() -> None:
+    """A NaN score would be written as bare `NaN`, which is not JSON."""
+    line = json_line(
+        {"question": "bad \udcff byte", "passages": [{"score": math.nan}, {"score": -math.inf}]}
+    )
+    assert line.endswith("\n") and line.count("\n") == 1
+    line.encode("utf-8")  # no lone surrogate left to fail on
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"{constant} is not JSON")
+
+    row = json.loads(line, parse_constant=refuse)
+    assert row == {"question": "bad \ufffd byte", "passages": [{"score": None}, {"score": None}]}
+
+
+async def test_every_input_line_gets_one_json_object(console_app: App) -> None:
+    out = io.StringIO()
+    source = io.StringIO("\n  \nwhich fleet was kronstadt the base of\r\n")
+    assert await ask_lines(console_app, source, out) == 3
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [row["answered"] for row in rows] == [False, False, True]
+    assert all("closest" in row for row in rows)
+    assert rows[0]["error"] and rows[1]["error"]

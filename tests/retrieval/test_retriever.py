@@ -1,7 +1,17 @@
+import random
+import tracemalloc
+
 import pytest
 
 from bot.library.segmentation import Passage
-from bot.retrieval.retriever import BM25Params, EmptyLibraryError, Retriever, build_bm25
+from bot.retrieval.fast_bm25 import PostingsBM25
+from bot.retrieval.retriever import (
+    CANDIDATES_PER_QUESTION,
+    BM25Params,
+    EmptyLibraryError,
+    Retriever,
+    build_bm25,
+)
 from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
 
 TEXTS = [
@@ -66,3 +76,47 @@ def test_retriever_ranks_the_bundled_library_as_rank_bm25_does(bundled_engine: o
         assert [library.passages.index(h.passage) for h in hits] == expected
         for hit, i in zip(hits, expected, strict=True):
             assert abs(hit.score - scores[i]) <= 1e-9 * max(1.0, abs(scores[i]))
+
+
+class CountingBM25(PostingsBM25):
+    """The real postings index, counting the term look-ups spelling correction makes."""
+
+    lookups = 0
+
+    def document_frequency(self, term: str) -> int:
+        self.lookups += 1
+        return super().document_frequency(term)
+
+
+def _counting_retriever() -> tuple[Retriever, CountingBM25]:
+    tokenizer = Tokenizer(TokenizerOptions())
+    passages = [Passage(f"t:{i + 1}", "t", i + 1, "S", (text,)) for i, text in enumerate(TEXTS)]
+    bm25 = CountingBM25([tokenizer(t) for t in TEXTS])
+    return Retriever(passages, bm25, tokenizer), bm25
+
+
+def test_a_very_long_unknown_word_costs_no_spelling_work() -> None:
+    """Its one-edit variants would take memory in the square of its length."""
+    retriever, bm25 = _counting_retriever()
+    word = "".join(random.Random(0).choice("bcdfghjklmnpqrstvwxz") for _ in range(600))
+    tracemalloc.start()
+    try:
+        pairs = retriever.query_pairs(word)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(pairs) == 1
+    assert peak < 2_000_000  # its variants alone would be some 20 MB
+    assert bm25.lookups <= 1  # is it known? No; and nothing more
+
+
+def test_a_question_of_many_unknown_words_looks_at_a_bounded_number_of_candidates() -> None:
+    retriever, bm25 = _counting_retriever()
+    rng = random.Random(1)
+    words = ["".join(rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(9)) for _ in range(2000)]
+    pairs = retriever.query_pairs(" ".join(words))
+    assert len(pairs) == len(words)
+    # Unbounded, each word would look up its ~500 variants: about a million look-ups.
+    assert bm25.lookups <= CANDIDATES_PER_QUESTION + 2 * len(words)
+    # A normal question still has its misspelling corrected.
+    assert retriever.query_terms("kolontai pamphlet")[0] == "kollontai"
