@@ -11,7 +11,7 @@ a lookup is a hash and a probe or two; sorted order serves prefix searches.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -93,14 +93,19 @@ class TermTable:
     def sorted_terms(self) -> list[str]:
         return [self._term(i).decode() for i in range(len(self._rows))]
 
-    def starting_with(self, prefix: str) -> Iterator[str]:
-        """The terms that begin with `prefix`, in order."""
+    def starting_with(self, prefix: str, limit: int) -> list[str] | None:
+        """The terms that begin with `prefix`, in order; None when there are more than
+        `limit` (counted by two binary searches, never read)."""
         key = prefix.encode()
-        for position in range(self._lower_bound(key), len(self._rows)):
-            term = self._term(position)
-            if not term.startswith(key):
-                return
-            yield term.decode()
+        first = self._lower_bound(key)
+        last = self._lower_bound(key + b"\xff")  # no UTF-8 byte is 0xff: past every match
+        if last - first > limit:
+            return None
+        return [self._term(position).decode() for position in range(first, last)]
+
+    def longest(self) -> int:
+        """The length of the longest term, in UTF-8 bytes (at least its length in letters)."""
+        return int(np.diff(self._starts).max()) if len(self._rows) else 0
 
     def arrays(self) -> dict[str, NDArray[np.generic]]:
         return {

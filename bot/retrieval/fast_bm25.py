@@ -18,6 +18,7 @@ given to every passage for every known query term, a repeated query term counted
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import logging
@@ -198,11 +199,20 @@ class PostingsBM25:
             return self._vocab.sorted_terms()
         return sorted(self._vocab)
 
-    def terms_starting_with(self, prefix: str) -> list[str]:
-        """The indexed terms that begin with `prefix`, sorted."""
+    def terms_starting_with(self, prefix: str, limit: int) -> list[str] | None:
+        """The indexed terms that begin with `prefix`, sorted; None when more than `limit`."""
         if isinstance(self._vocab, TermTable):
-            return list(self._vocab.starting_with(prefix))
-        return sorted(t for t in self._vocab if t.startswith(prefix))
+            return self._vocab.starting_with(prefix, limit)
+        return _prefixed(self._sorted_terms, prefix, limit)
+
+    def longest_term(self) -> int:
+        if isinstance(self._vocab, TermTable):
+            return self._vocab.longest()
+        return max(map(len, self._vocab), default=0)
+
+    @functools.cached_property
+    def _sorted_terms(self) -> list[str]:
+        return sorted(self._vocab) if not isinstance(self._vocab, TermTable) else []
 
     def idf(self, term: str) -> float:
         """The term's idf as rank-bm25 uses it (0 for a term no passage contains)."""
@@ -411,6 +421,13 @@ class PostingsBM25:
 
 
 _VARIANT_CODES = {"okapi": 0, "plus": 1, "l": 2}
+
+
+def _prefixed(terms: list[str], prefix: str, limit: int) -> list[str] | None:
+    """The terms of sorted `terms` that begin with `prefix`; None when more than `limit`."""
+    start = bisect.bisect_left(terms, prefix)
+    end = bisect.bisect_left(terms, prefix + "\U0010ffff", lo=start)
+    return None if end - start > limit else terms[start:end]
 
 
 @functools.cache

@@ -7,6 +7,7 @@ index, takes over (see `choose_engine`).
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -38,6 +39,7 @@ class RankBM25:
         for frequencies in self._bm25.doc_freqs:
             self._df.update(frequencies.keys())
         self._n = len(documents)
+        self._sorted = sorted(self._df)
 
     def __len__(self) -> int:
         return self._n
@@ -46,7 +48,16 @@ class RankBM25:
         return self._df.get(term, 0)
 
     def terms(self) -> list[str]:
-        return sorted(self._df)
+        return self._sorted
+
+    def terms_starting_with(self, prefix: str, limit: int) -> list[str] | None:
+        """The terms that begin with `prefix`, sorted; None when more than `limit`."""
+        start = bisect.bisect_left(self._sorted, prefix)
+        end = bisect.bisect_left(self._sorted, prefix + "\U0010ffff", lo=start)
+        return None if end - start > limit else self._sorted[start:end]
+
+    def longest_term(self) -> int:
+        return max(map(len, self._sorted), default=0)
 
     def scores(self, query_tokens: Sequence[str]) -> NDArray[np.float64]:
         """rank-bm25's `get_scores`, the definition of the score."""

@@ -9,7 +9,6 @@ wrapper only moves the CPU-bound scoring to a thread so chat heartbeats never wa
 from __future__ import annotations
 
 import asyncio
-import bisect
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -43,6 +42,10 @@ class BM25Engine(Protocol):
     def document_frequency(self, term: str) -> int: ...
 
     def terms(self) -> list[str]: ...
+
+    def terms_starting_with(self, prefix: str, limit: int) -> list[str] | None: ...
+
+    def longest_term(self) -> int: ...
 
     def scores(self, query_tokens: Sequence[str]) -> NDArray[np.float64]: ...
 
@@ -192,14 +195,9 @@ class Retriever:
         return pairs
 
     @cached_property
-    def _sorted_terms(self) -> list[str]:
-        return self._bm25.terms()
-
-    @cached_property
     def _longest_correctable(self) -> int:
         """The longest term that may have a known neighbour one edit (or a suffix) away."""
-        longest = max(map(len, self._sorted_terms), default=0)
-        return min(longest + 1, MAX_CORRECTED_CHARS)
+        return min(self._bm25.longest_term() + 1, MAX_CORRECTED_CHARS)
 
     def _nearest_known(self, term: str, budget: CorrectionBudget) -> str | None:
         if len(term) < 4 or term.isdigit() or len(term) > self._longest_correctable:
@@ -212,16 +210,10 @@ class Retriever:
         return max(candidates, key=lambda c: (self._bm25.document_frequency(c), c))
 
     def _terms_with_prefix(self, prefix: str, budget: CorrectionBudget) -> list[str]:
-        terms = self._sorted_terms
-        found = []
-        start = bisect.bisect_left(terms, prefix)
-        end = bisect.bisect_left(terms, prefix + "\U0010ffff", lo=start)
-        if not budget.take(end - start):
+        terms = self._bm25.terms_starting_with(prefix, budget.left)
+        if terms is None or not budget.take(len(terms)):
             return []
-        for term in terms[start:end]:
-            if term.startswith(prefix) and len(term) <= len(prefix) + 4:
-                found.append(term)
-        return found
+        return [term for term in terms if len(term) <= len(prefix) + 4]
 
     def search_terms(self, terms: Sequence[str], k: int) -> list[Hit]:
         if k <= 0:

@@ -298,8 +298,11 @@ def test_a_loaded_index_finds_terms_without_rebuilding_a_dictionary(
     for term in [*built.terms()[:50], "not-a-term", ""]:
         assert loaded.document_frequency(term) == built.document_frequency(term)
     prefix = built.terms()[7][:2]
-    assert loaded.terms_starting_with(prefix) == built.terms_starting_with(prefix)
-    assert loaded.terms_starting_with(prefix) == [t for t in built.terms() if t.startswith(prefix)]
+    every = [t for t in built.terms() if t.startswith(prefix)]
+    assert loaded.terms_starting_with(prefix, 10**6) == every
+    assert built.terms_starting_with(prefix, 10**6) == every
+    assert loaded.terms_starting_with(prefix, len(every) - 1) is None  # counted, not read
+    assert loaded.longest_term() == built.longest_term() == max(map(len, built.terms()))
 
 
 def test_missing_folder_is_not_loaded(tmp_path: Path) -> None:
