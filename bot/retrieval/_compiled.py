@@ -176,8 +176,12 @@ def exact(
     """rank-bm25's score of passages `ids` for a query (rows in query order, repeats
     included, -1 for a word no passage has), operation for operation."""
     scores = np.zeros(len(ids))
+    passages = len(fwd_ptr) - 1
     for n in range(len(ids)):
         doc = ids[n]
+        if doc < 0 or doc >= passages:  # a damaged file: never read past the arrays
+            scores[n] = -np.inf
+            continue
         start, end = fwd_ptr[doc], fwd_ptr[doc + 1]
         score = 0.0
         for q in range(len(query_rows)):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -371,6 +372,7 @@ class PostingsBM25:
         for name, data in table.arrays().items():
             _replace(folder / f"{name}.npy", functools.partial(np.save, arr=data))
         header = {
+            "saved_files": _stamps(folder),
             "format_version": FORMAT_VERSION,
             "parameters": asdict(self.params),
             "content_hash": content_hash,
@@ -410,7 +412,13 @@ class PostingsBM25:
             arrays = _Arrays(**loaded)
             n, v, postings = int(header["passages"]), int(header["terms"]), header["postings"]
             terms = TermTable.load(folder, v)
-            if terms is None or not _consistent(arrays, n, v, postings) or not _sound(arrays, n, v):
+            unchanged = header.get("saved_files") == _stamps(folder)
+            if (
+                terms is None
+                or not _consistent(arrays, n, v, postings)
+                or not _sound(arrays, n, v)
+                or (not unchanged and not _sound_postings(arrays, n, v))
+            ):
                 log.warning("the saved index in %s is damaged; rebuilding it", folder)
                 return None
             index = cls.__new__(cls)
@@ -706,26 +714,62 @@ def _consistent(arrays: _Arrays, n: int, v: int, postings: object) -> bool:
     )
 
 
+# The posting-sized arrays: checking their values reads the whole index (a second and a
+# gigabyte of resident memory at a million passages), so it is done only when a file is not
+# the one this code saved (see `_stamps`).
+_POSTING_ARRAYS = ("doc_ids", "tfs", "gains", "fwd_terms", "fwd_tfs")
+
+
+def _within(values: NDArray[Any], low: int, high: int) -> bool:
+    return values.size == 0 or (int(values.min()) >= low and int(values.max()) < high)
+
+
 def _sound(arrays: _Arrays, n: int, v: int) -> bool:
-    """The values, not only the shapes, are an index's: ids in range, pointers that never
-    run backwards, finite gains. A damaged file would otherwise crash every question
-    (an id past the end) or quietly rank wrong (a NaN). One vectorised pass per array."""
+    """The values of the term- and passage-sized arrays, not only their shapes: pointers
+    that never run backwards, splits inside their lists, finite bounds. A damaged file would
+    otherwise crash every question (a pointer past the end) or rank wrong (a NaN)."""
     a = arrays
-
-    def within(values: NDArray[Any], low: int, high: int) -> bool:
-        return values.size == 0 or (int(values.min()) >= low and int(values.max()) < high)
-
     return (
-        within(a.doc_ids, 0, n)
-        and within(a.fwd_terms, 0, v)
-        and within(a.tfs, 1, 2**32)
-        and within(a.fwd_tfs, 1, 2**32)
-        and within(a.doc_len, 0, 2**31)
+        _within(a.doc_len, 0, 2**31)
         and bool(np.all(a.indptr[1:] >= a.indptr[:-1]))
         and bool(np.all(a.fwd_ptr[1:] >= a.fwd_ptr[:-1]))
         and bool(np.all((a.split >= a.indptr[:-1]) & (a.split <= a.indptr[1:])))
-        and all(bool(np.isfinite(x).all()) for x in (a.gains, a.idf, a.max_gain, a.max_low))
+        and all(bool(np.isfinite(x).all()) for x in (a.idf, a.max_gain, a.max_low))
     )
+
+
+def _sound_postings(arrays: _Arrays, n: int, v: int) -> bool:
+    """The posting-sized arrays' values: passage and term ids in range, counts of at least
+    one, finite gains. One vectorised pass each."""
+    a = arrays
+    return (
+        _within(a.doc_ids, 0, n)
+        and _within(a.fwd_terms, 0, v)
+        and _within(a.tfs, 1, 2**32)
+        and _within(a.fwd_tfs, 1, 2**32)
+        and bool(np.isfinite(a.gains).all())
+    )
+
+
+_SAMPLED_BLOCKS = 32
+_BLOCK = 4096
+
+
+def _stamps(folder: Path) -> dict[str, list[int | str]]:
+    """Each posting-sized file's size, modification time and a digest of 32 blocks spread
+    over it: cheap to read (128 KB a file), and a file rewritten since the save, even within
+    the clock's resolution, almost surely differs in one of them."""
+    stamps: dict[str, list[int | str]] = {}
+    for name in _POSTING_ARRAYS:
+        path = folder / f"{name}.npy"
+        info = path.stat()
+        digest = hashlib.blake2b(digest_size=16)
+        with open(path, "rb") as f:
+            for i in range(_SAMPLED_BLOCKS):
+                f.seek(info.st_size * i // _SAMPLED_BLOCKS)
+                digest.update(f.read(_BLOCK))
+        stamps[name] = [info.st_size, info.st_mtime_ns, digest.hexdigest()]
+    return stamps
 
 
 def _remove_leftovers(folder: Path) -> None:
