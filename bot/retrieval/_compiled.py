@@ -5,11 +5,12 @@ microseconds each as numpy calls and nanoseconds compiled. Two kernels:
 
 - `maxscore` walks the lists passage by passage (document-at-a-time MaxScore): lists are
   ordered by the most they can add; once the k-th best sum is known, the lists whose bounds
-  together cannot reach it only look up the passages the others propose. It returns every
-  passage whose float32 gain sum comes within a margin of the k-th best, so float rounding
-  can never drop one that belongs in the exact top k.
+  together cannot reach it only look up the passages the others propose. Gains are computed
+  from tf and the passage's length as it goes. It returns every passage whose gain sum
+  comes within a margin of the k-th best, so rounding can never drop one that belongs in
+  the exact top k.
 - `exact` computes those passages' scores as rank-bm25 does, term by term in query order,
-  with the same float64 operations, from the forward index.
+  with the same float64 operations, each count found by binary search in the term's list.
 
 Compiled functions are cached on disk (`cache=True`), so only the first run on a machine
 pays for compilation; `nogil` lets a thread pool serve several questions at once.
@@ -75,22 +76,41 @@ def _sift_up(heap: Any, at: int) -> None:
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _gain(
+    idf: float, tf: float, norm: float, k1norm: float, variant: int, k1: float, delta: float
+) -> float:
+    """What a term adds to a passage's score above the every-passage baseline (BM25+'s
+    idf * delta), as the build computed the bounds."""
+    if variant == L:
+        ctd = tf / norm
+        return idf * tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
+    return idf * (tf * (k1 + 1) / (tf + k1norm))
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def maxscore(
     doc_ids: Any,
-    gains: Any,
+    tfs: Any,
     starts: Any,
     ends: Any,
     bounds: Any,
     weights: Any,
     k: int,
     slack: float,
+    norm: Any,
+    k1norm: Any,
+    variant: int,
+    k1: float,
+    delta: float,
 ) -> tuple[Any, Any]:
     """Passages whose gain sum is within the margin of the k-th best, with their sums.
 
-    Lists `i` are `doc_ids[starts[i]:ends[i]]` (passage-ordered) with gains weighted by
-    `weights[i]` and bounded by `bounds[i]` (already weighted), sorted by bound ascending.
-    The margin is `slack * max(1, |theta|)` below the running k-th best sum `theta`.
+    Lists `i` are `doc_ids[starts[i]:ends[i]]` (passage-ordered) with their counts in
+    `tfs`; `weights[i]` is the term's idf times how often the question has it, and
+    `bounds[i]` the most the list can add, sorted ascending. The margin is
+    `slack * max(1, |theta|)` below the running k-th best sum `theta`.
     """
+    passages = len(norm)
     lists = len(starts)
     pos = starts.copy()
     reach = np.empty(lists)  # reach[i]: the most lists 0..i together can add
@@ -114,10 +134,16 @@ def maxscore(
                 doc = doc_ids[pos[i]]
         if doc == _NONE:
             break
+        if doc < 0 or doc >= passages:  # a damaged file: skip, never read past the arrays
+            for i in range(first, lists):
+                if pos[i] < ends[i] and doc_ids[pos[i]] == doc:
+                    pos[i] += 1
+            continue
+        nd, kd = norm[doc], k1norm[doc]
         score = 0.0
         for i in range(first, lists):
             if pos[i] < ends[i] and doc_ids[pos[i]] == doc:
-                score += weights[i] * gains[pos[i]]
+                score += _gain(weights[i], float(tfs[pos[i]]), nd, kd, variant, k1, delta)
                 pos[i] += 1
         keep = True
         for j in range(first - 1, -1, -1):
@@ -126,7 +152,7 @@ def maxscore(
                 break
             pos[j] = _lower_bound(doc_ids, pos[j], ends[j], doc)
             if pos[j] < ends[j] and doc_ids[pos[j]] == doc:
-                score += weights[j] * gains[pos[j]]
+                score += _gain(weights[j], float(tfs[pos[j]]), nd, kd, variant, k1, delta)
         if not keep or score < floor:
             continue
         if found == capacity:
@@ -160,13 +186,24 @@ def maxscore(
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _count(indptr: Any, split: Any, doc_ids: Any, tfs: Any, row: int, doc: int) -> float:
+    """How often passage `doc` holds term `row`: a binary search in each of its two runs."""
+    for start, end in ((indptr[row], split[row]), (split[row], indptr[row + 1])):
+        at = _lower_bound(doc_ids, start, end, doc)
+        if at < end and doc_ids[at] == doc:
+            return float(tfs[at])
+    return 0.0
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def exact(
     ids: Any,
     query_rows: Any,
     idf: Any,
-    fwd_ptr: Any,
-    fwd_terms: Any,
-    fwd_tfs: Any,
+    indptr: Any,
+    split: Any,
+    doc_ids: Any,
+    tfs: Any,
     norm: Any,
     k1norm: Any,
     variant: int,
@@ -176,20 +213,18 @@ def exact(
     """rank-bm25's score of passages `ids` for a query (rows in query order, repeats
     included, -1 for a word no passage has), operation for operation."""
     scores = np.zeros(len(ids))
-    passages = len(fwd_ptr) - 1
+    passages = len(norm)
     for n in range(len(ids)):
         doc = ids[n]
         if doc < 0 or doc >= passages:  # a damaged file: never read past the arrays
             scores[n] = -np.inf
             continue
-        start, end = fwd_ptr[doc], fwd_ptr[doc + 1]
         score = 0.0
         for q in range(len(query_rows)):
             row = query_rows[q]
             if row < 0:
                 continue  # rank-bm25 adds idf 0 times anything
-            at = _lower_bound(fwd_terms, start, end, row)
-            tf = float(fwd_tfs[at]) if at < end and fwd_terms[at] == row else 0.0
+            tf = _count(indptr, split, doc_ids, tfs, row, doc)
             if variant == OKAPI:
                 score += idf[row] * (tf * (k1 + 1) / (tf + k1norm[doc]))
             elif variant == PLUS:
@@ -203,7 +238,7 @@ def exact(
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def _runs(
-    rows: Any, weights: Any, indptr: Any, split: Any, max_gain: Any, max_low: Any
+    rows: Any, weights: Any, idf: Any, indptr: Any, split: Any, max_gain: Any, max_low: Any
 ) -> tuple[Any, Any, Any, Any]:
     """Each query term's one or two passage-ordered runs with what each can add at most,
     least first (the order MaxScore wants)."""
@@ -222,7 +257,7 @@ def _runs(
                 indptr[r],
                 split[r],
                 weights[i] * max_gain[r],
-                weights[i],
+                weights[i] * idf[r],
             )
             at += 1
         if indptr[r + 1] > split[r]:
@@ -230,7 +265,7 @@ def _runs(
                 split[r],
                 indptr[r + 1],
                 weights[i] * max_low[r],
-                weights[i],
+                weights[i] * idf[r],
             )
             at += 1
     order = np.argsort(bounds, kind="mergesort")
@@ -249,11 +284,8 @@ def search(
     max_gain: Any,
     max_low: Any,
     doc_ids: Any,
-    gains: Any,
+    tfs: Any,
     idf: Any,
-    fwd_ptr: Any,
-    fwd_terms: Any,
-    fwd_tfs: Any,
     norm: Any,
     k1norm: Any,
     variant: int,
@@ -262,10 +294,12 @@ def search(
 ) -> tuple[Any, Any, int]:
     """The top k (ids, exact scores), best first, ties to the lower id, and how many
     passages matched at all (fewer than k: the caller fills in the rest)."""
-    starts, ends, bounds, scale = _runs(rows, weights, indptr, split, max_gain, max_low)
-    ids, _ = maxscore(doc_ids, gains, starts, ends, bounds, scale, k, slack)
+    starts, ends, bounds, scale = _runs(rows, weights, idf, indptr, split, max_gain, max_low)
+    ids, _ = maxscore(
+        doc_ids, tfs, starts, ends, bounds, scale, k, slack, norm, k1norm, variant, k1, delta
+    )
     scores = exact(
-        ids, query_rows, idf, fwd_ptr, fwd_terms, fwd_tfs, norm, k1norm, variant, k1, delta
+        ids, query_rows, idf, indptr, split, doc_ids, tfs, norm, k1norm, variant, k1, delta
     )
     order = np.argsort(-scores, kind="mergesort")[:k]  # ids ascend, so ties keep id order
     return ids[order], scores[order], len(ids)

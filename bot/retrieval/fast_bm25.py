@@ -6,9 +6,9 @@ contain it (CSR arrays), so a question only touches the passages that share a te
 and `top_k` prunes further: a compiled document-at-a-time MaxScore (`_compiled.py`) over
 one or two passage-ordered runs per term (long lists keep their largest gains in a short
 first run, so the bound on the rest is tight). Once the k-th best sum beats what the runs
-left could add, passages found only there are never visited. Pruning uses float32 gains with
-a safety margin; the returned scores are recomputed exactly from a forward index (each
-passage's terms and counts). The index saves to `.npy` files that load memory-mapped, so a
+left could add, passages found only there are never visited. Pruning sums gains with a safety
+margin; the returned scores are recomputed exactly, the counts looked up in the same
+lists. The index saves to `.npy` files that load memory-mapped, so a
 restart neither rebuilds nor reads the whole index.
 
 The scores are rank-bm25 0.2.2's, operation for operation: Okapi's idf floor of
@@ -48,7 +48,7 @@ IntArray = NDArray[np.int64]
 IdArray = NDArray[np.int32]
 Float32Array = NDArray[np.float32]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 5
 _VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
 _DEFAULT_DELTA: dict[Variant, float] = {"okapi": 0.0, "plus": 1.0, "l": 0.5}
 _HEADER = "header.json"
@@ -57,22 +57,18 @@ _ARRAYS = (
     "split",
     "doc_ids",
     "tfs",
-    "gains",
     "doc_len",
     "idf",
     "max_gain",
     "max_low",
-    "fwd_ptr",
-    "fwd_terms",
-    "fwd_tfs",
 )
 _PROGRESS_EVERY = 10_000
 # Passages sorted together while building (see `_chunk`); at most 2**16, so a passage's
 # place in its chunk fits 16 bits (see `_merge`).
 _CHUNK_PASSAGES = 16_384
-# Pruning sums gains stored as float32, one per query term a passage holds; this relative
-# slack per term keeps their rounding (about 6e-8 each) from dropping a true top-k
-# passage. The final order comes from exact float64 scores.
+# Pruning sums float64 gains in an order other than rank-bm25's; this relative slack per
+# term keeps rounding from dropping a true top-k passage. The final order comes from exact
+# scores computed in rank-bm25's order.
 _SLACK = 1e-6
 # Lists this long get a top layer holding about 1/_LAYER_FRACTION of their postings.
 _LAYER_MIN_POSTINGS = 2048
@@ -114,25 +110,19 @@ class BM25Parameters:
 class _Arrays:
     """The index. Term `t`'s postings are `[indptr[t], indptr[t + 1])`, passage-ordered in
     two runs split at `split[t]`: the top layer (largest gains, bounded by `max_gain`),
-    then the rest (bounded by `max_low`). Short lists have an empty top layer.
-
-    The forward index holds the same (passage, term, tf) triples passage by passage:
-    passage `d`'s terms are `fwd_terms[fwd_ptr[d]:fwd_ptr[d + 1]]` (ascending), with their
-    counts in `fwd_tfs`. It scores a few given passages in a fixed number of numpy calls.
+    then the rest (bounded by `max_low`). Short lists have an empty top layer. A passage's
+    count of a term is found by binary search in both runs, so no forward index is kept:
+    the index is six bytes a posting.
     """
 
     indptr: IntArray
     split: IntArray
     doc_ids: NDArray[np.int32]
     tfs: NDArray[np.unsignedinteger[Any]]
-    gains: NDArray[np.float32]
     doc_len: NDArray[np.int32]
     idf: FloatArray
     max_gain: FloatArray
     max_low: FloatArray
-    fwd_ptr: IntArray
-    fwd_terms: NDArray[np.unsignedinteger[Any] | np.signedinteger[Any]]
-    fwd_tfs: NDArray[np.unsignedinteger[Any]]
 
 
 class PostingsBM25:
@@ -268,11 +258,8 @@ class PostingsBM25:
             a.max_gain,
             a.max_low,
             a.doc_ids,
-            a.gains,
+            a.tfs,
             a.idf,
-            a.fwd_ptr,
-            a.fwd_terms,
-            a.fwd_tfs,
             self._norm,
             self._k1norm,
             _VARIANT_CODES[p.variant],
@@ -288,9 +275,10 @@ class PostingsBM25:
                 candidates,
                 query_rows,
                 a.idf,
-                a.fwd_ptr,
-                a.fwd_terms,
-                a.fwd_tfs,
+                a.indptr,
+                a.split,
+                a.doc_ids,
+                a.tfs,
                 self._norm,
                 self._k1norm,
                 _VARIANT_CODES[p.variant],
@@ -484,23 +472,18 @@ def _chunk(rows_buffer: array[int], lengths_buffer: array[int], first: int, v: i
 
 @dataclass
 class _Postings:
-    """Both directions of the (term, passage, tf) triples, as `_merge` lays them out."""
+    """The (term, passage, tf) triples, term-major, as `_merge` lays them out."""
 
     indptr: IntArray
     doc_ids: NDArray[np.int32]
     tfs: NDArray[np.unsignedinteger[Any]]
-    fwd_ptr: IntArray
-    fwd_terms: NDArray[np.unsignedinteger[Any] | np.signedinteger[Any]]
-    fwd_tfs: NDArray[np.unsignedinteger[Any]]
 
 
 def _merge(chunks: list[_Chunk], v: int, n: int) -> _Postings:
-    """Concatenate per-chunk postings into one CSR, term-major and passage-ordered, and lay
-    the same triples out passage-major for the forward index.
+    """Concatenate per-chunk postings into one CSR, term-major and passage-ordered.
 
     Chunks cover increasing passages, so each term's postings from chunk c go right after
     those from earlier chunks: a running offset per term places them without a global sort.
-    The forward index is the chunks one after another, each reordered by passage.
     """
     counts = [np.bincount(terms, minlength=v) for terms, _, _, _ in chunks]
     indptr = np.zeros(v + 1, dtype=np.int64)
@@ -510,33 +493,16 @@ def _merge(chunks: list[_Chunk], v: int, n: int) -> _Postings:
     tf_type = np.uint16 if largest < 2**16 else np.uint32
     doc_ids = np.empty(total, dtype=np.int32)
     tfs: NDArray[np.unsignedinteger[Any]] = np.empty(total, dtype=tf_type)
-    fwd_terms: NDArray[np.unsignedinteger[Any] | np.signedinteger[Any]] = np.empty(
-        total, dtype=np.uint16 if v <= 2**16 else np.int32
-    )
-    fwd_tfs: NDArray[np.unsignedinteger[Any]] = np.empty(total, dtype=tf_type)
-    fwd_len = np.zeros(n, dtype=np.int64)
     running = indptr[:-1].copy()
-    done = 0
     for count in counts:
-        terms, docs, tf, first = chunks.pop(0)
+        terms, docs, tf, _ = chunks.pop(0)
         within = np.arange(len(terms), dtype=np.int64) - (np.cumsum(count) - count)[terms]
         dest = running[terms] + within
         doc_ids[dest] = docs
         tfs[dest] = tf
         running += count
         del within, dest
-        # A stable sort by passage keeps each passage's terms ascending (radix sort: the
-        # chunk's passages fit 16 bits).
-        local = (docs - first).astype(np.uint16)
-        order = np.argsort(local, kind="stable")
-        fwd_terms[done : done + len(order)] = terms[order]
-        fwd_tfs[done : done + len(order)] = tf[order]
-        per_passage = np.bincount(local)
-        fwd_len[first : first + len(per_passage)] = per_passage
-        done += len(order)
-    fwd_ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(fwd_len, out=fwd_ptr[1:])
-    return _Postings(indptr, doc_ids, tfs, fwd_ptr, fwd_terms, fwd_tfs)
+    return _Postings(indptr, doc_ids, tfs)
 
 
 def _build(
@@ -571,34 +537,31 @@ def _build(
     idf = _idf(params, np.diff(p.indptr).tolist(), n)
     avgdl = total_len / n
     norm = (1 - params.b) + params.b * lengths.astype(np.float64) / avgdl
-    gains, max_gain, split, max_low = _impacts(params, p, idf, norm)
+    max_gain, split, max_low = _impacts(params, p, idf, norm)
     arrays = _Arrays(
         p.indptr,
         split,
         p.doc_ids,
         p.tfs,
-        gains,
         lengths,
         idf,
         max_gain,
         max_low,
-        p.fwd_ptr,
-        p.fwd_terms,
-        p.fwd_tfs,
     )
     return list(vocab), arrays, total_len
 
 
 def _impacts(
     params: BM25Parameters, p: _Postings, idf: FloatArray, norm: FloatArray
-) -> tuple[NDArray[np.float32], FloatArray, IntArray, FloatArray]:
-    """Every posting's gain (float32), each term's largest gain, and its two layers.
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Each term's largest gain and its two layers (the postings reordered in place).
 
-    Computed a run of terms at a time, so the float64 temporaries stay small.
+    Gains are computed a run of terms at a time, so the float64 temporaries stay small, and
+    not kept: queries compute them from tf and the passage's length, which costs less than
+    reading four more bytes a posting from a gigabyte-sized index.
     """
     v = len(idf)
     df = np.diff(p.indptr)
-    gains = np.empty(len(p.doc_ids), dtype=np.float32)
     max_gain = np.zeros(v)
     max_low = np.zeros(v)
     split = p.indptr[:-1].copy()
@@ -615,11 +578,8 @@ def _impacts(
         max_gain[t0:t1] = np.maximum.reduceat(g, local[:-1])
         block_split, max_low[t0:t1] = _layer(local, docs, tfs, g, max_gain[t0:t1])
         split[t0:t1] = block_split + s0
-        gains[s0:s1] = g
         t0 = t1
-    # Queries tell a passage not met yet by its zero sum, so no gain may round to zero.
-    np.maximum(gains, np.finfo(np.float32).smallest_subnormal, out=gains)
-    return gains, max_gain, split, max_low
+    return max_gain, split, max_low
 
 
 def _layer(
@@ -691,8 +651,6 @@ def _consistent(arrays: _Arrays, n: int, v: int, postings: object) -> bool:
         and arrays.max_low.dtype == np.float64
         and arrays.doc_ids.dtype == np.int32
         and arrays.tfs.dtype in (np.uint16, np.uint32)
-        and arrays.gains.dtype == np.float32
-        and arrays.gains.shape == (postings,)
         and arrays.doc_len.dtype == np.int32
         and arrays.idf.dtype == np.float64
         and arrays.max_gain.dtype == np.float64
@@ -703,21 +661,13 @@ def _consistent(arrays: _Arrays, n: int, v: int, postings: object) -> bool:
         and arrays.max_gain.shape == (v,)
         and int(arrays.indptr[0]) == 0
         and int(arrays.indptr[-1]) == postings
-        and arrays.fwd_ptr.shape == (n + 1,)
-        and arrays.fwd_ptr.dtype == np.int64
-        and int(arrays.fwd_ptr[0]) == 0
-        and int(arrays.fwd_ptr[-1]) == postings
-        and arrays.fwd_terms.dtype == (np.uint16 if v <= 2**16 else np.int32)
-        and arrays.fwd_terms.shape == (postings,)
-        and arrays.fwd_tfs.dtype == arrays.tfs.dtype
-        and arrays.fwd_tfs.shape == (postings,)
     )
 
 
 # The posting-sized arrays: checking their values reads the whole index (a second and a
 # gigabyte of resident memory at a million passages), so it is done only when a file is not
 # the one this code saved (see `_stamps`).
-_POSTING_ARRAYS = ("doc_ids", "tfs", "gains", "fwd_terms", "fwd_tfs")
+_POSTING_ARRAYS = ("doc_ids", "tfs")
 
 
 def _within(values: NDArray[Any], low: int, high: int) -> bool:
@@ -732,7 +682,6 @@ def _sound(arrays: _Arrays, n: int, v: int) -> bool:
     return (
         _within(a.doc_len, 0, 2**31)
         and bool(np.all(a.indptr[1:] >= a.indptr[:-1]))
-        and bool(np.all(a.fwd_ptr[1:] >= a.fwd_ptr[:-1]))
         and bool(np.all((a.split >= a.indptr[:-1]) & (a.split <= a.indptr[1:])))
         and all(bool(np.isfinite(x).all()) for x in (a.idf, a.max_gain, a.max_low))
     )
@@ -740,15 +689,9 @@ def _sound(arrays: _Arrays, n: int, v: int) -> bool:
 
 def _sound_postings(arrays: _Arrays, n: int, v: int) -> bool:
     """The posting-sized arrays' values: passage and term ids in range, counts of at least
-    one, finite gains. One vectorised pass each."""
+    one. One vectorised pass each."""
     a = arrays
-    return (
-        _within(a.doc_ids, 0, n)
-        and _within(a.fwd_terms, 0, v)
-        and _within(a.tfs, 1, 2**32)
-        and _within(a.fwd_tfs, 1, 2**32)
-        and bool(np.isfinite(a.gains).all())
-    )
+    return _within(a.doc_ids, 0, n) and _within(a.tfs, 1, 2**32)
 
 
 _SAMPLED_BLOCKS = 32

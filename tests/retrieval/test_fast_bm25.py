@@ -311,7 +311,7 @@ def test_missing_folder_is_not_loaded(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["header.json", "term_bytes.npy", "term_rows.npy", "doc_ids.npy", "gains.npy", "fwd_terms.npy"],
+    ["header.json", "term_bytes.npy", "term_rows.npy", "doc_ids.npy", "tfs.npy", "split.npy"],
 )
 def test_missing_file_is_not_loaded(saved: Path, name: str) -> None:
     (saved / name).unlink()
@@ -336,7 +336,7 @@ def test_corrupt_file_is_not_loaded(saved: Path, name: str, damage: bytes) -> No
 
 @pytest.mark.parametrize(
     "name",
-    ["doc_ids.npy", "tfs.npy", "doc_len.npy", "max_gain.npy", "fwd_ptr.npy", "fwd_tfs.npy"],
+    ["doc_ids.npy", "tfs.npy", "doc_len.npy", "max_gain.npy", "indptr.npy", "split.npy"],
 )
 def test_truncated_array_is_not_loaded(saved: Path, name: str) -> None:
     path = saved / name
@@ -363,7 +363,7 @@ def test_large_library_builds_in_chunks_like_rank_bm25() -> None:
 
 
 def test_vocabulary_beyond_16_bits_ranks_like_rank_bm25() -> None:
-    # More terms than 16-bit forward term ids hold, so the 32-bit forward index is exercised.
+    # More terms than 16 bits number: the term table and the hash of its slots at scale.
     rng = np.random.default_rng(23)
     library = [
         [f"r{t}" for t in rng.integers(0, 200_000, size=40)] + [f"c{t}" for t in range(n % 7)]
@@ -393,8 +393,10 @@ def test_every_pruning_step_ranks_like_rank_bm25(
 @pytest.mark.parametrize(
     ("name", "damage"),
     [
-        ("gains.npy", lambda a: np.full_like(a, np.nan)),
+        ("tfs.npy", lambda a: np.zeros_like(a)),
         ("doc_ids.npy", lambda a: a + 10**6),
+        ("split.npy", lambda a: a + 10**6),
+        ("max_gain.npy", lambda a: np.full_like(a, np.nan)),
         ("indptr.npy", lambda a: a[::-1].copy()),
         ("idf.npy", lambda a: np.full_like(a, np.inf)),
     ],
@@ -402,7 +404,7 @@ def test_every_pruning_step_ranks_like_rank_bm25(
 def test_an_index_with_damaged_values_is_not_loaded(
     saved: Path, name: str, damage: Callable[[NDArray[Any]], NDArray[Any]]
 ) -> None:
-    """Right shapes and types, wrong values: NaN scores or ids past the end."""
+    """Right shapes and types, wrong values: NaN bounds, zero counts or ids past the end."""
     np.save(saved / name, damage(np.load(saved / name)))
     assert PostingsBM25.load(saved, "hash-1") is None
 
