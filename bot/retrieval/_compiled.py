@@ -5,10 +5,9 @@ microseconds each as numpy calls and nanoseconds compiled. Two kernels:
 
 - `maxscore` walks the lists passage by passage (document-at-a-time MaxScore): lists are
   ordered by the most they can add; once the k-th best sum is known, the lists whose bounds
-  together cannot reach it only look up the passages the others propose. Gains are computed
-  from tf and the passage's length as it goes. It returns every passage whose gain sum
-  comes within a margin of the k-th best, so rounding can never drop one that belongs in
-  the exact top k.
+  together cannot reach it only look up the passages the others propose. It returns every
+  passage whose float32 gain sum comes within a margin of the k-th best, so rounding can
+  never drop one that belongs in the exact top k.
 - `exact` computes those passages' scores as rank-bm25 does, term by term in query order,
   with the same float64 operations, each count found by binary search in the term's list.
 
@@ -76,41 +75,24 @@ def _sift_up(heap: Any, at: int) -> None:
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
-def _gain(
-    idf: float, tf: float, norm: float, k1norm: float, variant: int, k1: float, delta: float
-) -> float:
-    """What a term adds to a passage's score above the every-passage baseline (BM25+'s
-    idf * delta), as the build computed the bounds."""
-    if variant == L:
-        ctd = tf / norm
-        return idf * tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
-    return idf * (tf * (k1 + 1) / (tf + k1norm))
-
-
-@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def maxscore(
     doc_ids: Any,
-    tfs: Any,
+    gains: Any,
     starts: Any,
     ends: Any,
     bounds: Any,
     weights: Any,
     k: int,
     slack: float,
-    norm: Any,
-    k1norm: Any,
-    variant: int,
-    k1: float,
-    delta: float,
+    passages: int,
 ) -> tuple[Any, Any]:
     """Passages whose gain sum is within the margin of the k-th best, with their sums.
 
-    Lists `i` are `doc_ids[starts[i]:ends[i]]` (passage-ordered) with their counts in
-    `tfs`; `weights[i]` is the term's idf times how often the question has it, and
-    `bounds[i]` the most the list can add, sorted ascending. The margin is
-    `slack * max(1, |theta|)` below the running k-th best sum `theta`.
+    Lists `i` are `doc_ids[starts[i]:ends[i]]` (passage-ordered) with gains weighted by
+    `weights[i]` (how often the question has the term) and bounded by `bounds[i]` (already
+    weighted), sorted by bound ascending. The margin is `slack * max(1, |theta|)` below the
+    running k-th best sum `theta`.
     """
-    passages = len(norm)
     lists = len(starts)
     pos = starts.copy()
     reach = np.empty(lists)  # reach[i]: the most lists 0..i together can add
@@ -139,11 +121,10 @@ def maxscore(
                 if pos[i] < ends[i] and doc_ids[pos[i]] == doc:
                     pos[i] += 1
             continue
-        nd, kd = norm[doc], k1norm[doc]
         score = 0.0
         for i in range(first, lists):
             if pos[i] < ends[i] and doc_ids[pos[i]] == doc:
-                score += _gain(weights[i], float(tfs[pos[i]]), nd, kd, variant, k1, delta)
+                score += weights[i] * gains[pos[i]]
                 pos[i] += 1
         keep = True
         for j in range(first - 1, -1, -1):
@@ -152,7 +133,7 @@ def maxscore(
                 break
             pos[j] = _lower_bound(doc_ids, pos[j], ends[j], doc)
             if pos[j] < ends[j] and doc_ids[pos[j]] == doc:
-                score += _gain(weights[j], float(tfs[pos[j]]), nd, kd, variant, k1, delta)
+                score += weights[j] * gains[pos[j]]
         if not keep or score < floor:
             continue
         if found == capacity:
@@ -238,7 +219,7 @@ def exact(
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def _runs(
-    rows: Any, weights: Any, idf: Any, indptr: Any, split: Any, max_gain: Any, max_low: Any
+    rows: Any, weights: Any, indptr: Any, split: Any, max_gain: Any, max_low: Any
 ) -> tuple[Any, Any, Any, Any]:
     """Each query term's one or two passage-ordered runs with what each can add at most,
     least first (the order MaxScore wants)."""
@@ -257,7 +238,7 @@ def _runs(
                 indptr[r],
                 split[r],
                 weights[i] * max_gain[r],
-                weights[i] * idf[r],
+                weights[i],
             )
             at += 1
         if indptr[r + 1] > split[r]:
@@ -265,7 +246,7 @@ def _runs(
                 split[r],
                 indptr[r + 1],
                 weights[i] * max_low[r],
-                weights[i] * idf[r],
+                weights[i],
             )
             at += 1
     order = np.argsort(bounds, kind="mergesort")
@@ -285,6 +266,7 @@ def search(
     max_low: Any,
     doc_ids: Any,
     tfs: Any,
+    gains: Any,
     idf: Any,
     norm: Any,
     k1norm: Any,
@@ -294,10 +276,8 @@ def search(
 ) -> tuple[Any, Any, int]:
     """The top k (ids, exact scores), best first, ties to the lower id, and how many
     passages matched at all (fewer than k: the caller fills in the rest)."""
-    starts, ends, bounds, scale = _runs(rows, weights, idf, indptr, split, max_gain, max_low)
-    ids, _ = maxscore(
-        doc_ids, tfs, starts, ends, bounds, scale, k, slack, norm, k1norm, variant, k1, delta
-    )
+    starts, ends, bounds, scale = _runs(rows, weights, indptr, split, max_gain, max_low)
+    ids, _ = maxscore(doc_ids, gains, starts, ends, bounds, scale, k, slack, len(norm))
     scores = exact(
         ids, query_rows, idf, indptr, split, doc_ids, tfs, norm, k1norm, variant, k1, delta
     )

@@ -48,7 +48,7 @@ IntArray = NDArray[np.int64]
 IdArray = NDArray[np.int32]
 Float32Array = NDArray[np.float32]
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 _VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
 _DEFAULT_DELTA: dict[Variant, float] = {"okapi": 0.0, "plus": 1.0, "l": 0.5}
 _HEADER = "header.json"
@@ -57,6 +57,7 @@ _ARRAYS = (
     "split",
     "doc_ids",
     "tfs",
+    "gains",
     "doc_len",
     "idf",
     "max_gain",
@@ -66,9 +67,9 @@ _PROGRESS_EVERY = 10_000
 # Passages sorted together while building (see `_chunk`); at most 2**16, so a passage's
 # place in its chunk fits 16 bits (see `_merge`).
 _CHUNK_PASSAGES = 16_384
-# Pruning sums float64 gains in an order other than rank-bm25's; this relative slack per
-# term keeps rounding from dropping a true top-k passage. The final order comes from exact
-# scores computed in rank-bm25's order.
+# Pruning sums gains stored as float32, one per query term a passage holds; this relative
+# slack per term keeps their rounding (about 6e-8 each) from dropping a true top-k
+# passage. The final order comes from exact scores computed in rank-bm25's order.
 _SLACK = 1e-6
 # Lists this long get a top layer holding about 1/_LAYER_FRACTION of their postings.
 _LAYER_MIN_POSTINGS = 2048
@@ -112,13 +113,14 @@ class _Arrays:
     two runs split at `split[t]`: the top layer (largest gains, bounded by `max_gain`),
     then the rest (bounded by `max_low`). Short lists have an empty top layer. A passage's
     count of a term is found by binary search in both runs, so no forward index is kept:
-    the index is six bytes a posting.
+    the index is ten bytes a posting.
     """
 
     indptr: IntArray
     split: IntArray
     doc_ids: NDArray[np.int32]
     tfs: NDArray[np.unsignedinteger[Any]]
+    gains: NDArray[np.float32]
     doc_len: NDArray[np.int32]
     idf: FloatArray
     max_gain: FloatArray
@@ -259,6 +261,7 @@ class PostingsBM25:
             a.max_low,
             a.doc_ids,
             a.tfs,
+            a.gains,
             a.idf,
             self._norm,
             self._k1norm,
@@ -537,12 +540,13 @@ def _build(
     idf = _idf(params, np.diff(p.indptr).tolist(), n)
     avgdl = total_len / n
     norm = (1 - params.b) + params.b * lengths.astype(np.float64) / avgdl
-    max_gain, split, max_low = _impacts(params, p, idf, norm)
+    gains, max_gain, split, max_low = _impacts(params, p, idf, norm)
     arrays = _Arrays(
         p.indptr,
         split,
         p.doc_ids,
         p.tfs,
+        gains,
         lengths,
         idf,
         max_gain,
@@ -553,15 +557,18 @@ def _build(
 
 def _impacts(
     params: BM25Parameters, p: _Postings, idf: FloatArray, norm: FloatArray
-) -> tuple[FloatArray, IntArray, FloatArray]:
-    """Each term's largest gain and its two layers (the postings reordered in place).
+) -> tuple[NDArray[np.float32], FloatArray, IntArray, FloatArray]:
+    """Every posting's gain (float32), each term's largest gain, and its two layers (the
+    postings reordered in place).
 
-    Gains are computed a run of terms at a time, so the float64 temporaries stay small, and
-    not kept: queries compute them from tf and the passage's length, which costs less than
-    reading four more bytes a posting from a gigabyte-sized index.
+    Gains are stored, not computed by queries: computing one reads the passage's length at
+    random, which at a million passages made a question four times slower than reading
+    four more bytes a posting in order. Computed a run of terms at a time, so the float64
+    temporaries stay small.
     """
     v = len(idf)
     df = np.diff(p.indptr)
+    gains = np.empty(len(p.doc_ids), dtype=np.float32)
     max_gain = np.zeros(v)
     max_low = np.zeros(v)
     split = p.indptr[:-1].copy()
@@ -578,8 +585,9 @@ def _impacts(
         max_gain[t0:t1] = np.maximum.reduceat(g, local[:-1])
         block_split, max_low[t0:t1] = _layer(local, docs, tfs, g, max_gain[t0:t1])
         split[t0:t1] = block_split + s0
+        gains[s0:s1] = g
         t0 = t1
-    return max_gain, split, max_low
+    return gains, max_gain, split, max_low
 
 
 def _layer(
@@ -651,6 +659,8 @@ def _consistent(arrays: _Arrays, n: int, v: int, postings: object) -> bool:
         and arrays.max_low.dtype == np.float64
         and arrays.doc_ids.dtype == np.int32
         and arrays.tfs.dtype in (np.uint16, np.uint32)
+        and arrays.gains.dtype == np.float32
+        and arrays.gains.shape == (postings,)
         and arrays.doc_len.dtype == np.int32
         and arrays.idf.dtype == np.float64
         and arrays.max_gain.dtype == np.float64
@@ -667,7 +677,7 @@ def _consistent(arrays: _Arrays, n: int, v: int, postings: object) -> bool:
 # The posting-sized arrays: checking their values reads the whole index (a second and a
 # gigabyte of resident memory at a million passages), so it is done only when a file is not
 # the one this code saved (see `_stamps`).
-_POSTING_ARRAYS = ("doc_ids", "tfs")
+_POSTING_ARRAYS = ("doc_ids", "tfs", "gains")
 
 
 def _within(values: NDArray[Any], low: int, high: int) -> bool:
@@ -688,10 +698,14 @@ def _sound(arrays: _Arrays, n: int, v: int) -> bool:
 
 
 def _sound_postings(arrays: _Arrays, n: int, v: int) -> bool:
-    """The posting-sized arrays' values: passage and term ids in range, counts of at least
-    one. One vectorised pass each."""
+    """The posting-sized arrays' values: passage ids in range, counts of at least one,
+    finite gains. One vectorised pass each."""
     a = arrays
-    return _within(a.doc_ids, 0, n) and _within(a.tfs, 1, 2**32)
+    return (
+        _within(a.doc_ids, 0, n)
+        and _within(a.tfs, 1, 2**32)
+        and bool(np.isfinite(a.gains).all())
+    )
 
 
 _SAMPLED_BLOCKS = 32

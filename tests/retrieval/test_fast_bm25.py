@@ -394,6 +394,7 @@ def test_every_pruning_step_ranks_like_rank_bm25(
     ("name", "damage"),
     [
         ("tfs.npy", lambda a: np.zeros_like(a)),
+        ("gains.npy", lambda a: np.full_like(a, np.nan)),
         ("doc_ids.npy", lambda a: a + 10**6),
         ("split.npy", lambda a: a + 10**6),
         ("max_gain.npy", lambda a: np.full_like(a, np.nan)),
