@@ -20,7 +20,7 @@ from bot.console.render import render
 from bot.core.places import CONSOLE_PLACE, Caller, Where
 from bot.core.replies import AnswerReply, Refusal
 
-CONSOLE_USER = Caller(user_id="console", display_name="you", is_admin=True)
+CONSOLE_USER = Caller(user_id="console", is_admin=True)
 HERE = Where(place=CONSOLE_PLACE)
 QUIT = {"quit", "exit", ":q", "/quit", "/exit"}
 

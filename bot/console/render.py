@@ -29,7 +29,7 @@ def _wrap(text: str, indent: str = "") -> str:
     )
 
 
-def render_answer(answer: Answer, sources_shown: int = 3, show_quotes: bool = True) -> str:
+def render_answer(answer: Answer, show_quotes: bool = True) -> str:
     """The answer text, then its numbered sources; or the decline and where to read on."""
     lines: list[str] = []
     if not answer.answered:
@@ -54,7 +54,7 @@ def render_answer(answer: Answer, sources_shown: int = 3, show_quotes: bool = Tr
     lines.append("")
     lines.append("Sources:")
     caveats: set[str] = set()
-    for citation in answer.citations[:sources_shown]:
+    for citation in answer.citations:
         lines.append(
             _wrap(
                 f"[{citation.marker}] {citation.title} — {citation.author} · "
@@ -76,7 +76,7 @@ def render(reply: Reply) -> str:
 
 @render.register
 def _(reply: AnswerReply) -> str:
-    return render_answer(reply.answer, reply.sources_shown, reply.show_quotes)
+    return render_answer(reply.answer, reply.show_quotes)
 
 
 @render.register

@@ -134,8 +134,8 @@ COMMANDS: tuple[CommandHelp, ...] = (
 NOT_ADMIN = "Only admins of this server or room can do that."
 
 
-def _refuse(reason: RefusalReason, message: str, retry_after: float | None = None) -> Refusal:
-    return Refusal(reason=reason, message=message, retry_after=retry_after)
+def _refuse(reason: RefusalReason, message: str) -> Refusal:
+    return Refusal(reason=reason, message=message)
 
 
 def _storage_refusal(doing: str, error: StorageError) -> Refusal:
@@ -203,7 +203,6 @@ class Core:
                 log.warning("%s: unanswered question not recorded: %s", where.place, error.reason)
         return AnswerReply(
             answer=answer,
-            sources_shown=settings.sources_shown,
             show_quotes=settings.show_quotes,
             private=settings.visibility is Visibility.PRIVATE,
             in_thread=settings.answer_in_thread,
@@ -571,7 +570,7 @@ class Core:
                 else f"Many questions here just now: try again in {seconds} s."
             )
             reason = RefusalReason.COOLDOWN if kind == "cooldown" else RefusalReason.BUSY
-            return _refuse(reason, message, retry_after=wait)
+            return _refuse(reason, message)
         return question
 
 

@@ -26,7 +26,6 @@ class Caller:
     """
 
     user_id: str
-    display_name: str = ""
     is_admin: bool = False
 
 

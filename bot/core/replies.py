@@ -18,7 +18,6 @@ class AnswerReply(_Reply):
     """An answer to `ask`, with the place's display preferences already applied."""
 
     answer: Answer
-    sources_shown: int = 3
     show_quotes: bool = True
     private: bool = False
     in_thread: bool = False
@@ -113,16 +112,14 @@ class RefusalReason(StrEnum):
     EMPTY = "empty"
     INVALID = "invalid"
     NOT_FOUND = "not_found"
-    UNKNOWN_COMMAND = "unknown_command"
     STORAGE = "storage"  # the database could not read or save; the message says why
 
 
 class Refusal(_Reply):
-    """A short, polite no. `retry_after` is set for cooldowns and budgets."""
+    """A short, polite no."""
 
     reason: RefusalReason
     message: str
-    retry_after: float | None = None
 
 
 Reply = (

@@ -32,7 +32,7 @@ def where_of(interaction: Interaction) -> Where:
 def caller_of(interaction: Interaction) -> Caller:
     user = interaction.user
     is_admin = interaction.guild_id is not None and interaction.permissions.manage_guild
-    return Caller(user_id=str(user.id), display_name=user.display_name, is_admin=is_admin)
+    return Caller(user_id=str(user.id), is_admin=is_admin)
 
 
 def where_of_message(message: discord.Message) -> Where:
@@ -44,4 +44,4 @@ def where_of_message(message: discord.Message) -> Where:
 def caller_of_message(message: discord.Message) -> Caller:
     author = message.author
     is_admin = isinstance(author, discord.Member) and author.guild_permissions.manage_guild
-    return Caller(user_id=str(author.id), display_name=author.display_name, is_admin=is_admin)
+    return Caller(user_id=str(author.id), is_admin=is_admin)

@@ -630,7 +630,6 @@ class MatrixConnection:
                 and event.prev_membership != "join"
             ):
                 start = index + 1
-        room: MatrixRoom | None = self.client.rooms.get(room_id)
         max_age = self._config.backlog_max_age_seconds
         for event in events[start:]:
             if isinstance(event, MegolmEvent):
@@ -656,7 +655,6 @@ class MatrixConnection:
                 room_id=room_id,
                 event_id=event.event_id,
                 sender=event.sender,
-                sender_name=(room.user_name(event.sender) if room else None) or event.sender,
                 content=content,
             )
             try:

@@ -156,7 +156,6 @@ class Incoming:
     room_id: str
     event_id: str
     sender: str
-    sender_name: str
     content: Mapping[str, Any]
 
 
@@ -250,7 +249,6 @@ class CommandHandler:
         authority = self._authority_of(message.room_id)
         caller = Caller(
             user_id=message.sender,
-            display_name=message.sender_name,
             is_admin=is_admin(message.sender, authority, self._bot_admins),
         )
         async with self._typing(message.room_id):

@@ -25,8 +25,8 @@ from bot.core.replies import (
 )
 from bot.core.settings import ServerSettings
 
-ADMIN = Caller("admin-1", "Ada", is_admin=True)
-MEMBER = Caller("member-1", "Max", is_admin=False)
+ADMIN = Caller("admin-1", is_admin=True)
+MEMBER = Caller("member-1", is_admin=False)
 GUILD = Where("discord:1", channel="100")
 
 T = TypeVar("T")

@@ -70,7 +70,7 @@ async def test_an_admin_change_is_applied_persisted_and_used(
 async def test_settings_show_lists_values_and_who_changed_them(
     fake: FakeDiscord, bot: SamizdatBot, app: App
 ) -> None:
-    admin = Caller(user_id=str(fake.admin.id), display_name="admin", is_admin=True)
+    admin = Caller(user_id=str(fake.admin.id), is_admin=True)
     await app.core.settings_set(admin, _where(fake), "sources_shown", "2")
     record = await fake.slash("samizdat", _admin("settings", "show"), user=fake.admin)
     [shown] = await fake.wait_for_reply(record)
