@@ -1,4 +1,8 @@
-"""Everything a command can answer, as plain data. Adapters render these; the core never does."""
+"""Everything a request can get back, as plain data. Adapters lay these out; the core never does.
+
+Every reply says whether only the asker should see it and whether it starts a thread, so
+no adapter reads a place's settings to decide.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,22 @@ from pydantic import BaseModel, ConfigDict
 from bot.answers.model import Answer, RetrievedPassage
 
 
-class _Reply(BaseModel):
+class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class _Reply(_Model):
+    # Set by `Core.handle`: for the asker alone (where the platform can do that), and in a
+    # new thread (where it has threads).
+    private: bool = False
+    in_thread: bool = False
+
+
 class AnswerReply(_Reply):
-    """An answer to `ask`, with the place's display preferences already applied."""
+    """An answer to `ask`; `show_quotes` is the place's choice to quote or only cite."""
 
     answer: Answer
     show_quotes: bool = True
-    private: bool = False
-    in_thread: bool = False
 
 
 class SearchReply(_Reply):
@@ -41,7 +50,7 @@ class PassageView(_Reply):
     next_id: str | None
 
 
-class DocumentSummary(_Reply):
+class DocumentSummary(_Model):
     doc_id: str
     title: str
     author: str
@@ -53,7 +62,7 @@ class LibraryReply(_Reply):
     documents: list[DocumentSummary]
 
 
-class CommandHelp(_Reply):
+class CommandHelp(_Model):
     name: str
     usage: str
     summary: str
@@ -62,6 +71,7 @@ class CommandHelp(_Reply):
 
 class HelpReply(_Reply):
     commands: list[CommandHelp]
+    prefix: str = "!"  # how typed commands start here, where the platform types them
 
 
 class AboutReply(_Reply):
@@ -71,7 +81,7 @@ class AboutReply(_Reply):
     indexed_at: datetime
 
 
-class AuditEntry(_Reply):
+class AuditEntry(_Model):
     at: datetime
     place: str
     user_id: str
@@ -86,7 +96,7 @@ class SettingsReply(_Reply):
     recent_changes: list[AuditEntry]
 
 
-class UnansweredQuestion(_Reply):
+class UnansweredQuestion(_Model):
     question: str
     at: datetime
     place: str
@@ -112,6 +122,8 @@ class RefusalReason(StrEnum):
     EMPTY = "empty"
     INVALID = "invalid"
     NOT_FOUND = "not_found"
+    NOT_HERE = "not_here"  # the command means nothing in this place (channels in a room)
+    PRIVATE = "private"  # answers here are private, and this route can only answer publicly
     STORAGE = "storage"  # the database could not read or save; the message says why
 
 

@@ -496,6 +496,25 @@ class SettingsStore:
                 total += await self._run(sql, params)
         return total
 
+    async def forget_place(self, place: str) -> int:
+        """Delete a place's questions and feedback and unname everyone in its audit log.
+
+        Returns how many rows were deleted or unnamed. The settings stay: they are the
+        place's, not any person's.
+        """
+        total = 0
+        async with self._write():
+            for sql, params in (
+                ("DELETE FROM unanswered WHERE place = ?", (place,)),
+                ("DELETE FROM feedback WHERE place = ?", (place,)),
+                (
+                    "UPDATE audit_log SET user_id = ? WHERE place = ? AND user_id != ?",
+                    (FORGOTTEN_USER, place, FORGOTTEN_USER),
+                ),
+            ):
+                total += await self._run(sql, params)
+        return total
+
     # -- adapter state --------------------------------------------------------------------
 
     async def mark_handled(self, platform: str, event_id: str) -> bool:
@@ -514,6 +533,18 @@ class SettingsStore:
                 (platform, event_id, _stamp(now)),
             )
         return inserted == 1
+
+    async def was_handled(self, platform: str, event_id: str) -> bool:
+        """Whether an event was claimed already: a replayed batch is skipped before any work."""
+        async with (
+            self._read(),
+            self._db.execute(
+                "SELECT 1 FROM handled_events WHERE platform = ? AND event_id = ?",
+                (platform, event_id),
+            ) as cursor,
+        ):
+            row = await cursor.fetchone()
+        return row is not None
 
     async def kv_get(self, key: str) -> str | None:
         """A value an adapter stored under `key`, or None."""

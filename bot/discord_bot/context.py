@@ -1,7 +1,8 @@
 """Who is asking and where, in the core's terms, from a Discord interaction or message.
 
 The adapter vouches for `Caller.is_admin`: on Discord that is the Manage Server permission,
-as Discord itself computed it for the interaction (channel overrides included).
+as Discord itself computed it for the interaction (channel overrides included). Discord can
+show a reply to its asker alone (ephemeral), so every Discord place has `private_replies`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ DM_PLACE = discord_place("dm")
 
 def where_of(interaction: Interaction) -> Where:
     if interaction.guild_id is None:
-        return Where(place=DM_PLACE, channel=None)
+        return Where(place=DM_PLACE, channel=None, private_replies=True)
     channel = interaction.channel_id
     return Where(
-        place=discord_place(interaction.guild_id), channel=str(channel) if channel else None
+        place=discord_place(interaction.guild_id),
+        channel=str(channel) if channel else None,
+        private_replies=True,
     )
 
 
@@ -37,8 +40,12 @@ def caller_of(interaction: Interaction) -> Caller:
 
 def where_of_message(message: discord.Message) -> Where:
     if message.guild is None:
-        return Where(place=DM_PLACE, channel=None)
-    return Where(place=discord_place(message.guild.id), channel=str(message.channel.id))
+        return Where(place=DM_PLACE, channel=None, private_replies=True)
+    return Where(
+        place=discord_place(message.guild.id),
+        channel=str(message.channel.id),
+        private_replies=True,
+    )
 
 
 def caller_of_message(message: discord.Message) -> Caller:

@@ -19,7 +19,8 @@ import discord
 from bot.answers.model import RetrievedPassage
 from bot.core.commands import Core
 from bot.core.places import Where
-from bot.core.replies import AnswerReply
+from bot.core.replies import AnswerReply, Confirmation, Refusal
+from bot.core.requests import Feedback
 from bot.discord_bot.context import NO_PINGS, Interaction, caller_of
 from bot.discord_bot.render import render_passage_page
 from bot.discord_bot.sending import APOLOGY, defer, send_notice
@@ -143,13 +144,16 @@ class AnswerView(_View):
         await self._feedback(interaction, helpful=False)
 
     async def _feedback(self, interaction: Interaction, *, helpful: bool) -> None:
-        await defer(interaction, ephemeral=True)
         answer = self.reply.answer
         cited = [c.passage_id for c in answer.citations] or [p.passage_id for p in answer.passages]
-        confirmation = await self.core.feedback(
-            caller_of(interaction), self.where, answer.question, list(dict.fromkeys(cited)), helpful
-        )
-        await send_notice(interaction, confirmation.message)
+        request = Feedback(answer.question, tuple(dict.fromkeys(cited)), helpful)
+
+        async def acknowledge(private: bool) -> None:
+            await defer(interaction, ephemeral=private)
+
+        reply = await self.core.handle(request, caller_of(interaction), self.where, acknowledge)
+        if isinstance(reply, Confirmation | Refusal):
+            await send_notice(interaction, reply.message)
 
 
 class PassagePager(_View):

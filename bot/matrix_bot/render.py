@@ -28,8 +28,6 @@ from bot.core.replies import (
 # Long library passages are cut in listings; `source` shows a whole passage.
 _SNIPPET_CHARS = 240
 _MAX_LISTED = 25
-# Core commands that have no meaning in Matrix: one room is one place, with no channels.
-NOT_ON_MATRIX = frozenset({"channels"})
 
 
 @dataclass(frozen=True)
@@ -177,12 +175,11 @@ def _library(reply: LibraryReply) -> Rendered:
     return Rendered("\n".join(plain), "".join(html))
 
 
-def _help(reply: HelpReply, prefix: str) -> Rendered:
+def _help(reply: HelpReply) -> Rendered:
+    prefix = reply.prefix
     plain = ["Commands:"]
     html = ["<p><b>Commands</b></p><ul>"]
     for c in reply.commands:
-        if c.name in NOT_ON_MATRIX:
-            continue
         usage = f"{prefix}{'samizdat ' if c.admin_only else ''}{c.usage}"
         note = " (admins)" if c.admin_only else ""
         plain.append(f"- {usage} — {c.summary}{note}")
@@ -240,8 +237,8 @@ def _short(message: str) -> Rendered:
     return Rendered(message, f"<p>{_e(message)}</p>")
 
 
-def render(reply: Reply, prefix: str = "!") -> Rendered:
-    """The Matrix bodies for any core reply; `prefix` is the room's command prefix for help."""
+def render(reply: Reply) -> Rendered:
+    """The Matrix bodies for any core reply."""
     match reply:
         case AnswerReply():
             return _answer(reply)
@@ -252,7 +249,7 @@ def render(reply: Reply, prefix: str = "!") -> Rendered:
         case LibraryReply():
             return _library(reply)
         case HelpReply():
-            return _help(reply, prefix)
+            return _help(reply)
         case AboutReply():
             return _about(reply)
         case SettingsReply():

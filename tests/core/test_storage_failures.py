@@ -16,6 +16,7 @@ from bot.console.chat import CONSOLE_USER, HERE, ask_lines, chat
 from bot.core.commands import Core
 from bot.core.places import Caller, Where
 from bot.core.replies import Refusal, RefusalReason
+from bot.core.requests import Feedback
 from bot.core.store import SettingsStore, StorageError, open_database
 
 KRONSTADT = "why did the kronstadt sailors rebel"
@@ -61,7 +62,7 @@ async def test_a_full_disk_costs_a_setting_not_the_chat(app: App, db: aiosqlite.
         [*(f"settings set cooldown_seconds {n}" for n in range(1, 301)), KRONSTADT, "quit"]
     )
     out: list[str] = []
-    await chat(app, read_line=lambda prompt: next(lines), write=out.append)
+    await chat(app.core, read_line=lambda prompt: next(lines), write=out.append)
 
     replies = out[1:]  # after the banner
     saved = [r for r in replies if r.startswith("`cooldown_seconds` is now")]
@@ -83,7 +84,7 @@ async def test_a_failed_unanswered_record_never_costs_an_answer(
     recorded = await fill_unanswered(app.store)
     questions = "\n".join([f"1 {OFF_TOPIC}", KRONSTADT, f"2 {OFF_TOPIC}", f"3 {OFF_TOPIC}"])
     out = io.StringIO()
-    assert await ask_lines(app, io.StringIO(questions + "\n"), out) == 4
+    assert await ask_lines(app.core, io.StringIO(questions + "\n"), out) == 4
     answers = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [a["answered"] for a in answers] == [False, True, False, False]
     assert not any("error" in a for a in answers)
@@ -96,7 +97,9 @@ async def test_feedback_a_full_disk_refuses_is_said_so(app: App, db: aiosqlite.C
     await fill_disk(db)
     where = Where("discord:1", channel="100")
     replies = [
-        await app.core.feedback(Caller(f"discord:{n}"), where, OFF_TOPIC, ["kuzbass:1"], True)
+        await app.core.handle(
+            Feedback(OFF_TOPIC, ("kuzbass:1",), True), Caller(f"discord:{n}"), where
+        )
         for n in range(200)
     ]
     refusals = [r for r in replies if isinstance(r, Refusal)]

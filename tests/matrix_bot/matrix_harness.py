@@ -575,7 +575,9 @@ async def running_bot(config: Config, engine: AnswerEngine) -> AsyncIterator[Run
     """
     stop = asyncio.Event()
     async with open_app(config, engine=engine) as app:
-        task = asyncio.create_task(run_matrix(config, app, stop=stop))
+        task = asyncio.create_task(
+            run_matrix(config.matrix, config.data_dir, app.core, app.store, stop=stop)
+        )
         try:
             yield RunningBot(task, stop)
             if task.done() and not task.cancelled():

@@ -176,7 +176,7 @@ async def test_sigterm_stops_the_adapter_after_saving_its_place(
 ) -> None:
     async with open_app(config, engine=engine) as app:
         # No stop event: run_matrix installs its own SIGINT/SIGTERM handlers.
-        task = asyncio.create_task(run_matrix(config, app))
+        task = asyncio.create_task(run_matrix(config.matrix, config.data_dir, app.core, app.store))
         await room_with_bot(human, bot_id)
         assert not task.done()
         os.kill(os.getpid(), signal.SIGTERM)
