@@ -19,6 +19,7 @@ from bot.config import LimitsConfig
 from bot.core.limits import RateLimiter
 from bot.core.parse import MAX_ADMIN_ARGUMENTS, parse, read_typed
 from bot.core.places import Caller, Where
+from bot.core.present import busy, slow_down
 from bot.core.replies import (
     AboutReply,
     AnswerReply,
@@ -243,7 +244,7 @@ class Core:
             case Library():
                 return self._library()
             case Help():
-                return self.help(caller, where, settings)
+                return self.help(caller, where)
             case About():
                 return self.about()
             case SettingsShow():
@@ -281,7 +282,13 @@ class Core:
         else:
             private = _private(command, settings, where, from_mention)
         in_thread = isinstance(reply, AnswerReply) and settings.answer_in_thread and not private
-        return reply.model_copy(update={"private": private, "in_thread": in_thread})
+        return reply.model_copy(
+            update={
+                "private": private,
+                "in_thread": in_thread,
+                "command_prefix": settings.command_prefix,
+            }
+        )
 
     # -- conveniences for scripts and tests: one request each ----------------------------
 
@@ -410,27 +417,24 @@ class Core:
             ]
         )
 
-    def help(
-        self,
-        caller: Caller,
-        where: Where,
-        settings: ServerSettings | StorageError | None = None,
-    ) -> HelpReply:
+    def help(self, caller: Caller, where: Where) -> HelpReply:
         """The commands this caller can run here, from the one table."""
-        prefix = (
-            settings.command_prefix
-            if isinstance(settings, ServerSettings)
-            else ServerSettings().command_prefix
-        )
+        platform = where.place.split(":", 1)[0]
         return HelpReply(
             commands=[
-                CommandHelp(name=c.name, usage=c.usage, summary=c.summary, admin_only=c.admin_only)
+                CommandHelp(
+                    name=c.name,
+                    usage=c.usage,
+                    summary=c.summary,
+                    admin_only=c.admin_only,
+                    menu=c.menu,
+                )
                 for c in COMMANDS
                 if c.in_help
                 and (caller.is_admin or not c.admin_only)
                 and (where.channel is not None or not c.needs_channels)
-            ],
-            prefix=prefix,
+                and (not c.only_on or platform in c.only_on)
+            ]
         )
 
     def about(self) -> AboutReply:
@@ -618,14 +622,9 @@ class Core:
         )
         if over is not None:
             kind, wait = over
-            seconds = max(1, round(wait + 0.49))
             if kind == "cooldown":
-                return _refuse(
-                    RefusalReason.COOLDOWN, f"Slow down a little: try again in {seconds} s."
-                )
-            return _refuse(
-                RefusalReason.BUSY, f"Many questions here just now: try again in {seconds} s."
-            )
+                return _refuse(RefusalReason.COOLDOWN, slow_down(wait))
+            return _refuse(RefusalReason.BUSY, busy(wait))
         return question
 
 

@@ -23,6 +23,7 @@ class _Reply(_Model):
     # new thread (where it has threads).
     private: bool = False
     in_thread: bool = False
+    command_prefix: str = "!"  # how typed commands start here, where they are typed
 
 
 class AnswerReply(_Reply):
@@ -67,11 +68,11 @@ class CommandHelp(_Model):
     usage: str
     summary: str
     admin_only: bool
+    menu: bool = False  # chosen from a menu, not typed: `usage` says where to find it
 
 
 class HelpReply(_Reply):
     commands: list[CommandHelp]
-    prefix: str = "!"  # how typed commands start here, where the platform types them
 
 
 class AboutReply(_Reply):

@@ -152,18 +152,21 @@ class Command:
     `needs_channels` commands mean nothing in a place without channels (a Matrix room, the
     terminal) and are left out of help there. `slow` ones may take longer than a platform
     waits for an acknowledgement (ranking, a database write), so the core acknowledges them
-    first.
+    first. `only_on` and `menu` describe what exists on one platform only (Discord's
+    message menu, the terminal's `quit`), so help names it there and nowhere else.
     """
 
     name: str
     usage: str
     summary: str
-    request: type
+    request: type | None  # None: the platform handles it itself (the terminal's `quit`)
     admin_only: bool = False
     gated: bool = False
     needs_channels: bool = False
     slow: bool = False
     in_help: bool = True
+    only_on: frozenset[str] = frozenset()  # platforms that have it; empty: every platform
+    menu: bool = False
 
     @property
     def word(self) -> str:
@@ -256,6 +259,15 @@ COMMANDS: tuple[Command, ...] = (
         slow=True,
     ),
     Command(
+        "Ask Samizdat",
+        "message menu › Apps",
+        "ask about a message's text.",
+        None,
+        only_on=frozenset({"discord"}),
+        menu=True,
+    ),
+    Command("quit", "quit", "Leave the chat.", None, only_on=frozenset({"console"})),
+    Command(
         "feedback",
         "feedback",
         "Whether an answer helped (the buttons under an answer).",
@@ -265,10 +277,16 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 
-_BY_REQUEST: dict[type, Command] = {command.request: command for command in COMMANDS}
+_BY_REQUEST: dict[type, Command] = {
+    command.request: command for command in COMMANDS if command.request is not None
+}
 _BY_NAME: dict[str, Command] = {command.name: command for command in COMMANDS}
 # The words that start a command; `samizdat` is the namespace in front of any of them.
-COMMAND_WORDS = frozenset(command.word for command in COMMANDS if command.in_help)
+COMMAND_WORDS = frozenset(
+    command.word
+    for command in COMMANDS
+    if command.in_help and command.request is not None and not command.only_on
+)
 NAMESPACE = "samizdat"
 
 

@@ -49,6 +49,9 @@ class Admin(commands.Cog):
     channels = app_commands.Group(
         name="channels", description="Choose the channels the bot answers in", parent=samizdat
     )
+    forget = app_commands.Group(
+        name="forget", description="Delete what the bot keeps about people", parent=samizdat
+    )
 
     def __init__(self, bot: SamizdatBot) -> None:
         self.bot = bot
@@ -146,9 +149,9 @@ class Admin(commands.Cog):
         """Recent questions the library did not answer."""
         await respond(self.bot, interaction, Unanswered(show_askers))
 
-    @samizdat.command(name="forget")
+    @forget.command(name="place")
     @_is_admin
-    async def forget(self, interaction: Interaction) -> None:
+    async def forget_place(self, interaction: Interaction) -> None:
         """Delete the questions and feedback of everyone in this server."""
         await respond(self.bot, interaction, ForgetPlace())
 

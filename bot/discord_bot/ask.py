@@ -15,12 +15,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.present import APOLOGY, NO_TEXT_TO_ASK
 from bot.core.requests import Ask as AskRequest
 from bot.core.requests import Search, Source
 from bot.discord_bot.context import NO_PINGS, Interaction
 from bot.discord_bot.render import CHOICE_NAME_LIMIT, clip
 from bot.discord_bot.respond import respond, respond_to_mention
-from bot.discord_bot.sending import APOLOGY, send_notice
+from bot.discord_bot.sending import send_notice
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import SamizdatBot
@@ -53,7 +54,7 @@ class Ask(commands.Cog):
         """Ask about the text of the selected message."""
         text = message.content or " ".join(e.description or "" for e in message.embeds)
         if not text.strip():
-            await send_notice(interaction, "That message has no text to ask about.")
+            await send_notice(interaction, NO_TEXT_TO_ASK)
             return
         question = clip(text, self.bot.config.limits.max_question_chars)
         await respond(self.bot, interaction, AskRequest(question))

@@ -1,4 +1,4 @@
-"""What the bot knows and can do, and what it keeps: /library, /help, /about and /forget.
+"""What the bot knows and can do, and what it keeps: /library, /help, /about, /forget me.
 
 These read only what the core holds in memory, so they reply at once without deferring.
 """
@@ -40,8 +40,10 @@ class Library(commands.Cog):
         """Version, library size and when the index was built."""
         await respond(self.bot, interaction, About())
 
-    @app_commands.command(name="forget")
-    async def forget(self, interaction: Interaction) -> None:
+    forget = app_commands.Group(name="forget", description="Delete what the bot keeps")
+
+    @forget.command(name="me")
+    async def forget_me(self, interaction: Interaction) -> None:
         """Delete your questions and feedback, and your name in the settings' history."""
         await respond(self.bot, interaction, ForgetMe())
 

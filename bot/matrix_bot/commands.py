@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from bot.core.commands import Core
 from bot.core.places import Caller, Where, matrix_place
+from bot.core.present import APOLOGY
 from bot.core.replies import Reply
 from bot.core.requests import Typed
 from bot.matrix_bot.render import Rendered, render, render_notice
@@ -228,7 +229,7 @@ class CommandHandler:
             except Exception:
                 log.exception("command failed in %s (event %s)", message.room_id, message.event_id)
                 reply = None
-                rendered = render_notice("Something went wrong while answering; please try again.")
+                rendered = render_notice(APOLOGY)
             if rendered is None:
                 return False
             # Claimed before sending: a crash after this point loses an answer, never repeats one.

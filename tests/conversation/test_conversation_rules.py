@@ -323,7 +323,10 @@ async def _outcome(platform: Platform, case: Case) -> Outcome:
 def _matches(outcome: Outcome, expected: Outcome) -> bool:
     if expected.kind != "notice":
         return outcome.kind == expected.kind
-    return outcome.kind == "notice" and expected.words in outcome.words
+    # A code span's backticks are markup: Matrix's plain body shows the code without them.
+    return outcome.kind == "notice" and expected.words.replace("`", "") in outcome.words.replace(
+        "`", ""
+    )
 
 
 @pytest.mark.parametrize("platform_name", list(PLATFORMS))

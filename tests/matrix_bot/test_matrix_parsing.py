@@ -246,7 +246,7 @@ def test_help_names_admin_commands_fully_with_the_rooms_prefix() -> None:
             CommandHelp(name="ask", usage="ask <question>", summary="Ask.", admin_only=False),
             CommandHelp(name="settings show", usage="settings show", summary="S.", admin_only=True),
         ],
-        prefix="?",
+        command_prefix="?",
     )
     rendered = render(reply)
     assert "?ask <question>" in rendered.plain
