@@ -20,6 +20,7 @@ from bot.console.render import render
 from bot.core.commands import Core
 from bot.core.parse import parse
 from bot.core.places import CONSOLE_PLACE, Caller, Where
+from bot.core.present import TERMINAL_BANNER as BANNER
 from bot.core.replies import AnswerReply, Refusal, Reply
 from bot.core.requests import Mention, Request
 
@@ -28,11 +29,6 @@ CONSOLE_USER = Caller(user_id="console", is_admin=True)
 HERE = Where(place=CONSOLE_PLACE, private_replies=True)
 MENTION = "@samizdat"
 QUIT = {"quit", "exit", ":q", "/quit", "/exit"}
-
-BANNER = (
-    "Samizdat — ask a history question about workers' self-management in revolutionary "
-    "Russia.\nType `help` for commands, `quit` to leave."
-)
 
 
 def request_of(line: str) -> Request:

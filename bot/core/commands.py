@@ -16,10 +16,10 @@ from bot import __version__
 from bot.answers.engine import AnswerEngine, compose_options
 from bot.answers.model import RetrievedPassage
 from bot.config import LimitsConfig
+from bot.core import present as words
 from bot.core.limits import RateLimiter
 from bot.core.parse import MAX_ADMIN_ARGUMENTS, parse, read_typed
 from bot.core.places import Caller, Where
-from bot.core.present import busy, slow_down
 from bot.core.replies import (
     AboutReply,
     AnswerReply,
@@ -68,6 +68,7 @@ from bot.core.settings import (
     SettingValueError,
     Visibility,
     parse_setting,
+    unknown_setting,
 )
 from bot.core.store import SettingsStore, StorageError
 from bot.core.text import has_words, mostly_non_latin, normalize_input, quote_typed
@@ -83,8 +84,6 @@ RAW_QUESTION_FACTOR = 4
 # every platform's message limit whatever was stored.
 MAX_SHOWN_VALUE = 300
 
-NOT_ADMIN = "Only admins of this server or room can do that."
-
 Acknowledge = Callable[[bool], Awaitable[None]]
 """Called once before slow work with whether the reply will be private (Discord defers)."""
 
@@ -95,14 +94,11 @@ def _refuse(reason: RefusalReason, message: str) -> Refusal:
 
 def _storage_refusal(doing: str, error: StorageError) -> Refusal:
     """Tell the person what the database could not do and why; the bot carries on."""
-    return _refuse(RefusalReason.STORAGE, f"Could not {doing}: {error.reason}.")
+    return _refuse(RefusalReason.STORAGE, words.could_not(doing, error.reason))
 
 
 def _arguments_too_long(length: int) -> Refusal:
-    return _refuse(
-        RefusalReason.TOO_LONG,
-        f"That is {length:,} characters; an admin command takes at most {MAX_ADMIN_ARGUMENTS}.",
-    )
+    return _refuse(RefusalReason.TOO_LONG, words.arguments_too_long(length, MAX_ADMIN_ARGUMENTS))
 
 
 class Core:
@@ -161,20 +157,14 @@ class Core:
     ) -> Ask | Refusal | None:
         """What a mention asks: a question, a hint, or nothing where the place chose quiet."""
         if isinstance(settings, StorageError):
-            return _storage_refusal("read this place's settings", settings)
+            return _storage_refusal(words.READ_SETTINGS, settings)
         if not settings.respond_to_mentions or _place_closed(settings, where) is not None:
             return None
         if not mention.text.strip():
-            return _refuse(
-                RefusalReason.EMPTY,
-                "Ask me a history question after my name, or use the `ask` command.",
-            )
+            return _refuse(RefusalReason.EMPTY, words.EMPTY_MENTION)
         if _wants_private(settings, where):
             # A reply to a mention is seen by everyone in the channel.
-            return _refuse(
-                RefusalReason.PRIVATE,
-                "Answers are private here: ask with the `ask` command.",
-            )
+            return _refuse(RefusalReason.PRIVATE, words.PRIVATE_HERE)
         return Ask(mention.text)
 
     async def _run(
@@ -190,19 +180,16 @@ class Core:
         if command is None:  # pragma: no cover - typed messages and mentions are resolved
             raise TypeError(f"no command for {type(request).__name__}")
         if command.needs_channels and where.channel is None:
-            return _refuse(
-                RefusalReason.NOT_HERE,
-                "This place has no channels: the setting applies to it whole.",
-            )
+            return _refuse(RefusalReason.NOT_HERE, words.NO_CHANNELS_HERE)
         if command.admin_only and not caller.is_admin:
-            return _refuse(RefusalReason.NOT_ADMIN, NOT_ADMIN)
+            return _refuse(RefusalReason.NOT_ADMIN, words.NOT_ADMIN)
         if isinstance(request, Unusable):
             if request.length:
                 return _arguments_too_long(request.length)
             return _refuse(RefusalReason.INVALID, request.usage)
         if command.gated:
             if isinstance(settings, StorageError):
-                return _storage_refusal("read this place's settings", settings)
+                return _storage_refusal(words.READ_SETTINGS, settings)
             closed = _place_closed(settings, where)
             if closed is not None:
                 return closed
@@ -343,11 +330,7 @@ class Core:
         answer = await self.engine.aanswer(question, options)
         if not answer.answered:
             if mostly_non_latin(question):
-                answer = answer.model_copy(
-                    update={
-                        "text": answer.text + " The library is in English: try asking in English."
-                    }
-                )
+                answer = answer.model_copy(update={"text": f"{answer.text} {words.TRY_ENGLISH}"})
             try:
                 await self.store.record_unanswered(
                     where.place, where.channel, caller.user_id, question
@@ -379,17 +362,13 @@ class Core:
         # Ids are short: clip before cleaning, so a pasted page costs nothing.
         wanted = normalize_input(passage_id[: 4 * MAX_PASSAGE_ID]).strip("`'\"<>[]()").lower()
         if not wanted:
-            return _refuse(RefusalReason.EMPTY, "Give a passage id, like `kuzbass:3`.")
+            return _refuse(RefusalReason.EMPTY, words.NO_PASSAGE_ID)
         library = self.engine.library
         passage = library.passage(wanted[:MAX_PASSAGE_ID])
         if passage is None and ":" not in wanted:
             passage = library.passage(f"{wanted}:1")
         if passage is None:
-            return _refuse(
-                RefusalReason.NOT_FOUND,
-                f"There is no passage {quote_typed(wanted)}. Ids look like `kuzbass:3`; "
-                "`search` or `library` shows them.",
-            )
+            return _refuse(RefusalReason.NOT_FOUND, words.no_passage(quote_typed(wanted)))
         document = library.document(passage.doc_id)
         ordinals = {p.ordinal: p.id for p in document.passages}
         return PassageView(
@@ -469,20 +448,18 @@ class Core:
                 feedback.helpful,
             )
         except StorageError as error:
-            return _storage_refusal("save your feedback", error)
-        return Confirmation(message="Thanks for the feedback.")
+            return _storage_refusal(words.SAVE_FEEDBACK, error)
+        return Confirmation(message=words.THANKS)
 
     async def _forget_me(self, caller: Caller) -> Reply:
         """Red's `red_delete_data_for_user`: everything kept about one person, everywhere."""
         try:
             removed = await self.store.forget_user(caller.user_id)
         except StorageError as error:
-            return _storage_refusal("forget what was stored about you", error)
+            return _storage_refusal(words.FORGET_YOU, error)
         if not removed:
-            return Confirmation(message="Nothing was stored about you.")
-        return Confirmation(
-            message=f"Forgotten: {removed} records of your questions, feedback and changes."
-        )
+            return Confirmation(message=words.NOTHING_ABOUT_YOU)
+        return Confirmation(message=words.forgot_you(removed))
 
     # -- admins ---------------------------------------------------------------------------
 
@@ -490,11 +467,11 @@ class Core:
         self, where: Where, settings: ServerSettings | StorageError
     ) -> SettingsReply | Refusal:
         if isinstance(settings, StorageError):
-            return _storage_refusal("read this place's settings", settings)
+            return _storage_refusal(words.READ_SETTINGS, settings)
         try:
             changes = await self.store.recent_changes(where.place, limit=5)
         except StorageError as error:
-            return _storage_refusal("read this place's settings", error)
+            return _storage_refusal(words.READ_SETTINGS, error)
         values = {name: _display(value) for name, value in settings.model_dump(mode="json").items()}
         return SettingsReply(
             place=where.place,
@@ -522,10 +499,10 @@ class Core:
         except SettingValueError as exc:
             return _refuse(RefusalReason.INVALID, str(exc))
         except StorageError as error:
-            return _storage_refusal("save that setting", error)
+            return _storage_refusal(words.SAVE_SETTING, error)
         if old == new:
-            return Confirmation(message=f"`{name}` is already {_display(new)}.")
-        return Confirmation(message=f"`{name}` is now {_display(new)} (was {_display(old)}).")
+            return Confirmation(message=words.setting_unchanged(name, _display(new)))
+        return Confirmation(message=words.setting_changed(name, _display(new), _display(old)))
 
     async def _settings_reset(
         self, caller: Caller, where: Where, name: str | None
@@ -535,17 +512,14 @@ class Core:
                 return _arguments_too_long(len(name))
             name = normalize_input(name).lower().replace("-", "_")
             if name not in SETTABLE:
-                return _refuse(
-                    RefusalReason.INVALID,
-                    f"Unknown setting {quote_typed(name)}. Settings: {', '.join(SETTABLE)}.",
-                )
+                return _refuse(RefusalReason.INVALID, unknown_setting(name))
         try:
             changed = await self.store.reset(where.place, name, caller.user_id)
         except StorageError as error:
-            return _storage_refusal("reset that setting", error)
+            return _storage_refusal(words.RESET_SETTING, error)
         if not changed:
-            return Confirmation(message="Nothing to reset: already the defaults.")
-        return Confirmation(message=f"Reset to the default: {', '.join(changed)}.")
+            return Confirmation(message=words.NOTHING_TO_RESET)
+        return Confirmation(message=words.reset_done(changed))
 
     async def _channels(
         self, caller: Caller, where: Where, action: ChannelAction, channel: str | None
@@ -554,7 +528,7 @@ class Core:
             return _arguments_too_long(len(channel))
         target = normalize_input(channel or "").lstrip("#<").rstrip(">") or None
         if target is None and action != "clear":
-            return _refuse(RefusalReason.INVALID, f"Name the channel to {action}.")
+            return _refuse(RefusalReason.INVALID, words.name_the_channel(action))
         try:
             if action == "clear":
                 await self.store.clear_channels(where.place, target, caller.user_id)
@@ -565,35 +539,33 @@ class Core:
         except SettingValueError as exc:
             return _refuse(RefusalReason.INVALID, str(exc))
         except StorageError as error:
-            return _storage_refusal("save the channel lists", error)
+            return _storage_refusal(words.SAVE_CHANNELS, error)
         shown = quote_typed(target or "", MAX_CHANNEL_NAME)
         if action == "clear":
             return Confirmation(
-                message="The bot may answer in every channel again."
+                message=words.ALL_CHANNELS_AGAIN
                 if target is None
-                else f"Channel {shown} is no longer listed."
+                else words.channel_unlisted(shown)
             )
         if action == "allow":
-            return Confirmation(message=f"The bot may answer in channel {shown}.")
-        return Confirmation(message=f"The bot will not answer in channel {shown}.")
+            return Confirmation(message=words.channel_allowed(shown))
+        return Confirmation(message=words.channel_denied(shown))
 
     async def _unanswered(self, where: Where, show_askers: bool) -> UnansweredReply | Refusal:
         try:
             items = await self.store.unanswered(where.place, limit=20, include_askers=show_askers)
         except StorageError as error:
-            return _storage_refusal("read the unanswered questions", error)
+            return _storage_refusal(words.READ_UNANSWERED, error)
         return UnansweredReply(items=items)
 
     async def _forget_place(self, where: Where) -> Reply:
         try:
             removed = await self.store.forget_place(where.place)
         except StorageError as error:
-            return _storage_refusal("forget this place's records", error)
+            return _storage_refusal(words.FORGET_PLACE, error)
         if not removed:
-            return Confirmation(message="Nothing was stored about the people of this place.")
-        return Confirmation(
-            message=f"Forgotten: {removed} records of this place's questions and feedback."
-        )
+            return Confirmation(message=words.NOTHING_ABOUT_PLACE)
+        return Confirmation(message=words.forgot_place(removed))
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -606,14 +578,11 @@ class Core:
             return _question_too_long(len(raw), limit)
         question = normalize_input(raw)
         if not question:
-            return _refuse(
-                RefusalReason.EMPTY,
-                f"Ask something after `{verb}`, e.g. `{verb} why did the Kronstadt sailors rebel?`",
-            )
+            return _refuse(RefusalReason.EMPTY, words.ask_something(verb))
         if len(question) > limit:
             return _question_too_long(len(question), limit)
         if not has_words(question):
-            return _refuse(RefusalReason.EMPTY, "I could not find any words to look up in that.")
+            return _refuse(RefusalReason.EMPTY, words.NO_WORDS)
         # Admins are trusted with their own place: limits guard against everyone else.
         over = (
             None
@@ -623,20 +592,20 @@ class Core:
         if over is not None:
             kind, wait = over
             if kind == "cooldown":
-                return _refuse(RefusalReason.COOLDOWN, slow_down(wait))
-            return _refuse(RefusalReason.BUSY, busy(wait))
+                return _refuse(RefusalReason.COOLDOWN, words.slow_down(wait))
+            return _refuse(RefusalReason.BUSY, words.busy(wait))
         return question
 
 
 def _place_closed(settings: ServerSettings, where: Where) -> Refusal | None:
     """Why the bot stays quiet here (switched off, channel not allowed), if it does."""
     if not settings.enabled:
-        return _refuse(RefusalReason.DISABLED, "The bot is switched off here.")
+        return _refuse(RefusalReason.DISABLED, words.SWITCHED_OFF)
     if where.channel is not None and (
         where.channel in settings.denied_channels
         or (settings.allowed_channels and where.channel not in settings.allowed_channels)
     ):
-        return _refuse(RefusalReason.CHANNEL, "The bot does not answer in this channel.")
+        return _refuse(RefusalReason.CHANNEL, words.CHANNEL_CLOSED)
     return None
 
 
@@ -668,10 +637,7 @@ def _sure(reply: Reply | None) -> Reply:
 
 
 def _question_too_long(length: int, limit: int) -> Refusal:
-    return _refuse(
-        RefusalReason.TOO_LONG,
-        f"That is {length:,} characters; questions can be at most {limit:,}.",
-    )
+    return _refuse(RefusalReason.TOO_LONG, words.question_too_long(length, limit))
 
 
 def _display(value: object) -> str:

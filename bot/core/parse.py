@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from bot.core import present as words
 from bot.core.requests import (
     COMMAND_WORDS,
     NAMESPACE,
@@ -44,11 +45,7 @@ _COMMAND_WORD = re.compile(r"\s*(\S{1,16})(?:\s+|$)")
 _ADMIN_WORDS = frozenset({"settings", "channels", "unanswered"})
 _CHANNEL_ACTIONS: dict[str, ChannelAction] = {"allow": "allow", "deny": "deny", "clear": "clear"}
 
-SETTINGS_USAGE = (
-    "Usage: settings show | settings set <name> <value> | settings reset [<name>]. "
-    f"Settings: {', '.join(SETTABLE)}."
-)
-CHANNELS_USAGE = "Usage: channels allow|deny|clear [<channel>]"
+SETTINGS_USAGE = f"{words.SETTINGS_USAGE} Settings: {', '.join(SETTABLE)}."
 
 
 def parse(line: str) -> Request:
@@ -117,7 +114,7 @@ def _command(command: str, rest: str) -> Request | None:
         action, _, channel = arguments.partition(" ")
         verb = _CHANNEL_ACTIONS.get(action.lower())
         if verb is None:
-            return Unusable(command, usage=CHANNELS_USAGE)
+            return Unusable(command, usage=words.CHANNELS_USAGE)
         return Channels(verb, channel.strip() or None)
     return Unanswered(show_askers=arguments.lower() == "askers")
 

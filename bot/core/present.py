@@ -388,10 +388,126 @@ def _capped(items: Sequence[Item]) -> tuple[Item, ...]:
     return (*items[:MAX_LISTED], more)
 
 
+# -------------------------------------------------------------------------- the core's notices
+# Refusals and confirmations, worded here and carried as `Refusal.message` or
+# `Confirmation.message`; `x` in them is code. Text a person typed arrives already quoted
+# (`quote_typed`), so it cannot open a code span.
+
+NOT_ADMIN = "Only admins of this server or room can do that."
+SWITCHED_OFF = "The bot is switched off here."
+CHANNEL_CLOSED = "The bot does not answer in this channel."
+NO_CHANNELS_HERE = "This place has no channels: the setting applies to it whole."
+EMPTY_MENTION = "Ask me a history question after my name, or use the `ask` command."
+PRIVATE_HERE = "Answers are private here: ask with the `ask` command."
+NO_WORDS = "I could not find any words to look up in that."
+TRY_ENGLISH = "The library is in English: try asking in English."
+NO_PASSAGE_ID = "Give a passage id, like `kuzbass:3`."
+THANKS = "Thanks for the feedback."
+NOTHING_ABOUT_YOU = "Nothing was stored about you."
+NOTHING_ABOUT_PLACE = "Nothing was stored about the people of this place."
+NOTHING_TO_RESET = "Nothing to reset: already the defaults."
+ALL_CHANNELS_AGAIN = "The bot may answer in every channel again."
+NO_CHANNEL = "A channel is needed."
+SETTINGS_USAGE = "Usage: settings show | settings set <name> <value> | settings reset [<name>]."
+CHANNELS_USAGE = "Usage: channels allow|deny|clear [<channel>]"
+
+# What the database could not do, for `could_not`.
+READ_SETTINGS = "read this place's settings"
+SAVE_SETTING = "save that setting"
+RESET_SETTING = "reset that setting"
+SAVE_CHANNELS = "save the channel lists"
+READ_UNANSWERED = "read the unanswered questions"
+SAVE_FEEDBACK = "save your feedback"
+FORGET_YOU = "forget what was stored about you"
+FORGET_PLACE = "forget this place's records"
+
+
+def could_not(doing: str, reason: str) -> str:
+    return f"Could not {doing}: {reason}."
+
+
+def arguments_too_long(length: int, limit: int) -> str:
+    return f"That is {length:,} characters; an admin command takes at most {limit}."
+
+
+def question_too_long(length: int, limit: int) -> str:
+    return f"That is {length:,} characters; questions can be at most {limit:,}."
+
+
+def ask_something(verb: str) -> str:
+    return f"Ask something after `{verb}`, e.g. `{verb} why did the Kronstadt sailors rebel?`"
+
+
+def no_passage(quoted: str) -> str:
+    return (
+        f"There is no passage {quoted}. Ids look like `kuzbass:3`; "
+        "`search` or `library` shows them."
+    )
+
+
+def forgot_you(removed: int) -> str:
+    return f"Forgotten: {removed} records of your questions, feedback and changes."
+
+
+def forgot_place(removed: int) -> str:
+    return f"Forgotten: {removed} records of this place's questions and feedback."
+
+
+def setting_unchanged(name: str, value: str) -> str:
+    return f"`{name}` is already {value}."
+
+
+def setting_changed(name: str, new: str, old: str) -> str:
+    return f"`{name}` is now {new} (was {old})."
+
+
+def reset_done(names: Sequence[str]) -> str:
+    return f"Reset to the default: {', '.join(names)}."
+
+
+def unknown_setting(quoted: str, settable: Sequence[str]) -> str:
+    return f"Unknown setting {quoted}. Settings: {', '.join(settable)}."
+
+
+def not_allowed(name: str, allowed: str, quoted: str) -> str:
+    return f"`{name}` must be {allowed}; got {quoted}."
+
+
+def not_a_channel(quoted: str, longest: int) -> str:
+    return (
+        f"{quoted} is not a channel: give a channel id or name of at most "
+        f"{longest} letters, digits and - _ . : !"
+    )
+
+
+def too_many_channels(name: str, most: int) -> str:
+    return f"`{name}` can hold at most {most} channels; clear some first."
+
+
+def name_the_channel(action: str) -> str:
+    return f"Name the channel to {action}."
+
+
+def channel_allowed(quoted: str) -> str:
+    return f"The bot may answer in channel {quoted}."
+
+
+def channel_denied(quoted: str) -> str:
+    return f"The bot will not answer in channel {quoted}."
+
+
+def channel_unlisted(quoted: str) -> str:
+    return f"Channel {quoted} is no longer listed."
+
+
 # -------------------------------------------------------------------------- what adapters say
 # Replies that never reach the core: a failure while answering, and the platform's own
 # events (Discord's stale commands, permission checks, expired buttons).
 
+TERMINAL_BANNER = (
+    "Samizdat — ask a history question about workers' self-management in revolutionary "
+    "Russia.\nType `help` for commands, `quit` to leave."
+)
 APOLOGY = "Sorry, something went wrong answering that. The error has been logged."
 EXPIRED_BUTTON = "This button has expired: ask again with /ask."
 NOT_YOUR_PASSAGES = (
