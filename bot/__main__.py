@@ -175,7 +175,7 @@ async def _run_platforms(app: App, platform: str) -> int:
     if "matrix" in wanted:
         from bot.matrix_bot.run import run_matrix
 
-        runs.append(run_matrix(config.matrix, config.data_dir, app.core, app.store, stop=stop))
+        runs.append(run_matrix(config.matrix, config.data_dir, app.core, app.state, stop=stop))
     tasks = [asyncio.create_task(run) for run in runs]
     try:
         # The first adapter to end (or fail) stops the others, so a half-running bot never

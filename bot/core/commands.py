@@ -17,6 +17,8 @@ from bot.answers.engine import AnswerEngine, compose_options
 from bot.answers.model import RetrievedPassage
 from bot.config import LimitsConfig
 from bot.core import present as words
+from bot.core.activity import ActivityLog
+from bot.core.database import StorageError
 from bot.core.limits import RateLimiter
 from bot.core.parse import MAX_ADMIN_ARGUMENTS, parse, read_typed
 from bot.core.places import Caller, Where
@@ -70,7 +72,7 @@ from bot.core.settings import (
     parse_setting,
     unknown_setting,
 )
-from bot.core.store import SettingsStore, StorageError
+from bot.core.store import SettingsStore
 from bot.core.text import has_words, mostly_non_latin, normalize_input, quote_typed
 
 log = logging.getLogger(__name__)
@@ -108,12 +110,14 @@ class Core:
         self,
         engine: AnswerEngine,
         store: SettingsStore,
+        activity: ActivityLog,
         limits: LimitsConfig,
         rate_limiter: RateLimiter | None = None,
         search_results: int = 5,
     ) -> None:
         self.engine = engine
         self.store = store
+        self.activity = activity
         self._limits = limits
         self._rate = rate_limiter or RateLimiter(limits.place_questions_per_minute)
         self._search_results = search_results
@@ -332,7 +336,7 @@ class Core:
             if mostly_non_latin(question):
                 answer = answer.model_copy(update={"text": f"{answer.text} {words.TRY_ENGLISH}"})
             try:
-                await self.store.record_unanswered(
+                await self.activity.record_unanswered(
                     where.place, where.channel, caller.user_id, question
                 )
             except StorageError as error:
@@ -440,7 +444,7 @@ class Core:
 
     async def _feedback(self, caller: Caller, where: Where, feedback: Feedback) -> Reply:
         try:
-            await self.store.record_feedback(
+            await self.activity.record_feedback(
                 where.place,
                 caller.user_id,
                 feedback.question[: self._limits.max_question_chars],
@@ -454,7 +458,7 @@ class Core:
     async def _forget_me(self, caller: Caller) -> Reply:
         """Red's `red_delete_data_for_user`: everything kept about one person, everywhere."""
         try:
-            removed = await self.store.forget_user(caller.user_id)
+            removed = await self.activity.forget_user(caller.user_id)
         except StorageError as error:
             return _storage_refusal(words.FORGET_YOU, error)
         if not removed:
@@ -553,14 +557,16 @@ class Core:
 
     async def _unanswered(self, where: Where, show_askers: bool) -> UnansweredReply | Refusal:
         try:
-            items = await self.store.unanswered(where.place, limit=20, include_askers=show_askers)
+            items = await self.activity.unanswered(
+                where.place, limit=20, include_askers=show_askers
+            )
         except StorageError as error:
             return _storage_refusal(words.READ_UNANSWERED, error)
         return UnansweredReply(items=items)
 
     async def _forget_place(self, where: Where) -> Reply:
         try:
-            removed = await self.store.forget_place(where.place)
+            removed = await self.activity.forget_place(where.place)
         except StorageError as error:
             return _storage_refusal(words.FORGET_PLACE, error)
         if not removed:

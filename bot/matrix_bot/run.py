@@ -17,8 +17,8 @@ from typing import Any
 
 from bot.config import MatrixConfig
 from bot.core.commands import Core
-from bot.matrix_bot.client import PLATFORM, MatrixConnection, SyncStateStore
 from bot.matrix_bot.commands import CommandHandler
+from bot.matrix_bot.sync import PLATFORM, AdapterState, MatrixConnection
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ async def run_matrix(
     config: MatrixConfig,
     data_dir: Path,
     core: Core,
-    state: SyncStateStore,
+    state: AdapterState,
     *,
     stop: asyncio.Event | None = None,
 ) -> None:

@@ -262,7 +262,7 @@ async def _matrix(
     try:
         async with open_app(config, engine=engine) as app:
             task = asyncio.create_task(
-                run_matrix(config.matrix, config.data_dir, app.core, app.store, stop=stop)
+                run_matrix(config.matrix, config.data_dir, app.core, app.state, stop=stop)
             )
             try:
                 room = await owner.create_room(invite=(bot_id, member.user_id))

@@ -144,6 +144,7 @@ async def test_cooldown_and_place_budget_say_when_to_retry(
         core = Core(
             bundled_engine,
             app.store,
+            app.activity,
             LimitsConfig(place_questions_per_minute=2),
             rate_limiter=RateLimiter(2, clock=lambda: now[0]),
         )
@@ -324,7 +325,7 @@ async def test_commands_a_place_has_no_use_for_are_left_out_and_refused(
 
 
 async def test_forget_me_deletes_what_was_kept_about_the_asker_only(console_app: App) -> None:
-    core, store = console_app.core, console_app.store
+    core, activity = console_app.core, console_app.activity
     other = Caller("member-2")
     for caller in (MEMBER, other):
         declined = await core.ask("what caused the wall street crash of 1929", caller, GUILD)
@@ -334,7 +335,7 @@ async def test_forget_me_deletes_what_was_kept_about_the_asker_only(console_app:
 
     forgotten = await core.dispatch_text("forget me", MEMBER, GUILD)
     assert isinstance(forgotten, Confirmation) and "2 records" in forgotten.message
-    askers = await store.unanswered(GUILD.place, include_askers=True)
+    askers = await activity.unanswered(GUILD.place, include_askers=True)
     assert [q.user_id for q in askers] == ["member-2"]
     again = await core.dispatch_text("forget me", MEMBER, GUILD)
     assert isinstance(again, Confirmation) and "Nothing" in again.message
@@ -348,6 +349,6 @@ async def test_forget_place_is_for_admins_and_keeps_the_settings(console_app: Ap
     assert isinstance(refused, Refusal) and refused.reason is RefusalReason.NOT_ADMIN
     done = await core.dispatch_text("samizdat forget place", ADMIN, GUILD)
     assert isinstance(done, Confirmation) and "2 records" in done.message
-    assert await store.unanswered(GUILD.place) == []
+    assert await console_app.activity.unanswered(GUILD.place) == []
     assert [c.user_id for c in await store.recent_changes(GUILD.place)] == ["(forgotten)"]
     assert (await store.get(GUILD.place)).sources_shown == 2

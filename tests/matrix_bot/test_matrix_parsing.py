@@ -29,7 +29,6 @@ from bot.core.requests import (
     SettingsSet,
     Typed,
 )
-from bot.matrix_bot.client import answerable_backlog, inviter_allowed, send_failure_is_transient
 from bot.matrix_bot.commands import (
     BotIdentity,
     RoomAuthority,
@@ -40,7 +39,10 @@ from bot.matrix_bot.commands import (
     strip_mention,
     strip_reply_fallback,
 )
+from bot.matrix_bot.outbox import send_failure_is_transient
 from bot.matrix_bot.render import render
+from bot.matrix_bot.rooms import inviter_allowed
+from bot.matrix_bot.sync import answerable_backlog
 
 BOT = BotIdentity("@samizdat:example.org", "Samizdat")
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"

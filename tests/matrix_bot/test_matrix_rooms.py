@@ -257,7 +257,7 @@ async def test_a_wrong_password_stops_the_adapter_with_a_message_and_no_secret(
     async with open_app(config, engine=engine) as app:
         with pytest.raises(StartupError) as raised:
             await run_matrix(
-                config.matrix, config.data_dir, app.core, app.store, stop=asyncio.Event()
+                config.matrix, config.data_dir, app.core, app.state, stop=asyncio.Event()
             )
     assert bot_id in str(raised.value)
     assert secret not in str(raised.value)
