@@ -18,10 +18,12 @@ from bot.answers.model import RetrievedPassage
 from bot.config import LimitsConfig
 from bot.core import present as words
 from bot.core.activity import ActivityLog
+from bot.core.admin import PlaceAdmin
 from bot.core.database import StorageError
 from bot.core.limits import RateLimiter
-from bot.core.parse import MAX_ADMIN_ARGUMENTS, parse, read_typed
+from bot.core.parse import parse, read_typed
 from bot.core.places import Caller, Where
+from bot.core.refusals import arguments_too_long, refuse, storage_refusal
 from bot.core.replies import (
     AboutReply,
     AnswerReply,
@@ -35,8 +37,6 @@ from bot.core.replies import (
     RefusalReason,
     Reply,
     SearchReply,
-    SettingsReply,
-    UnansweredReply,
 )
 from bot.core.requests import (
     COMMANDS,
@@ -63,14 +63,9 @@ from bot.core.requests import (
     command_of,
 )
 from bot.core.settings import (
-    MAX_CHANNEL_NAME,
-    SETTABLE,
     AnswerLength,
     ServerSettings,
-    SettingValueError,
     Visibility,
-    parse_setting,
-    unknown_setting,
 )
 from bot.core.store import SettingsStore
 from bot.core.text import has_words, mostly_non_latin, normalize_input, quote_typed
@@ -82,25 +77,9 @@ MAX_PASSAGE_ID = 100
 # measured again once clean; a raw line this many times the limit is too long whatever it
 # holds, and is refused before any per-character work.
 RAW_QUESTION_FACTOR = 4
-# A setting's value or a change shown back to an admin is clipped to this, so one reply fits
-# every platform's message limit whatever was stored.
-MAX_SHOWN_VALUE = 300
 
 Acknowledge = Callable[[bool], Awaitable[None]]
 """Called once before slow work with whether the reply will be private (Discord defers)."""
-
-
-def _refuse(reason: RefusalReason, message: str) -> Refusal:
-    return Refusal(reason=reason, message=message)
-
-
-def _storage_refusal(doing: str, error: StorageError) -> Refusal:
-    """Tell the person what the database could not do and why; the bot carries on."""
-    return _refuse(RefusalReason.STORAGE, words.could_not(doing, error.reason))
-
-
-def _arguments_too_long(length: int) -> Refusal:
-    return _refuse(RefusalReason.TOO_LONG, words.arguments_too_long(length, MAX_ADMIN_ARGUMENTS))
 
 
 class Core:
@@ -118,6 +97,7 @@ class Core:
         self.engine = engine
         self.store = store
         self.activity = activity
+        self._admin = PlaceAdmin(store, activity)
         self._limits = limits
         self._rate = rate_limiter or RateLimiter(limits.place_questions_per_minute)
         self._search_results = search_results
@@ -161,14 +141,14 @@ class Core:
     ) -> Ask | Refusal | None:
         """What a mention asks: a question, a hint, or nothing where the place chose quiet."""
         if isinstance(settings, StorageError):
-            return _storage_refusal(words.READ_SETTINGS, settings)
+            return storage_refusal(words.READ_SETTINGS, settings)
         if not settings.respond_to_mentions or _place_closed(settings, where) is not None:
             return None
         if not mention.text.strip():
-            return _refuse(RefusalReason.EMPTY, words.EMPTY_MENTION)
+            return refuse(RefusalReason.EMPTY, words.EMPTY_MENTION)
         if _wants_private(settings, where):
             # A reply to a mention is seen by everyone in the channel.
-            return _refuse(RefusalReason.PRIVATE, words.PRIVATE_HERE)
+            return refuse(RefusalReason.PRIVATE, words.PRIVATE_HERE)
         return Ask(mention.text)
 
     async def _run(
@@ -184,16 +164,16 @@ class Core:
         if command is None:  # pragma: no cover - typed messages and mentions are resolved
             raise TypeError(f"no command for {type(request).__name__}")
         if command.needs_channels and where.channel is None:
-            return _refuse(RefusalReason.NOT_HERE, words.NO_CHANNELS_HERE)
+            return refuse(RefusalReason.NOT_HERE, words.NO_CHANNELS_HERE)
         if command.admin_only and not caller.is_admin:
-            return _refuse(RefusalReason.NOT_ADMIN, words.NOT_ADMIN)
+            return refuse(RefusalReason.NOT_ADMIN, words.NOT_ADMIN)
         if isinstance(request, Unusable):
             if request.length:
-                return _arguments_too_long(request.length)
-            return _refuse(RefusalReason.INVALID, request.usage)
+                return arguments_too_long(request.length)
+            return refuse(RefusalReason.INVALID, request.usage)
         if command.gated:
             if isinstance(settings, StorageError):
-                return _storage_refusal(words.READ_SETTINGS, settings)
+                return storage_refusal(words.READ_SETTINGS, settings)
             closed = _place_closed(settings, where)
             if closed is not None:
                 return closed
@@ -239,21 +219,21 @@ class Core:
             case About():
                 return self.about()
             case SettingsShow():
-                return await self._settings_show(where, settings)
+                return await self._admin.show(where, settings)
             case SettingsSet():
-                return await self._settings_set(caller, where, request.name, request.value)
+                return await self._admin.set(caller, where, request.name, request.value)
             case SettingsReset():
-                return await self._settings_reset(caller, where, request.name)
+                return await self._admin.reset(caller, where, request.name)
             case Channels():
-                return await self._channels(caller, where, request.action, request.channel)
+                return await self._admin.channels(caller, where, request.action, request.channel)
             case Unanswered():
-                return await self._unanswered(where, request.show_askers)
+                return await self._admin.unanswered(where, request.show_askers)
             case Feedback():
                 return await self._feedback(caller, where, request)
             case ForgetMe():
                 return await self._forget_me(caller)
             case ForgetPlace():
-                return await self._forget_place(where)
+                return await self._admin.forget_place(where)
         raise TypeError(f"no handler for {type(request).__name__}")  # pragma: no cover
 
     @staticmethod
@@ -366,13 +346,13 @@ class Core:
         # Ids are short: clip before cleaning, so a pasted page costs nothing.
         wanted = normalize_input(passage_id[: 4 * MAX_PASSAGE_ID]).strip("`'\"<>[]()").lower()
         if not wanted:
-            return _refuse(RefusalReason.EMPTY, words.NO_PASSAGE_ID)
+            return refuse(RefusalReason.EMPTY, words.NO_PASSAGE_ID)
         library = self.engine.library
         passage = library.passage(wanted[:MAX_PASSAGE_ID])
         if passage is None and ":" not in wanted:
             passage = library.passage(f"{wanted}:1")
         if passage is None:
-            return _refuse(RefusalReason.NOT_FOUND, words.no_passage(quote_typed(wanted)))
+            return refuse(RefusalReason.NOT_FOUND, words.no_passage(quote_typed(wanted)))
         document = library.document(passage.doc_id)
         ordinals = {p.ordinal: p.id for p in document.passages}
         return PassageView(
@@ -452,7 +432,7 @@ class Core:
                 feedback.helpful,
             )
         except StorageError as error:
-            return _storage_refusal(words.SAVE_FEEDBACK, error)
+            return storage_refusal(words.SAVE_FEEDBACK, error)
         return Confirmation(message=words.THANKS)
 
     async def _forget_me(self, caller: Caller) -> Reply:
@@ -460,118 +440,12 @@ class Core:
         try:
             removed = await self.activity.forget_user(caller.user_id)
         except StorageError as error:
-            return _storage_refusal(words.FORGET_YOU, error)
+            return storage_refusal(words.FORGET_YOU, error)
         if not removed:
             return Confirmation(message=words.NOTHING_ABOUT_YOU)
         return Confirmation(message=words.forgot_you(removed))
 
     # -- admins ---------------------------------------------------------------------------
-
-    async def _settings_show(
-        self, where: Where, settings: ServerSettings | StorageError
-    ) -> SettingsReply | Refusal:
-        if isinstance(settings, StorageError):
-            return _storage_refusal(words.READ_SETTINGS, settings)
-        try:
-            changes = await self.store.recent_changes(where.place, limit=5)
-        except StorageError as error:
-            return _storage_refusal(words.READ_SETTINGS, error)
-        values = {name: _display(value) for name, value in settings.model_dump(mode="json").items()}
-        return SettingsReply(
-            place=where.place,
-            values=values,
-            recent_changes=[
-                change.model_copy(
-                    update={
-                        "old_value": _clip_shown(change.old_value),
-                        "new_value": _clip_shown(change.new_value),
-                    }
-                )
-                for change in changes
-            ],
-        )
-
-    async def _settings_set(
-        self, caller: Caller, where: Where, name: str, value: str
-    ) -> Confirmation | Refusal:
-        if len(name) + len(value) > MAX_ADMIN_ARGUMENTS:
-            return _arguments_too_long(len(name) + len(value))
-        name = normalize_input(name).lower().replace("-", "_")
-        try:
-            parsed = parse_setting(name, normalize_input(value))
-            old, new = await self.store.set(where.place, name, parsed, caller.user_id)
-        except SettingValueError as exc:
-            return _refuse(RefusalReason.INVALID, str(exc))
-        except StorageError as error:
-            return _storage_refusal(words.SAVE_SETTING, error)
-        if old == new:
-            return Confirmation(message=words.setting_unchanged(name, _display(new)))
-        return Confirmation(message=words.setting_changed(name, _display(new), _display(old)))
-
-    async def _settings_reset(
-        self, caller: Caller, where: Where, name: str | None
-    ) -> Confirmation | Refusal:
-        if name is not None:
-            if len(name) > MAX_ADMIN_ARGUMENTS:
-                return _arguments_too_long(len(name))
-            name = normalize_input(name).lower().replace("-", "_")
-            if name not in SETTABLE:
-                return _refuse(RefusalReason.INVALID, unknown_setting(name))
-        try:
-            changed = await self.store.reset(where.place, name, caller.user_id)
-        except StorageError as error:
-            return _storage_refusal(words.RESET_SETTING, error)
-        if not changed:
-            return Confirmation(message=words.NOTHING_TO_RESET)
-        return Confirmation(message=words.reset_done(changed))
-
-    async def _channels(
-        self, caller: Caller, where: Where, action: ChannelAction, channel: str | None
-    ) -> Confirmation | Refusal:
-        if channel is not None and len(channel) > MAX_ADMIN_ARGUMENTS:
-            return _arguments_too_long(len(channel))
-        target = normalize_input(channel or "").lstrip("#<").rstrip(">") or None
-        if target is None and action != "clear":
-            return _refuse(RefusalReason.INVALID, words.name_the_channel(action))
-        try:
-            if action == "clear":
-                await self.store.clear_channels(where.place, target, caller.user_id)
-            elif action == "allow":
-                await self.store.allow_channel(where.place, target or "", caller.user_id)
-            else:
-                await self.store.deny_channel(where.place, target or "", caller.user_id)
-        except SettingValueError as exc:
-            return _refuse(RefusalReason.INVALID, str(exc))
-        except StorageError as error:
-            return _storage_refusal(words.SAVE_CHANNELS, error)
-        shown = quote_typed(target or "", MAX_CHANNEL_NAME)
-        if action == "clear":
-            return Confirmation(
-                message=words.ALL_CHANNELS_AGAIN
-                if target is None
-                else words.channel_unlisted(shown)
-            )
-        if action == "allow":
-            return Confirmation(message=words.channel_allowed(shown))
-        return Confirmation(message=words.channel_denied(shown))
-
-    async def _unanswered(self, where: Where, show_askers: bool) -> UnansweredReply | Refusal:
-        try:
-            items = await self.activity.unanswered(
-                where.place, limit=20, include_askers=show_askers
-            )
-        except StorageError as error:
-            return _storage_refusal(words.READ_UNANSWERED, error)
-        return UnansweredReply(items=items)
-
-    async def _forget_place(self, where: Where) -> Reply:
-        try:
-            removed = await self.activity.forget_place(where.place)
-        except StorageError as error:
-            return _storage_refusal(words.FORGET_PLACE, error)
-        if not removed:
-            return Confirmation(message=words.NOTHING_ABOUT_PLACE)
-        return Confirmation(message=words.forgot_place(removed))
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -584,11 +458,11 @@ class Core:
             return _question_too_long(len(raw), limit)
         question = normalize_input(raw)
         if not question:
-            return _refuse(RefusalReason.EMPTY, words.ask_something(verb))
+            return refuse(RefusalReason.EMPTY, words.ask_something(verb))
         if len(question) > limit:
             return _question_too_long(len(question), limit)
         if not has_words(question):
-            return _refuse(RefusalReason.EMPTY, words.NO_WORDS)
+            return refuse(RefusalReason.EMPTY, words.NO_WORDS)
         # Admins are trusted with their own place: limits guard against everyone else.
         over = (
             None
@@ -598,20 +472,20 @@ class Core:
         if over is not None:
             kind, wait = over
             if kind == "cooldown":
-                return _refuse(RefusalReason.COOLDOWN, words.slow_down(wait))
-            return _refuse(RefusalReason.BUSY, words.busy(wait))
+                return refuse(RefusalReason.COOLDOWN, words.slow_down(wait))
+            return refuse(RefusalReason.BUSY, words.busy(wait))
         return question
 
 
 def _place_closed(settings: ServerSettings, where: Where) -> Refusal | None:
     """Why the bot stays quiet here (switched off, channel not allowed), if it does."""
     if not settings.enabled:
-        return _refuse(RefusalReason.DISABLED, words.SWITCHED_OFF)
+        return refuse(RefusalReason.DISABLED, words.SWITCHED_OFF)
     if where.channel is not None and (
         where.channel in settings.denied_channels
         or (settings.allowed_channels and where.channel not in settings.allowed_channels)
     ):
-        return _refuse(RefusalReason.CHANNEL, words.CHANNEL_CLOSED)
+        return refuse(RefusalReason.CHANNEL, words.CHANNEL_CLOSED)
     return None
 
 
@@ -643,23 +517,4 @@ def _sure(reply: Reply | None) -> Reply:
 
 
 def _question_too_long(length: int, limit: int) -> Refusal:
-    return _refuse(RefusalReason.TOO_LONG, words.question_too_long(length, limit))
-
-
-def _display(value: object) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, list | tuple):
-        listed = ", ".join(str(v) for v in value) or "(none)"
-        if len(listed) > MAX_SHOWN_VALUE:
-            return f"{_clip(listed, MAX_SHOWN_VALUE)} ({len(value)} in all)"
-        return listed
-    return _clip(str(value), MAX_SHOWN_VALUE)
-
-
-def _clip_shown(value: str | None) -> str | None:
-    return None if value is None else _clip(value, MAX_SHOWN_VALUE)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return refuse(RefusalReason.TOO_LONG, words.question_too_long(length, limit))

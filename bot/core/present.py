@@ -504,6 +504,8 @@ def channel_unlisted(quoted: str) -> str:
 # Replies that never reach the core: a failure while answering, and the platform's own
 # events (Discord's stale commands, permission checks, expired buttons).
 
+# The heading of a reply's later messages, where one message cannot hold it all.
+CONTINUED = "(continued)"
 TERMINAL_BANNER = (
     "Samizdat — ask a history question about workers' self-management in revolutionary "
     "Russia.\nType `help` for commands, `quit` to leave."

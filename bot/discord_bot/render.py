@@ -43,7 +43,7 @@ from bot.core.document import (
     Text,
     Tone,
 )
-from bot.core.present import passage_page, present
+from bot.core.present import CONTINUED, passage_page, present
 from bot.core.replies import AnswerReply, Reply
 
 CONTENT_LIMIT = 2000
@@ -164,7 +164,7 @@ def _embed(title: str, description: str = "", colour: discord.Colour = COLOUR) -
 def _add_fields(embed: discord.Embed, name: str, lines: Sequence[str], budget: int) -> None:
     """Add `lines` as one or more fields, stopping before the embed would pass `budget`."""
     for index, block in enumerate(pack_lines(lines, FIELD_VALUE_LIMIT)):
-        label = clip(name if index == 0 else f"{name} (continued)", FIELD_NAME_LIMIT)
+        label = clip(name if index == 0 else f"{name} {CONTINUED}", FIELD_NAME_LIMIT)
         if (
             len(embed.fields) >= FIELDS_LIMIT
             or embed_size(embed) + len(label) + len(block) > budget
@@ -246,7 +246,7 @@ def _paged(
             pieces += pack_lines(_lines(block), _DESCRIPTION_BUDGET)
     pieces = pieces or ["…"]
     first_title = clip(title, TITLE_LIMIT)
-    later_title = clip(title, TITLE_LIMIT - len(" (continued)")) + " (continued)"
+    later_title = clip(title, TITLE_LIMIT - len(CONTINUED) - 1) + f" {CONTINUED}"
     messages = []
     for index, piece in enumerate(pieces):
         embed = _embed(first_title if index == 0 else later_title, piece, colour)

@@ -8,7 +8,8 @@ from typing import TypeVar
 from bot.answers.engine import AnswerEngine
 from bot.app import App, open_app
 from bot.config import Config, LimitsConfig
-from bot.core.commands import MAX_SHOWN_VALUE, Core
+from bot.core.admin import MAX_SHOWN_VALUE
+from bot.core.commands import Core
 from bot.core.limits import RateLimiter
 from bot.core.places import Caller, Where
 from bot.core.replies import (
