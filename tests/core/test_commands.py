@@ -24,7 +24,7 @@ from bot.core.replies import (
     SettingsReply,
     UnansweredReply,
 )
-from bot.core.requests import Feedback
+from bot.core.requests import Feedback, Typed
 from bot.core.settings import ServerSettings
 
 ADMIN = Caller("admin-1", is_admin=True)
@@ -262,6 +262,11 @@ async def test_long_lines_are_refused_before_they_are_read_whole(console_app: Ap
         assert isinstance(reply, Refusal) and reply.reason is reason, (line[:30], reply)
         assert len(reply.message) < 200
         assert calls < 5_000, (line[:30], calls)
+    # The same through a chat message whose prefix only the core reads (Matrix's way).
+    typed = Typed(f"!samizdat settings set cooldown_seconds {long}")
+    refused, calls = await calls_during(core.handle(typed, MEMBER, GUILD))
+    assert isinstance(refused, Refusal) and refused.reason is RefusalReason.NOT_ADMIN
+    assert calls < 5_000, calls
     assert await console_app.store.get(GUILD.place) == ServerSettings()
 
 
