@@ -119,15 +119,15 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         return 0
     async with open_app(config) as app:
         if command == "chat":
-            await console.chat(app)
+            await console.chat(app.core)
             return 0
         if command == "ask":
             if args.question == "-" or args.json:
                 _json_streams()
             if args.question == "-":
-                await console.ask_lines(app, sys.stdin, sys.stdout)
+                await console.ask_lines(app.core, sys.stdin, sys.stdout)
                 return 0
-            answered = await console.ask_once(app, args.question, args.json)
+            answered = await console.ask_once(app.core, args.question, args.json)
             return 0 if answered or args.json else 1
         if command == "run":
             return await _run_platforms(app, args.platform)
@@ -175,7 +175,7 @@ async def _run_platforms(app: App, platform: str) -> int:
     if "matrix" in wanted:
         from bot.matrix_bot.run import run_matrix
 
-        runs.append(run_matrix(config, app, stop=stop))
+        runs.append(run_matrix(config.matrix, config.data_dir, app.core, app.state, stop=stop))
     tasks = [asyncio.create_task(run) for run in runs]
     try:
         # The first adapter to end (or fail) stops the others, so a half-running bot never

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.answers.learning import ModelFileError
-from bot.core.store import DatabaseError
+from bot.core.database import DatabaseError
 from bot.library.catalogue import CatalogueError
 from bot.retrieval.retriever import EmptyLibraryError
 from bot.semantic.encoder import SemanticUnavailableError

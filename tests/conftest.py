@@ -1,15 +1,20 @@
-"""Fixtures shared by the whole suite: the bundled library's engine, a config in tmp_path."""
+"""Fixtures shared by the whole suite: the bundled library's engine, a config in tmp_path,
+and one Synapse for every test folder that talks to Matrix."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bot.answers.engine import AnswerEngine, build_engine
 from bot.app import App, open_app
 from bot.config import Config
+
+if TYPE_CHECKING:
+    from matrix_harness import Synapse
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +32,16 @@ def tmp_config(tmp_path: Path) -> Config:
 async def console_app(tmp_config: Config, bundled_engine: AnswerEngine) -> AsyncIterator[App]:
     async with open_app(tmp_config, engine=bundled_engine) as app:
         yield app
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    """One Synapse on 127.0.0.1 for the session; each test brings its own users and rooms."""
+    from matrix_harness import Synapse  # on the path of the folders that use it
+
+    server = Synapse(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,7 +1,8 @@
 """The interactive terminal chat and the one-shot / JSON-lines `ask` interface.
 
 The terminal is a place like a Discord server (`console:local`) whose only user is its
-admin, so every command, admin ones included, can be tried without a chat account.
+admin, so every command, admin ones included, can be tried without a chat account. A line
+that starts with `@samizdat` is a mention, so what a mention gets can be tried here too.
 """
 
 from __future__ import annotations
@@ -15,23 +16,33 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.answers.model import Answer
-from bot.app import App
 from bot.console.render import render
+from bot.core.commands import Core
+from bot.core.parse import parse
 from bot.core.places import CONSOLE_PLACE, Caller, Where
-from bot.core.replies import AnswerReply, Refusal
+from bot.core.present import TERMINAL_BANNER as BANNER
+from bot.core.replies import AnswerReply, Refusal, Reply
+from bot.core.requests import Mention, Request
 
-CONSOLE_USER = Caller(user_id="console", display_name="you", is_admin=True)
-HERE = Where(place=CONSOLE_PLACE)
+CONSOLE_USER = Caller(user_id="console", is_admin=True)
+# One person at one terminal: every reply is as private as it gets.
+HERE = Where(place=CONSOLE_PLACE, private_replies=True)
+MENTION = "@samizdat"
 QUIT = {"quit", "exit", ":q", "/quit", "/exit"}
 
-BANNER = (
-    "Samizdat — ask a history question about workers' self-management in revolutionary "
-    "Russia.\nType `help` for commands, `quit` to leave."
-)
+
+def request_of(line: str) -> Request:
+    """A typed line as a request: `@samizdat ...` is a mention, anything else is parsed."""
+    stripped = line.strip()
+    if stripped.lower().startswith(MENTION) and (
+        len(stripped) == len(MENTION) or not stripped[len(MENTION)].isalnum()
+    ):
+        return Mention(stripped[len(MENTION) :].lstrip(" :,"))
+    return parse(line)
 
 
 async def chat(
-    app: App,
+    core: Core,
     read_line: Callable[[str], str] = input,
     write: Callable[[str], object] = print,
 ) -> None:
@@ -47,23 +58,24 @@ async def chat(
             return
         if not line.strip():
             continue
-        reply = await app.core.dispatch_text(line, CONSOLE_USER, HERE)
-        write(render(reply))
+        reply = await core.handle(request_of(line), CONSOLE_USER, HERE)
+        if reply is not None:  # None: the bot stays silent, as it would in a chat
+            write(render(reply))
 
 
-def answer_json(question: str, reply: AnswerReply | Refusal) -> dict[str, object]:
+def answer_json(question: str, reply: Reply) -> dict[str, object]:
     """The stable JSON shape of one answer, read by scripts and evaluations."""
-    if isinstance(reply, Refusal):
-        return {
-            "question": question,
-            "answered": False,
-            "answer": "",
-            "error": reply.message,
-            "citations": [],
-            "passages": [],
-            "closest": [],
-        }
-    return answer_payload(reply.answer)
+    if isinstance(reply, AnswerReply):
+        return answer_payload(reply.answer)
+    return {
+        "question": question,
+        "answered": False,
+        "answer": "",
+        "error": reply.message if isinstance(reply, Refusal) else "not an answer",
+        "citations": [],
+        "passages": [],
+        "closest": [],
+    }
 
 
 def answer_payload(answer: Answer) -> dict[str, object]:
@@ -118,7 +130,7 @@ def json_line(payload: object) -> str:
     return json.dumps(_finite(payload), ensure_ascii=False, allow_nan=False) + "\n"
 
 
-async def ask_lines(app: App, source: TextIO, out: TextIO) -> int:
+async def ask_lines(core: Core, source: TextIO, out: TextIO) -> int:
     """Answer one question a line from `source`, writing one JSON object for every line.
 
     A blank line gets its object too (`answered: false` and the refusal), so the n-th
@@ -130,16 +142,16 @@ async def ask_lines(app: App, source: TextIO, out: TextIO) -> int:
         if not line:
             return count
         question = valid_text(line.rstrip("\r\n"))
-        reply = await app.core.ask(question, CONSOLE_USER, HERE)
+        reply = await core.ask(question, CONSOLE_USER, HERE)
         out.write(json_line(answer_json(question, reply)))
         out.flush()
         count += 1
 
 
-async def ask_once(app: App, question: str, as_json: bool, out: TextIO = sys.stdout) -> bool:
+async def ask_once(core: Core, question: str, as_json: bool, out: TextIO = sys.stdout) -> bool:
     """Answer a single question; True when the library answered it."""
     question = valid_text(question)
-    reply = await app.core.ask(question, CONSOLE_USER, HERE)
+    reply = await core.ask(question, CONSOLE_USER, HERE)
     if as_json:
         out.write(json_line(answer_json(question, reply)))
     else:

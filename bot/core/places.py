@@ -26,13 +26,17 @@ class Caller:
     """
 
     user_id: str
-    display_name: str = ""
     is_admin: bool = False
 
 
 @dataclass(frozen=True)
 class Where:
-    """The place a command comes from and, where the platform has them, its channel."""
+    """The place a command comes from and, where the platform has them, its channel.
+
+    `private_replies` says whether the platform can show a reply to the asker alone
+    (Discord's ephemeral messages, the terminal's single user); Matrix cannot.
+    """
 
     place: str
     channel: str | None = None
+    private_replies: bool = False

@@ -1,4 +1,8 @@
-"""Everything a command can answer, as plain data. Adapters render these; the core never does."""
+"""Everything a request can get back, as plain data. Adapters lay these out; the core never does.
+
+Every reply says whether only the asker should see it and whether it starts a thread, so
+no adapter reads a place's settings to decide.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +14,23 @@ from pydantic import BaseModel, ConfigDict
 from bot.answers.model import Answer, RetrievedPassage
 
 
-class _Reply(BaseModel):
+class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class AnswerReply(_Reply):
-    """An answer to `ask`, with the place's display preferences already applied."""
-
-    answer: Answer
-    sources_shown: int = 3
-    show_quotes: bool = True
+class _Reply(_Model):
+    # Set by `Core.handle`: for the asker alone (where the platform can do that), and in a
+    # new thread (where it has threads).
     private: bool = False
     in_thread: bool = False
+    command_prefix: str = "!"  # how typed commands start here, where they are typed
+
+
+class AnswerReply(_Reply):
+    """An answer to `ask`; `show_quotes` is the place's choice to quote or only cite."""
+
+    answer: Answer
+    show_quotes: bool = True
 
 
 class SearchReply(_Reply):
@@ -42,7 +51,7 @@ class PassageView(_Reply):
     next_id: str | None
 
 
-class DocumentSummary(_Reply):
+class DocumentSummary(_Model):
     doc_id: str
     title: str
     author: str
@@ -54,11 +63,12 @@ class LibraryReply(_Reply):
     documents: list[DocumentSummary]
 
 
-class CommandHelp(_Reply):
+class CommandHelp(_Model):
     name: str
     usage: str
     summary: str
     admin_only: bool
+    menu: bool = False  # chosen from a menu, not typed: `usage` says where to find it
 
 
 class HelpReply(_Reply):
@@ -72,7 +82,7 @@ class AboutReply(_Reply):
     indexed_at: datetime
 
 
-class AuditEntry(_Reply):
+class AuditEntry(_Model):
     at: datetime
     place: str
     user_id: str
@@ -87,7 +97,7 @@ class SettingsReply(_Reply):
     recent_changes: list[AuditEntry]
 
 
-class UnansweredQuestion(_Reply):
+class UnansweredQuestion(_Model):
     question: str
     at: datetime
     place: str
@@ -113,16 +123,16 @@ class RefusalReason(StrEnum):
     EMPTY = "empty"
     INVALID = "invalid"
     NOT_FOUND = "not_found"
-    UNKNOWN_COMMAND = "unknown_command"
+    NOT_HERE = "not_here"  # the command means nothing in this place (channels in a room)
+    PRIVATE = "private"  # answers here are private, and this route can only answer publicly
     STORAGE = "storage"  # the database could not read or save; the message says why
 
 
 class Refusal(_Reply):
-    """A short, polite no. `retry_after` is set for cooldowns and budgets."""
+    """A short, polite no."""
 
     reason: RefusalReason
     message: str
-    retry_after: float | None = None
 
 
 Reply = (

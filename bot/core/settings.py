@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.core import present as words
 from bot.core.text import quote_typed
 
 
@@ -118,19 +119,17 @@ def allowed_values(name: str) -> str:
 
 
 def unknown_setting(name: str) -> str:
-    return f"Unknown setting {quote_typed(name)}. Settings: {', '.join(SETTABLE)}."
+    return words.unknown_setting(quote_typed(name), SETTABLE)
 
 
 def not_allowed(name: str, value: str) -> str:
-    return f"`{name}` must be {allowed_values(name)}; got {quote_typed(value)}."
+    return words.not_allowed(name, allowed_values(name), quote_typed(value))
 
 
 def parse_setting(name: str, raw: str) -> Any:
     """Turn what an admin typed into a value for `name`, or explain what is allowed."""
     if name not in SETTABLE:
-        raise SettingValueError(
-            f"Unknown setting {quote_typed(name)}. Settings: {', '.join(SETTABLE)}."
-        )
+        raise SettingValueError(unknown_setting(name))
     value = raw.strip()
     annotation = ServerSettings.model_fields[name].annotation
     parsed: Any = value
@@ -151,13 +150,10 @@ def parse_setting(name: str, raw: str) -> Any:
 def check_channel_name(channel: str) -> None:
     """Refuse a name no channel has, before it is stored or echoed back."""
     if not channel.strip():
-        raise SettingValueError("A channel is needed.")
+        raise SettingValueError(words.NO_CHANNEL)
     if not _CHANNEL_NAME.fullmatch(channel):
-        raise SettingValueError(
-            f"{quote_typed(channel)} is not a channel: give a channel id or name of at most "
-            f"{MAX_CHANNEL_NAME} letters, digits and - _ . : !"
-        )
+        raise SettingValueError(words.not_a_channel(quote_typed(channel), MAX_CHANNEL_NAME))
 
 
 def too_many_channels(name: str) -> str:
-    return f"`{name}` can hold at most {MAX_CHANNELS_PER_LIST} channels; clear some first."
+    return words.too_many_channels(name, MAX_CHANNELS_PER_LIST)

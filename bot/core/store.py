@@ -1,41 +1,26 @@
-"""Everything Samizdat remembers between restarts, in one SQLite file.
+"""Per-place settings and the audit of every change to them.
 
-Per-place settings are stored as the fields an admin changed, never as a full copy, so a
-default improved in a later release reaches every place that did not choose otherwise. Every
-change is audited in the same transaction as the change itself: the log cannot disagree with
-the settings. The file is opened in WAL mode with `synchronous=FULL`: settings are written
-rarely, and an admin told "saved" should find it saved even after a power cut.
+Settings are stored as the fields an admin changed, never as a full copy, so a default
+improved in a later release reaches every place that did not choose otherwise. Every change
+is audited in the same transaction as the change itself: the log cannot disagree with the
+settings. The file is opened in WAL mode with `synchronous=FULL` (see `bot.core.database`):
+settings are written rarely, and an admin told "saved" should find it saved even after a
+power cut.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
 from pydantic import ValidationError
 
-from bot.core._migrations import (
-    SCHEMA_VERSION,
-    DamagedDatabaseError,
-    DatabaseError,
-    DatabaseTooNewError,
-    ForeignDatabaseError,
-    NotADatabaseError,
-    ensure_ours,
-    migrate,
-    rollback,
-    schema_version,
-)
-from bot.core.replies import AuditEntry, UnansweredQuestion
+from bot.core.database import Database, stamp
+from bot.core.replies import AuditEntry
 from bot.core.settings import (
     MAX_CHANNELS_PER_LIST,
     SETTABLE,
@@ -47,25 +32,7 @@ from bot.core.settings import (
     unknown_setting,
 )
 
-__all__ = [
-    "FORGOTTEN_USER",
-    "SCHEMA_VERSION",
-    "DamagedDatabaseError",
-    "DatabaseError",
-    "DatabaseTooNewError",
-    "ForeignDatabaseError",
-    "NotADatabaseError",
-    "SettingsStore",
-    "StorageError",
-    "migrate",
-    "open_database",
-    "schema_version",
-]
-
 log = logging.getLogger(__name__)
-
-# What an audit record says about a person who asked to be forgotten.
-FORGOTTEN_USER = "(forgotten)"
 
 # The audit log answers "who changed this, and when?". A thousand changes is years of a
 # place's ordinary administration; past that (a script, a fuzzer) the oldest go first, so
@@ -76,141 +43,9 @@ AUDIT_ROWS_PER_PLACE = 1000
 AUDIT_KEPT = timedelta(days=730)
 
 _CHANNEL_FIELDS = ("allowed_channels", "denied_channels")
-_BUSY_TIMEOUT_MS = 5000
 # How a write that replaces unreadable stored settings is audited, and how much of them.
 _UNREADABLE = "(unreadable stored settings)"
 _UNREADABLE_AUDITED_CHARS = 1000
-
-
-@asynccontextmanager
-async def open_database(path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    """Open (creating if needed) and upgrade the database at `path`; close it on every exit.
-
-    A file newer than this code, another program's database, a damaged file, or not a
-    database at all, is refused before anything is written to it, so pointing Samizdat at the
-    wrong file never changes that file.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
-    except (OSError, sqlite3.Error) as error:
-        raise DatabaseError(f"cannot open the database {path}: {error}") from error
-    try:
-        await _prepare(db, path)
-        yield db
-    finally:
-        await db.close()
-
-
-async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
-    """Recognise the file, then set it up: nothing is written until it is known to be ours."""
-    try:
-        await _run(db, f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
-        version = await schema_version(db)
-        if version > SCHEMA_VERSION:
-            raise DatabaseTooNewError(version, SCHEMA_VERSION)
-        await ensure_ours(db, version, str(path))
-        await _check_intact(db, path)
-    except sqlite3.Error as error:
-        raise _unreadable(path, error) from error
-    try:
-        await _run(db, "PRAGMA foreign_keys = ON")
-        # The first write to the file, so only now: journal_mode=WAL rewrites the header.
-        async with db.execute("PRAGMA journal_mode = WAL") as cursor:
-            row = await cursor.fetchone()
-        if row is None or str(row[0]).lower() != "wal":
-            log.warning("%s: SQLite refused WAL mode (kept %s)", path, row and row[0])
-        await _run(db, "PRAGMA synchronous = FULL")
-    except sqlite3.Error as error:
-        raise DatabaseError(f"cannot set up the database {path}: {error}") from error
-    await migrate(db)
-
-
-async def _check_intact(db: aiosqlite.Connection, path: Path) -> None:
-    """Read every page once, so damage is one clear line at start, not a failure mid-chat.
-
-    `quick_check` costs one pass over the file; every log in it is bounded, so it stays small.
-    """
-    async with db.execute("PRAGMA quick_check") as cursor:
-        findings = [str(row[0]) for row in await cursor.fetchall()]
-    if findings != ["ok"]:
-        raise DamagedDatabaseError(
-            f"the database {path} is damaged (SQLite found: {_clip(findings[0], 200)}); "
-            "restore it from a backup, or move it aside to start afresh"
-        )
-
-
-def _unreadable(path: Path, error: sqlite3.Error) -> DatabaseError:
-    """The start-up error for a file SQLite could not read, by what SQLite said."""
-    name = _error_family(error)
-    if name == "SQLITE_CORRUPT":
-        return DamagedDatabaseError(
-            f"the database {path} is damaged (SQLite says: {error}); "
-            "restore it from a backup, or move it aside to start afresh"
-        )
-    if name == "SQLITE_NOTADB" or (name is None and type(error) is sqlite3.DatabaseError):
-        return NotADatabaseError(
-            f"{path} is not a Samizdat database (SQLite says: {error}); "
-            "check the database path, or move the file aside to start afresh"
-        )
-    problem = _problem(error)
-    said = f"{problem} (SQLite says: {error})" if problem else str(error)
-    return DatabaseError(f"cannot read the database {path}: {said}")
-
-
-class StorageError(DatabaseError):
-    """Reading or saving failed while the bot runs: the disk, not the code, is at fault.
-
-    `reason` says what went wrong in a few words a person can act on ("the disk is full");
-    the command layer turns this into a reply, so one failed write never ends the bot.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"the database could not be used: {reason}")
-        self.reason = reason
-
-
-# What a person can be told about the SQLite errors that come from the machine rather than
-# from a bug: a full disk, a damaged or read-only file, another program holding it.
-_PROBLEMS = {
-    "SQLITE_FULL": "the disk is full",
-    "SQLITE_READONLY": "the database file is read-only",
-    "SQLITE_CORRUPT": "the database file is damaged",
-    "SQLITE_NOTADB": "the database file is damaged",
-    "SQLITE_IOERR": "the disk reported an error",
-    "SQLITE_BUSY": "another program is holding the database",
-    "SQLITE_LOCKED": "another program is holding the database",
-    "SQLITE_CANTOPEN": "the database file cannot be opened",
-    "SQLITE_PERM": "the database file may not be written",
-    "SQLITE_NOMEM": "the machine is out of memory",
-}
-
-
-def _error_family(error: sqlite3.Error) -> str | None:
-    """SQLite's primary error name ("SQLITE_READONLY" for "SQLITE_READONLY_DBMOVED")."""
-    name = getattr(error, "sqlite_errorname", None)
-    return "_".join(name.split("_")[:2]) if isinstance(name, str) else None
-
-
-def _problem(error: sqlite3.Error) -> str | None:
-    """The words for an error of the machine; None for one of ours, which stays a bug."""
-    family = _error_family(error)
-    return None if family is None else _PROBLEMS.get(family)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _stamp(moment: datetime) -> str:
-    """A fixed-width ISO timestamp in UTC, so that text order is time order."""
-    if moment.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _audit_text(value: object) -> str | None:
@@ -253,6 +88,10 @@ class _StoredRow:
         return [(_UNREADABLE, _clip(self.unreadable, _UNREADABLE_AUDITED_CHARS), None)]
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _stored_row(text: str | None) -> _StoredRow:
     """Split what is stored for a place into what this version accepts and what it keeps."""
     if text is None:
@@ -276,45 +115,31 @@ def _stored_row(text: str | None) -> _StoredRow:
 
 
 class SettingsStore:
-    """Settings, audit, questions and adapter state of every place, on one open connection.
+    """Every place's settings and their audit log; a place with no row reads the defaults.
 
-    Writes are serialised by a lock and each runs read-modify-write inside one
-    `BEGIN IMMEDIATE` transaction, so concurrent commands never lose each other's changes.
-    Reads take the same lock so they never see another task's unfinished transaction. Use one
-    store per connection: the lock is the store's, not the connection's. A read or write the
-    machine makes fail (full disk, damaged file) raises `StorageError`, never sqlite3's own.
+    Each change runs read-modify-write in one transaction of the shared `Database`, so
+    concurrent commands never lose each other's changes.
     """
 
     def __init__(
         self,
-        db: aiosqlite.Connection,
+        database: Database,
         *,
-        unanswered_per_place: int = 500,
-        feedback_per_place: int = 2000,
         audit_per_place: int = AUDIT_ROWS_PER_PLACE,
         audit_kept: timedelta = AUDIT_KEPT,
-        handled_events_kept: timedelta = timedelta(days=7),
-        clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        if db.isolation_level is not None:
-            raise ValueError("SettingsStore needs a connection from open_database")
-        if min(unanswered_per_place, feedback_per_place, audit_per_place) < 1:
+        if audit_per_place < 1:
             raise ValueError("the per-place limits must be at least 1")
-        self._db = db
-        self._lock = asyncio.Lock()
-        self._unanswered_per_place = unanswered_per_place
-        self._feedback_per_place = feedback_per_place
+        self._database = database
         self._audit_per_place = audit_per_place
         self._audit_kept = audit_kept
-        self._handled_events_kept = handled_events_kept
-        self._clock = clock
         self._warned: set[tuple[str, str]] = set()
 
     # -- settings -------------------------------------------------------------------------
 
     async def get(self, place: str) -> ServerSettings:
         """The place's settings; a place nobody configured reads the defaults."""
-        async with self._read():
+        async with self._database.read():
             row = await self._load(place)
         return ServerSettings.model_validate(row.usable)
 
@@ -328,7 +153,7 @@ class SettingsStore:
         """
         if name not in SETTABLE:
             raise SettingValueError(unknown_setting(name))
-        async with self._write() as now:
+        async with self._database.write() as now:
             row = await self._load(place)
             old = ServerSettings.model_validate(row.usable)
             candidate = {**row.usable, name: value}
@@ -354,7 +179,7 @@ class SettingsStore:
         """
         if name is not None and name not in ServerSettings.model_fields:
             raise SettingValueError(unknown_setting(name))
-        async with self._write() as now:
+        async with self._database.write() as now:
             row = await self._load(place)
             known = sorted(n for n in row.raw if n in ServerSettings.model_fields)
             names = known if name is None else [name] if name in row.raw else []
@@ -398,8 +223,8 @@ class SettingsStore:
         `new_value`, not the whole lists, so each record stays as small as the change.
         """
         async with (
-            self._read(),
-            self._db.execute(
+            self._database.read(),
+            self._database.connection.execute(
                 "SELECT at, place, user_id, setting, old_value, new_value FROM audit_log"
                 " WHERE place = ? ORDER BY id DESC LIMIT ?",
                 (place, max(limit, 0)),
@@ -420,159 +245,11 @@ class SettingsStore:
 
     # -- questions and feedback -----------------------------------------------------------
 
-    async def record_unanswered(
-        self, place: str, channel: str | None, user_id: str, question: str
-    ) -> None:
-        """Remember a question the library could not answer, keeping the newest few per place."""
-        async with self._write() as now:
-            await self._run(
-                "INSERT INTO unanswered (at, place, channel, user_id, question)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (_stamp(now), place, channel, user_id, question),
-            )
-            await self._prune("unanswered", place, self._unanswered_per_place)
-
-    async def unanswered(
-        self, place: str, limit: int = 20, include_askers: bool = False
-    ) -> list[UnansweredQuestion]:
-        """The place's latest unanswered questions, newest first; askers only when asked for."""
-        async with (
-            self._read(),
-            self._db.execute(
-                "SELECT question, at, place, channel, user_id FROM unanswered"
-                " WHERE place = ? ORDER BY id DESC LIMIT ?",
-                (place, max(limit, 0)),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
-        return [
-            UnansweredQuestion(
-                question=question,
-                at=datetime.fromisoformat(at),
-                place=where,
-                channel=channel,
-                user_id=who if include_askers else None,
-            )
-            for question, at, where, channel, who in rows
-        ]
-
-    async def record_feedback(
-        self,
-        place: str,
-        user_id: str,
-        question: str,
-        passage_ids: Sequence[str],
-        helpful: bool,
-    ) -> None:
-        """Remember whether a reader found an answer (and the passages behind it) helpful."""
-        async with self._write() as now:
-            await self._run(
-                "INSERT INTO feedback (at, place, user_id, question, passage_ids, helpful)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    _stamp(now),
-                    place,
-                    user_id,
-                    question,
-                    json.dumps(list(passage_ids)),
-                    int(helpful),
-                ),
-            )
-            await self._prune("feedback", place, self._feedback_per_place)
-
-    async def forget_user(self, user_id: str) -> int:
-        """Delete a person's questions and feedback and unname them in the audit log.
-
-        Returns how many rows were deleted or unnamed. The audit rows stay, because the
-        settings they explain stay.
-        """
-        total = 0
-        async with self._write():
-            for sql, params in (
-                ("DELETE FROM unanswered WHERE user_id = ?", (user_id,)),
-                ("DELETE FROM feedback WHERE user_id = ?", (user_id,)),
-                ("UPDATE audit_log SET user_id = ? WHERE user_id = ?", (FORGOTTEN_USER, user_id)),
-            ):
-                total += await self._run(sql, params)
-        return total
-
-    # -- adapter state --------------------------------------------------------------------
-
-    async def mark_handled(self, platform: str, event_id: str) -> bool:
-        """Claim an event; True the first time, False if it was already handled.
-
-        Marks older than the retention period are dropped on the way, so the table stays small.
-        """
-        async with self._write() as now:
-            await self._run(
-                "DELETE FROM handled_events WHERE handled_at < ?",
-                (_stamp(now - self._handled_events_kept),),
-            )
-            inserted = await self._run(
-                "INSERT OR IGNORE INTO handled_events (platform, event_id, handled_at)"
-                " VALUES (?, ?, ?)",
-                (platform, event_id, _stamp(now)),
-            )
-        return inserted == 1
-
-    async def kv_get(self, key: str) -> str | None:
-        """A value an adapter stored under `key`, or None."""
-        async with (
-            self._read(),
-            self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cursor,
-        ):
-            row = await cursor.fetchone()
-        return None if row is None else str(row[0])
-
-    async def kv_set(self, key: str, value: str) -> None:
-        """Store `value` under `key`, replacing any earlier value."""
-        async with self._write():
-            await self._run(
-                "INSERT INTO kv (key, value) VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
-
     # -- internals ------------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[datetime]:
-        """One write transaction, alone on this store; yields the time to stamp rows with."""
-        async with self._lock:
-            try:
-                await self._run("BEGIN IMMEDIATE")
-                yield self._clock()
-                await self._run("COMMIT")
-            except sqlite3.Error as error:
-                await rollback(self._db)
-                problem = _problem(error)
-                if problem is None:
-                    raise
-                raise StorageError(problem) from error
-            except BaseException:
-                await rollback(self._db)
-                raise
-
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[None]:
-        """Reads, alone on this store; the machine's failures come out as `StorageError`."""
-        async with self._lock:
-            try:
-                yield
-            except sqlite3.Error as error:
-                problem = _problem(error)
-                if problem is None:
-                    raise
-                raise StorageError(problem) from error
-
-    async def _run(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Execute one statement; return how many rows it changed."""
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            return cursor.rowcount
 
     async def _load(self, place: str) -> _StoredRow:
         """The place's stored settings; what this version cannot use is said once, and kept."""
-        async with self._db.execute(
+        async with self._database.connection.execute(
             "SELECT data FROM place_settings WHERE place = ?", (place,)
         ) as cursor:
             found = await cursor.fetchone()
@@ -595,14 +272,14 @@ class SettingsStore:
 
     async def _save(self, place: str, stored: dict[str, Any], now: datetime) -> None:
         if stored:
-            await self._run(
+            await self._database.run(
                 "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (place) DO UPDATE"
                 " SET data = excluded.data, updated_at = excluded.updated_at",
-                (place, json.dumps(stored, sort_keys=True), _stamp(now)),
+                (place, json.dumps(stored, sort_keys=True), stamp(now)),
             )
         else:
-            await self._run("DELETE FROM place_settings WHERE place = ?", (place,))
+            await self._database.run("DELETE FROM place_settings WHERE place = ?", (place,))
 
     async def _audit(
         self,
@@ -613,16 +290,16 @@ class SettingsStore:
     ) -> None:
         """Record the changes, then drop the place's records beyond the retention limits."""
         for setting, old, new in changes:
-            await self._run(
+            await self._database.run(
                 "INSERT INTO audit_log (at, place, user_id, setting, old_value, new_value)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (_stamp(now), place, user_id, setting, _audit_text(old), _audit_text(new)),
+                (stamp(now), place, user_id, setting, _audit_text(old), _audit_text(new)),
             )
-        await self._run(
+        await self._database.run(
             "DELETE FROM audit_log WHERE place = ? AND at < ?",
-            (place, _stamp(now - self._audit_kept)),
+            (place, stamp(now - self._audit_kept)),
         )
-        await self._prune("audit_log", place, self._audit_per_place)
+        await self._database.prune("audit_log", place, self._audit_per_place)
 
     async def _edit_channels(
         self,
@@ -630,7 +307,7 @@ class SettingsStore:
         user_id: str,
         edit: Callable[[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]],
     ) -> ServerSettings:
-        async with self._write() as now:
+        async with self._database.write() as now:
             row = await self._load(place)
             old = ServerSettings.model_validate(row.usable)
             lists = dict(
@@ -651,14 +328,6 @@ class SettingsStore:
                 await self._save(place, _with_channels(row.raw, changed), now)
                 await self._audit(now, place, user_id, [*row.discarded(), *changes])
         return new
-
-    async def _prune(self, table: str, place: str, keep: int) -> None:
-        # `table` is one of our own constant names, never user input.
-        await self._run(
-            f"DELETE FROM {table} WHERE place = ? AND id NOT IN"
-            f" (SELECT id FROM {table} WHERE place = ? ORDER BY id DESC LIMIT ?)",
-            (place, place, keep),
-        )
 
 
 def _channel_change(
@@ -684,8 +353,3 @@ def _add(channels: tuple[str, ...], channel: str) -> tuple[str, ...]:
 
 def _drop(channels: tuple[str, ...], channel: str) -> tuple[str, ...]:
     return tuple(c for c in channels if c != channel)
-
-
-async def _run(db: aiosqlite.Connection, sql: str) -> None:
-    async with db.execute(sql):
-        pass

@@ -3,7 +3,7 @@
 `default_permissions` only hides the commands in Discord's UI and server owners can change
 it, so every command also checks Manage Server in code, and the core checks `is_admin` again.
 Likewise `guild_only` only hides the group in direct messages; `interaction_check` refuses it.
-Replies are ephemeral: settings are nobody else's business.
+Replies are ephemeral (the core marks them private): settings are nobody else's business.
 """
 
 from __future__ import annotations
@@ -14,12 +14,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.commands import ChannelAction
-from bot.core.replies import Refusal, Reply
+from bot.core.requests import (
+    ChannelAction,
+    Channels,
+    ForgetPlace,
+    SettingsReset,
+    SettingsSet,
+    SettingsShow,
+    Unanswered,
+)
 from bot.core.settings import SETTABLE, allowed_values
-from bot.discord_bot.context import Interaction, caller_of, where_of
-from bot.discord_bot.render import render
-from bot.discord_bot.sending import defer, send, send_notice
+from bot.discord_bot.context import Interaction
+from bot.discord_bot.respond import respond
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import SamizdatBot
@@ -43,6 +49,9 @@ class Admin(commands.Cog):
     channels = app_commands.Group(
         name="channels", description="Choose the channels the bot answers in", parent=samizdat
     )
+    forget = app_commands.Group(
+        name="forget", description="Delete what the bot keeps about people", parent=samizdat
+    )
 
     def __init__(self, bot: SamizdatBot) -> None:
         self.bot = bot
@@ -54,19 +63,11 @@ class Admin(commands.Cog):
             raise app_commands.NoPrivateMessage()
         return True
 
-    async def _run(self, interaction: Interaction, reply: Reply) -> None:
-        if isinstance(reply, Refusal):
-            await send_notice(interaction, reply.message)
-        else:
-            await send(interaction, render(reply), ephemeral=True)
-
     @settings.command(name="show")
     @_is_admin
     async def settings_show(self, interaction: Interaction) -> None:
         """Show this server's settings and who changed them lately."""
-        await defer(interaction, ephemeral=True)
-        reply = await self.bot.core.settings_show(caller_of(interaction), where_of(interaction))
-        await self._run(interaction, reply)
+        await respond(self.bot, interaction, SettingsShow())
 
     @settings.command(name="set")
     @app_commands.describe(name="The setting to change", value="Its new value")
@@ -74,11 +75,7 @@ class Admin(commands.Cog):
     @_is_admin
     async def settings_set(self, interaction: Interaction, name: str, value: str) -> None:
         """Change one setting for this server."""
-        await defer(interaction, ephemeral=True)
-        reply = await self.bot.core.settings_set(
-            caller_of(interaction), where_of(interaction), name, value
-        )
-        await self._run(interaction, reply)
+        await respond(self.bot, interaction, SettingsSet(name, value))
 
     @settings_set.autocomplete("value")
     async def settings_value_autocomplete(
@@ -99,11 +96,7 @@ class Admin(commands.Cog):
     @_is_admin
     async def settings_reset(self, interaction: Interaction, name: str | None = None) -> None:
         """Restore one setting, or all of them, to the default."""
-        await defer(interaction, ephemeral=True)
-        reply = await self.bot.core.settings_reset(
-            caller_of(interaction), where_of(interaction), name
-        )
-        await self._run(interaction, reply)
+        await respond(self.bot, interaction, SettingsReset(name))
 
     async def _channels(
         self,
@@ -111,14 +104,10 @@ class Admin(commands.Cog):
         action: ChannelAction,
         channel: app_commands.AppCommandChannel | app_commands.AppCommandThread | None,
     ) -> None:
-        await defer(interaction, ephemeral=True)
         target = str(channel.id) if channel is not None else None
         if target is None and action != "clear" and interaction.channel_id is not None:
-            target = str(interaction.channel_id)
-        reply = await self.bot.core.channels(
-            caller_of(interaction), where_of(interaction), action, target
-        )
-        await self._run(interaction, reply)
+            target = str(interaction.channel_id)  # Discord's option left empty: this channel
+        await respond(self.bot, interaction, Channels(action, target))
 
     @channels.command(name="allow")
     @app_commands.describe(channel="The channel to answer in (default: this one)")
@@ -158,11 +147,13 @@ class Admin(commands.Cog):
     @_is_admin
     async def unanswered(self, interaction: Interaction, show_askers: bool = False) -> None:
         """Recent questions the library did not answer."""
-        await defer(interaction, ephemeral=True)
-        reply = await self.bot.core.unanswered(
-            caller_of(interaction), where_of(interaction), show_askers
-        )
-        await self._run(interaction, reply)
+        await respond(self.bot, interaction, Unanswered(show_askers))
+
+    @forget.command(name="place")
+    @_is_admin
+    async def forget_place(self, interaction: Interaction) -> None:
+        """Delete the questions and feedback of everyone in this server."""
+        await respond(self.bot, interaction, ForgetPlace())
 
 
 async def setup(bot: SamizdatBot) -> None:

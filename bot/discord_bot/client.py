@@ -18,11 +18,21 @@ from discord.ext import commands
 
 from bot.config import Config
 from bot.core.commands import Core
+from bot.core.present import (
+    APOLOGY,
+    CANNOT_USE_HERE,
+    EXPIRED_BUTTON,
+    NEEDS_MANAGE_SERVER,
+    OUT_OF_DATE,
+    SERVER_ONLY,
+    not_understood,
+    slow_down,
+)
 from bot.discord_bot.context import NO_PINGS, Interaction
-from bot.discord_bot.render import literal
-from bot.discord_bot.sending import APOLOGY, send_notice
+from bot.discord_bot.render import render_document
+from bot.discord_bot.sending import send_notice
 from bot.discord_bot.shutdown import InFlight
-from bot.discord_bot.views import EXPIRED, LiveViews
+from bot.discord_bot.views import LiveViews
 
 log = logging.getLogger(__name__)
 
@@ -38,26 +48,21 @@ def intents_for(config: Config) -> discord.Intents:
     return intents
 
 
-OUT_OF_DATE = (
-    "That command has changed since it was published to Discord. Try again later; "
-    "if it keeps failing, tell the server's admins."
-)
-
-
 def error_message(error: app_commands.AppCommandError) -> str | None:
     """The short reply for an expected command error, or None for a bug."""
     if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
         return OUT_OF_DATE
     if isinstance(error, app_commands.MissingPermissions):
-        return "You need the Manage Server permission for that."
+        return NEEDS_MANAGE_SERVER
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "That command works only in a server."
+        return SERVER_ONLY
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little: try again in {max(1, round(error.retry_after))} s."
+        return slow_down(error.retry_after)
     if isinstance(error, app_commands.CheckFailure):
-        return "You cannot use that command here."
+        return CANNOT_USE_HERE
     if isinstance(error, app_commands.TransformerError):
-        return f"I could not understand “{literal(str(error.value), 100)}” there."
+        [shown] = render_document(not_understood(str(error.value)))
+        return shown.content
     return None
 
 
@@ -136,7 +141,7 @@ class SamizdatBot(commands.Bot):
             return
         log.info("a button that expired was clicked in channel %s", interaction.channel_id)
         with contextlib.suppress(discord.HTTPException, discord.InteractionResponded):
-            await send_notice(interaction, EXPIRED)
+            await send_notice(interaction, EXPIRED_BUTTON)
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: mentions are questions, handled by the `ask` cog's listener.

@@ -1,7 +1,8 @@
 """Who is asking and where, in the core's terms, from a Discord interaction or message.
 
 The adapter vouches for `Caller.is_admin`: on Discord that is the Manage Server permission,
-as Discord itself computed it for the interaction (channel overrides included).
+as Discord itself computed it for the interaction (channel overrides included). Discord can
+show a reply to its asker alone (ephemeral), so every Discord place has `private_replies`.
 """
 
 from __future__ import annotations
@@ -22,26 +23,32 @@ DM_PLACE = discord_place("dm")
 
 def where_of(interaction: Interaction) -> Where:
     if interaction.guild_id is None:
-        return Where(place=DM_PLACE, channel=None)
+        return Where(place=DM_PLACE, channel=None, private_replies=True)
     channel = interaction.channel_id
     return Where(
-        place=discord_place(interaction.guild_id), channel=str(channel) if channel else None
+        place=discord_place(interaction.guild_id),
+        channel=str(channel) if channel else None,
+        private_replies=True,
     )
 
 
 def caller_of(interaction: Interaction) -> Caller:
     user = interaction.user
     is_admin = interaction.guild_id is not None and interaction.permissions.manage_guild
-    return Caller(user_id=str(user.id), display_name=user.display_name, is_admin=is_admin)
+    return Caller(user_id=str(user.id), is_admin=is_admin)
 
 
 def where_of_message(message: discord.Message) -> Where:
     if message.guild is None:
-        return Where(place=DM_PLACE, channel=None)
-    return Where(place=discord_place(message.guild.id), channel=str(message.channel.id))
+        return Where(place=DM_PLACE, channel=None, private_replies=True)
+    return Where(
+        place=discord_place(message.guild.id),
+        channel=str(message.channel.id),
+        private_replies=True,
+    )
 
 
 def caller_of_message(message: discord.Message) -> Caller:
     author = message.author
     is_admin = isinstance(author, discord.Member) and author.guild_permissions.manage_guild
-    return Caller(user_id=str(author.id), display_name=author.display_name, is_admin=is_admin)
+    return Caller(user_id=str(author.id), is_admin=is_admin)

@@ -1,7 +1,6 @@
-"""What the bot knows and can do: /library, /help and /about.
+"""What the bot knows and can do, and what it keeps: /library, /help, /about, /forget me.
 
-These read only what the core holds in memory (and, for /library, the place's visibility
-setting), so they reply at once without deferring.
+These read only what the core holds in memory, so they reply at once without deferring.
 """
 
 from __future__ import annotations
@@ -11,11 +10,10 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.replies import Refusal
-from bot.core.settings import Visibility
-from bot.discord_bot.context import Interaction, caller_of, where_of
-from bot.discord_bot.render import render
-from bot.discord_bot.sending import send, send_notice
+from bot.core.requests import About, ForgetMe, Help
+from bot.core.requests import Library as LibraryRequest
+from bot.discord_bot.context import Interaction
+from bot.discord_bot.respond import respond
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import SamizdatBot
@@ -30,24 +28,24 @@ class Library(commands.Cog):
     @app_commands.command(name="library")
     async def library(self, interaction: Interaction) -> None:
         """List the documents in the library."""
-        where = where_of(interaction)
-        settings = await self.bot.core.settings_for(where)
-        private = settings.visibility is Visibility.PRIVATE
-        reply = await self.bot.core.library(where)
-        if isinstance(reply, Refusal):
-            await send_notice(interaction, reply.message)
-            return
-        await send(interaction, render(reply), ephemeral=private)
+        await respond(self.bot, interaction, LibraryRequest())
 
     @app_commands.command(name="help")
     async def help(self, interaction: Interaction) -> None:
         """Show what the bot can do (admins also see the admin commands)."""
-        await send(interaction, render(self.bot.core.help(caller_of(interaction))), ephemeral=True)
+        await respond(self.bot, interaction, Help())
 
     @app_commands.command(name="about")
     async def about(self, interaction: Interaction) -> None:
         """Version, library size and when the index was built."""
-        await send(interaction, render(self.bot.core.about()), ephemeral=True)
+        await respond(self.bot, interaction, About())
+
+    forget = app_commands.Group(name="forget", description="Delete what the bot keeps")
+
+    @forget.command(name="me")
+    async def forget_me(self, interaction: Interaction) -> None:
+        """Delete your questions and feedback, and your name in the settings' history."""
+        await respond(self.bot, interaction, ForgetMe())
 
 
 async def setup(bot: SamizdatBot) -> None:

@@ -1,14 +1,18 @@
-"""Core replies as Discord messages that Discord will always accept.
+"""Documents as Discord messages that Discord will always accept.
+
+The words come from `bot.core.present`; this module lays them out as embeds (the body in
+the description, an answer's sources and notes as fields, a footer) or as plain content,
+and spells commands the Discord way (`/ask`, `/samizdat settings set`).
 
 Discord rejects a whole message when one limit is passed (2,000 characters of content,
 4,096 in an embed description, 25 fields, 6,000 characters over the embeds), so every
 renderer here clips or splits its text to fit instead of trusting the library's lengths.
 
-Text that is not ours (the library's quotes, titles and passages, and what users typed) goes
-through `literal`, so a `*`, `_`, `~`, a backtick, `>` or `||` in it shows as written instead
-of turning into Discord Markdown. Our own formatting around it (bold markers, code spans for
-passage ids) is added after. Footers, thread names and autocomplete choices are plain text in
-Discord and are never escaped.
+Text that is not ours (`Literal` spans: the library's quotes, titles and passages, and what
+users typed) goes through `literal`, so a `*`, `_`, `~`, a backtick, `>` or `||` in it shows as
+written instead of turning into Discord Markdown. Our own formatting around it (bold markers,
+code spans for passage ids) is added after. Footers, thread names and autocomplete choices
+are plain text in Discord and are never escaped.
 """
 
 from __future__ import annotations
@@ -19,20 +23,28 @@ from typing import Any
 
 import discord
 
-from bot.answers.model import Citation, RetrievedPassage, SectionPointer
-from bot.core.replies import (
-    AboutReply,
-    AnswerReply,
-    Confirmation,
-    HelpReply,
-    LibraryReply,
-    PassageView,
-    Refusal,
-    Reply,
-    SearchReply,
-    SettingsReply,
-    UnansweredReply,
+from bot.answers.model import RetrievedPassage
+from bot.core.document import (
+    Block,
+    Channel,
+    Code,
+    CommandName,
+    Document,
+    Items,
+    Line,
+    ListStyle,
+    Literal,
+    Moment,
+    Paragraph,
+    PassageRef,
+    Person,
+    Quote,
+    Strong,
+    Text,
+    Tone,
 )
+from bot.core.present import CONTINUED, passage_page, present
+from bot.core.replies import AnswerReply, Reply
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -47,9 +59,8 @@ CHOICE_NAME_LIMIT = 100
 
 # Room left in one embed for a footer and title whatever the text: descriptions stop here.
 _DESCRIPTION_BUDGET = 4000
-_SOURCES_BUDGET = 3000
-_SNIPPET = 300
-_NOTES_BUDGET = 600
+# What one headed part (an answer's sources, its notes) may take of an embed at most.
+_SECTION_BUDGET = 3000
 
 COLOUR = discord.Colour(0xA51C30)
 REFUSAL_COLOUR = discord.Colour.light_grey()
@@ -153,7 +164,7 @@ def _embed(title: str, description: str = "", colour: discord.Colour = COLOUR) -
 def _add_fields(embed: discord.Embed, name: str, lines: Sequence[str], budget: int) -> None:
     """Add `lines` as one or more fields, stopping before the embed would pass `budget`."""
     for index, block in enumerate(pack_lines(lines, FIELD_VALUE_LIMIT)):
-        label = clip(name if index == 0 else f"{name} (continued)", FIELD_NAME_LIMIT)
+        label = clip(name if index == 0 else f"{name} {CONTINUED}", FIELD_NAME_LIMIT)
         if (
             len(embed.fields) >= FIELDS_LIMIT
             or embed_size(embed) + len(label) + len(block) > budget
@@ -170,227 +181,150 @@ def _fit(embed: discord.Embed) -> discord.Embed:
     return embed
 
 
-def _where(title: str, author: str, section: str) -> str:
-    parts = [f"*{literal(title, 150)}*"]
-    if author:
-        parts.append(literal(author, 100))
-    if section:
-        parts.append(f"§ {literal(section, 100)}")
-    return ", ".join(parts)
-
-
-# -------------------------------------------------------------------------- answers
-
-
-def citation_lines(citations: Iterable[Citation]) -> list[str]:
-    """The numbered sources: where each quote comes from. The quotes are in the answer text."""
-    return [
-        f"**[{c.marker}]** {_where(c.title, c.author, c.section)} · `{c.passage_id}`"
-        for c in citations
-    ]
-
-
-def pointer_lines(pointers: Iterable[SectionPointer]) -> list[str]:
-    return [f"• {_where(p.title, p.author, p.section)} · `{p.passage_id}`" for p in pointers]
-
-
-def answer_text(reply: AnswerReply, shown: Sequence[Citation]) -> str:
-    """The description: the quotes with their markers, or only the markers when the place
-    asked not to quote (the sources still say where to read)."""
-    answer = reply.answer
-    if not answer.answered or reply.show_quotes or not shown:
-        return literal(answer.text)
-    markers = " ".join(f"[{c.marker}]" for c in shown)
-    return f"The library answers this in {markers}."
-
-
-def render_answer(reply: AnswerReply) -> Outgoing:
-    """The answer embed: text with markers, then the numbered sources or where to read on.
-
-    Each quote appears once, in the text; a source line names its document, author, section
-    and passage id, so the embed never repeats a quote under its source.
-    """
-    answer = reply.answer
-    embed = _embed(literal(answer.question), "", COLOUR if answer.answered else REFUSAL_COLOUR)
-    embed.set_footer(text="Quoted from the library; check the sources.")
-    # The core numbers citations 1..n and never gives more than the place shows.
-    shown = answer.citations if answer.answered else []
-    if shown:
-        _add_fields(embed, "Sources", citation_lines(shown), embed_size(embed) + _SOURCES_BUDGET)
-        caveats = sorted({c.caveat for c in shown if c.caveat})
-        if caveats:
-            notes = [f"Note: {literal(caveat)}" for caveat in caveats]
-            _add_fields(embed, "Read with care", notes, embed_size(embed) + _NOTES_BUDGET)
-    elif answer.closest:
-        _add_fields(
-            embed,
-            "Closest sections",
-            pointer_lines(answer.closest),
-            embed_size(embed) + _SOURCES_BUDGET,
-        )
-    room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - embed_size(embed))
-    embed.description = clip(answer_text(reply, shown), room) or "…"
-    return Outgoing(embed=_fit(embed))
-
-
-def render_passage_page(passage: RetrievedPassage, index: int, total: int) -> discord.Embed:
-    """One retrieved passage, as a page of the "Show passages" pager."""
-    embed = _embed(literal(passage.title), literal(passage.text, _DESCRIPTION_BUDGET))
-    embed.add_field(
-        name="From",
-        value=_origin(passage.author, passage.section),
-        inline=False,
-    )
-    embed.set_footer(
-        text=clip(
-            f"Passage {index + 1} of {total} · {passage.passage_id} · score {passage.score:.2f}",
-            FOOTER_LIMIT,
-        )
-    )
-    return embed
-
-
-def _origin(author: str, section: str) -> str:
-    return clip(
-        f"{literal(author) if author else 'unknown author'} · § {literal(section) or '—'}",
-        FIELD_VALUE_LIMIT,
-    )
-
-
-# -------------------------------------------------------------------------- other replies
-
-
-def render_search(reply: SearchReply) -> list[Outgoing]:
-    if not reply.hits:
-        return [
-            Outgoing(
-                content=clip(
-                    f"Nothing in the library matches “{literal(reply.query)}”.", CONTENT_LIMIT
-                )
-            )
-        ]
-    lines = [
-        f"**{n}.** {_where(h.title, h.author, h.section)} · `{h.passage_id}` · {h.score:.2f}\n"
-        f"> {literal(' '.join(h.text.split()), _SNIPPET)}"
-        for n, h in enumerate(reply.hits, start=1)
-    ]
-    title = f"Passages for “{literal(reply.query)}”"
-    return _paged(title, lines, footer="/source <id> shows a whole passage.")
-
-
-def render_passage(view: PassageView) -> list[Outgoing]:
-    """A whole passage; a passage longer than one embed continues in further messages."""
-    pieces = split_text(literal(view.text), _DESCRIPTION_BUDGET) or ["(empty passage)"]
-    messages: list[Outgoing] = []
-    title = literal(view.title, TITLE_LIMIT - len(" (continued)"))
-    for index, piece in enumerate(pieces):
-        embed = _embed(title if index == 0 else f"{title} (continued)", piece)
-        if index == 0:
-            embed.add_field(name="From", value=_origin(view.author, view.section), inline=False)
-        if index == len(pieces) - 1:
-            around = " · ".join(
-                part
-                for part in (
-                    f"← {view.previous_id}" if view.previous_id else "",
-                    f"{view.next_id} →" if view.next_id else "",
-                )
-                if part
-            )
-            embed.set_footer(text=clip(f"{view.passage_id}  {around}".strip(), FOOTER_LIMIT))
-        messages.append(Outgoing(embed=_fit(embed)))
-    return messages
-
-
-def render_library(reply: LibraryReply) -> list[Outgoing]:
-    lines = [
-        f"`{d.doc_id}` **{literal(d.title)}** — {literal(d.author) or 'unknown author'}"
-        f"{f' ({d.year})' if d.year else ''} · {d.passages} passages"
-        for d in reply.documents
-    ]
-    return _paged(
-        "The library", lines or ["(no documents)"], footer=f"{len(reply.documents)} documents"
-    )
-
-
-def render_help(reply: HelpReply) -> list[Outgoing]:
-    lines = [
-        f"`/{'samizdat ' if c.admin_only else ''}{c.name}` — {c.summary}" for c in reply.commands
-    ]
-    lines.append("**Ask Samizdat** (message menu › Apps) — ask about a message's text.")
-    lines.append("Mention the bot with a question to ask it in the channel.")
-    return _paged("Samizdat commands", lines, footer="Answers quote the library and cite it.")
-
-
-def render_about(reply: AboutReply) -> list[Outgoing]:
-    embed = _embed(
-        "About Samizdat",
-        "Answers history questions by quoting a library of texts, and cites every source.",
-    )
-    embed.add_field(name="Version", value=reply.version)
-    embed.add_field(name="Library", value=f"{reply.documents} documents, {reply.passages} passages")
-    embed.add_field(name="Indexed", value=discord.utils.format_dt(reply.indexed_at, "f"))
-    return [Outgoing(embed=embed)]
-
-
-def render_settings(reply: SettingsReply) -> list[Outgoing]:
-    lines = [f"`{name}`: {literal(value, 200)}" for name, value in reply.values.items()]
-    embed = _embed("Settings for this server", "\n".join(lines))
-    changes = [
-        f"{discord.utils.format_dt(c.at, 'R')} <@{c.user_id}> `{c.setting}`: "
-        f"{literal(c.old_value or '—', 80)} → {literal(c.new_value or '—', 80)}"
-        for c in reply.recent_changes
-    ]
-    if changes:
-        _add_fields(embed, "Recent changes", changes, EMBED_TOTAL_LIMIT)
-    return [Outgoing(embed=_fit(embed))]
-
-
-def render_unanswered(reply: UnansweredReply) -> list[Outgoing]:
-    if not reply.items:
-        return [Outgoing(content="No unanswered questions recorded here.")]
-    lines = [
-        f"{discord.utils.format_dt(item.at, 'R')}"
-        f"{f' <#{item.channel}>' if item.channel else ''}"
-        f"{f' <@{item.user_id}>' if item.user_id else ''}: {literal(item.question, 300)}"
-        for item in reply.items
-    ]
-    return _paged("Questions the library did not answer", lines, footer="Newest first.")
-
-
-def render_text(message: str) -> Outgoing:
-    return Outgoing(content=clip(message, CONTENT_LIMIT))
+# -------------------------------------------------------------------------- layout
 
 
 def render(reply: Reply) -> list[Outgoing]:
     """Any core reply as the messages that show it."""
-    match reply:
-        case AnswerReply():
-            return [render_answer(reply)]
-        case SearchReply():
-            return render_search(reply)
-        case PassageView():
-            return render_passage(reply)
-        case LibraryReply():
-            return render_library(reply)
-        case HelpReply():
-            return render_help(reply)
-        case AboutReply():
-            return render_about(reply)
-        case SettingsReply():
-            return render_settings(reply)
-        case UnansweredReply():
-            return render_unanswered(reply)
-        case Confirmation() | Refusal():
-            return [render_text(reply.message)]
+    return render_document(present(reply))
 
 
-def _paged(title: str, lines: Sequence[str], *, footer: str) -> list[Outgoing]:
-    """Lines as one embed per message, as many messages as the text needs."""
-    blocks = pack_lines(lines, _DESCRIPTION_BUDGET)
+def render_answer(reply: AnswerReply) -> Outgoing:
+    """An answer is always one embed: its text is cut to fit beside its sources."""
+    [message] = render_document(present(reply))
+    return message
+
+
+def render_passage_page(passage: RetrievedPassage, index: int, total: int) -> discord.Embed:
+    """One retrieved passage, as a page of the "Show passages" pager."""
+    [message] = render_document(passage_page(passage, index, total))
+    assert message.embed is not None  # a titled document is an embed
+    return message.embed
+
+
+def render_document(document: Document) -> list[Outgoing]:
+    """A short notice as plain content; anything else as one embed, or several for a body
+    longer than one embed holds (a whole passage, a long list)."""
+    if document.is_short:
+        text = "\n".join(_markdown(b.line) for b in document.blocks if isinstance(b, Paragraph))
+        return [Outgoing(content=clip(text, CONTENT_LIMIT))]
+    title = _markdown(document.title) if document.title else literal(document.subject or "")
+    colour = REFUSAL_COLOUR if document.tone in {Tone.DECLINED, Tone.NOTICE} else COLOUR
+    footer = clip(_plain(document.footer), FOOTER_LIMIT) if document.footer else None
+    if document.sections:
+        return [_one_embed(document, title, colour, footer)]
+    return _paged(document.blocks, title, colour, footer)
+
+
+def _one_embed(
+    document: Document, title: str, colour: discord.Colour, footer: str | None
+) -> Outgoing:
+    """Parts as fields first, then the body in the room they leave: an answer's sources are
+    never cut for a long answer text."""
+    embed = _embed(title, "", colour)
+    if footer:
+        embed.set_footer(text=footer)
+    for section in document.sections:
+        lines = [line for block in section.blocks for line in _lines(block)]
+        budget = min(embed_size(embed) + _SECTION_BUDGET, EMBED_TOTAL_LIMIT - 100)
+        _add_fields(embed, section.heading, lines, budget)
+    room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - embed_size(embed))
+    body = "\n".join(line for block in document.blocks for line in _lines(block))
+    embed.description = clip(body, room) or "…"
+    return Outgoing(embed=_fit(embed))
+
+
+def _paged(
+    blocks: Sequence[Block], title: str, colour: discord.Colour, footer: str | None
+) -> list[Outgoing]:
+    """The body over as many embeds as it needs; the footer on the last."""
+    pieces: list[str] = []
+    for block in blocks:
+        if isinstance(block, Quote) and block.whole:
+            pieces += split_text(literal(block.text), _DESCRIPTION_BUDGET)
+        else:
+            pieces += pack_lines(_lines(block), _DESCRIPTION_BUDGET)
+    pieces = pieces or ["…"]
+    first_title = clip(title, TITLE_LIMIT)
+    later_title = clip(title, TITLE_LIMIT - len(CONTINUED) - 1) + f" {CONTINUED}"
     messages = []
-    for index, block in enumerate(blocks):
-        embed = _embed(title if index == 0 else f"{title} (continued)", block)
-        if index == len(blocks) - 1:
-            embed.set_footer(text=clip(footer, FOOTER_LIMIT))
+    for index, piece in enumerate(pieces):
+        embed = _embed(first_title if index == 0 else later_title, piece, colour)
+        if footer and index == len(pieces) - 1:
+            embed.set_footer(text=footer)
         messages.append(Outgoing(embed=_fit(embed)))
     return messages
+
+
+def _lines(block: Block) -> list[str]:
+    match block:
+        case Paragraph():
+            return [_markdown(block.line)]
+        case Quote():
+            return [literal(block.text, _DESCRIPTION_BUDGET)]
+        case Items():
+            lines = []
+            for number, item in enumerate(block.items, start=1):
+                lead = {
+                    ListStyle.NUMBERED: f"**{number}.** ",
+                    ListStyle.BULLETED: "• ",
+                    ListStyle.CITED: f"**[{number}]** ",
+                }[block.style]
+                line = lead + _markdown(item.line)
+                if item.quote is not None:
+                    line += f"\n> {literal(item.quote)}"
+                lines.append(line)
+            return lines
+    raise TypeError(f"no Discord layout for {type(block).__name__}")  # pragma: no cover
+
+
+def _markdown(line: Line) -> str:
+    parts: list[str] = []
+    for span in line:
+        match span:
+            case Text():
+                parts.append(span.text)
+            case Literal():
+                shown = literal(span.text, span.limit)
+                parts.append(f"*{shown}*" if span.emphasis else shown)
+            case Code():
+                parts.append("`" + span.text.replace("`", "'") + "`")
+            case Strong():
+                parts.append(f"**{span.text}**")
+            case PassageRef():
+                parts.append(f" · `{span.passage_id}`")
+            case CommandName():
+                parts.append(f"`{_slash(span)}`")
+            case Person():
+                parts.append(f"<@{span.user_id}>")
+            case Channel():
+                parts.append(f"<#{span.channel_id}>")
+            case Moment():
+                parts.append(discord.utils.format_dt(span.at, "f"))
+    return "".join(parts)
+
+
+def _plain(line: Line) -> str:
+    """A line for the places Discord shows as plain text (footers)."""
+    parts: list[str] = []
+    for span in line:
+        match span:
+            case Text() | Code() | Strong():
+                parts.append(span.text)
+            case Literal():
+                parts.append(clip(span.text, span.limit) if span.limit else span.text)
+            case PassageRef():
+                parts.append(f" · {span.passage_id}")
+            case CommandName():
+                parts.append(_slash(span))
+            case Person():
+                parts.append(span.user_id)
+            case Channel():
+                parts.append(f"#{span.channel_id}")
+            case Moment():
+                parts.append(f"{span.at:%Y-%m-%d %H:%M} UTC")
+    return "".join(parts)
+
+
+def _slash(command: CommandName) -> str:
+    return f"/{'samizdat ' if command.admin_only else ''}{command.name}"

@@ -16,8 +16,6 @@ import discord
 from bot.discord_bot.context import NO_PINGS, Interaction
 from bot.discord_bot.render import Outgoing, clip
 
-APOLOGY = "Sorry, something went wrong answering that. The error has been logged."
-
 _DEFERRED_PUBLIC = "samizdat.deferred_public"
 _ANSWERED = "samizdat.answered"
 

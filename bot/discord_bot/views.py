@@ -3,7 +3,8 @@
 Views live in memory only; when they time out their buttons are disabled on the message,
 so nobody clicks a button that no longer answers. Buttons the bot no longer knows (on a
 message sent before a restart, or clicked as the view timed out) would make Discord say
-"This interaction failed"; `LiveViews` tells them apart so the click gets `EXPIRED` instead.
+"This interaction failed"; `LiveViews` tells them apart so the click gets `EXPIRED_BUTTON`
+instead.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ import discord
 from bot.answers.model import RetrievedPassage
 from bot.core.commands import Core
 from bot.core.places import Where
-from bot.core.replies import AnswerReply
+from bot.core.present import APOLOGY, NOT_YOUR_PASSAGES
+from bot.core.replies import AnswerReply, Confirmation, Refusal
+from bot.core.requests import Feedback
 from bot.discord_bot.context import NO_PINGS, Interaction, caller_of
 from bot.discord_bot.render import render_passage_page
-from bot.discord_bot.sending import APOLOGY, defer, send_notice
+from bot.discord_bot.sending import defer, send_notice
 from bot.discord_bot.shutdown import InFlight
 
 log = logging.getLogger(__name__)
-
-EXPIRED = "This button has expired: ask again with /ask."
 
 
 class LiveViews:
@@ -116,11 +117,7 @@ class AnswerView(_View):
         self, interaction: Interaction, button: discord.ui.Button[AnswerView]
     ) -> None:
         if interaction.user.id != self.asker_id:
-            await send_notice(
-                interaction,
-                "Only the person who asked can page through these passages. "
-                "Ask with /ask to see your own.",
-            )
+            await send_notice(interaction, NOT_YOUR_PASSAGES)
             return
         pager = PassagePager(
             self.reply.answer.passages, timeout=self.timeout or 600, live=self.live
@@ -143,13 +140,16 @@ class AnswerView(_View):
         await self._feedback(interaction, helpful=False)
 
     async def _feedback(self, interaction: Interaction, *, helpful: bool) -> None:
-        await defer(interaction, ephemeral=True)
         answer = self.reply.answer
         cited = [c.passage_id for c in answer.citations] or [p.passage_id for p in answer.passages]
-        confirmation = await self.core.feedback(
-            caller_of(interaction), self.where, answer.question, list(dict.fromkeys(cited)), helpful
-        )
-        await send_notice(interaction, confirmation.message)
+        request = Feedback(answer.question, tuple(dict.fromkeys(cited)), helpful)
+
+        async def acknowledge(private: bool) -> None:
+            await defer(interaction, ephemeral=private)
+
+        reply = await self.core.handle(request, caller_of(interaction), self.where, acknowledge)
+        if isinstance(reply, Confirmation | Refusal):
+            await send_notice(interaction, reply.message)
 
 
 class PassagePager(_View):

@@ -1,29 +1,27 @@
-"""From a Matrix message to a core command, and from the core's reply back to the room.
+"""From a Matrix message to a core request, and from the core's reply back to the room.
 
-This module decides what a message means (prefixed command, mention, or neither) and who
-may run admin commands; the core runs the command and enforces the admin check.
+This module reads what only Matrix knows: whether a message names the bot (intentional
+mentions, or its name for older clients), the reply fallback to drop, who holds power in
+the room, and how a reply relates to the question. Whether the text is a command, and
+everything else about the conversation, the core decides.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.core.commands import Core
 from bot.core.places import Caller, Where, matrix_place
-from bot.core.replies import AnswerReply, Reply
-from bot.matrix_bot.render import NOT_ON_MATRIX, Rendered, render, render_notice
+from bot.core.present import APOLOGY
+from bot.core.replies import Reply
+from bot.core.requests import Typed
+from bot.matrix_bot.render import Rendered, render, render_notice
 
 log = logging.getLogger(__name__)
-
-# Commands a room member types after the prefix. Admin commands live under `samizdat` so
-# that `!settings` of another bot in the same room is never taken for ours.
-PUBLIC_COMMANDS = frozenset({"ask", "search", "source", "library", "help", "about"})
-NAMESPACE = "samizdat"
 
 # Room versions from before MSC4289, where creators hold only the power levels list them.
 _VERSIONS_WITHOUT_CREATOR_POWER = frozenset(str(v) for v in range(1, 12))
@@ -73,30 +71,6 @@ def is_admin(user_id: str, authority: RoomAuthority, bot_admins: Iterable[str]) 
 def strip_reply_fallback(body: str) -> str:
     """Drop the quoted `> <@user> ...` lines older clients put in front of a reply."""
     return _REPLY_FALLBACK.sub("", body, count=1)
-
-
-def command_line(body: str, prefix: str) -> str | None:
-    """The core command line for a prefixed message, or None when it is not ours.
-
-    `!ask q` → `ask q`; `!samizdat settings show` → `settings show`; `!samizdat` → `help`.
-    """
-    if not body.startswith(prefix):
-        return None
-    rest = body[len(prefix) :].strip()
-    name, _, tail = rest.partition(" ")
-    name = name.lower()
-    if name in PUBLIC_COMMANDS:
-        return f"{name} {tail.strip()}".strip()
-    if name == NAMESPACE:
-        return tail.strip() or "help"
-    return None
-
-
-def matrix_only_refusal(line: str) -> str | None:
-    """A short explanation for core commands that mean nothing in a Matrix room."""
-    if line.split(" ", 1)[0].lower() in NOT_ON_MATRIX:
-        return "Matrix rooms have no channels here: each room is its own place."
-    return None
 
 
 @dataclass(frozen=True)
@@ -156,7 +130,6 @@ class Incoming:
     room_id: str
     event_id: str
     sender: str
-    sender_name: str
     content: Mapping[str, Any]
 
 
@@ -194,10 +167,10 @@ def reply_relation(content: Mapping[str, Any], event_id: str, new_thread: bool) 
 
 
 class CommandHandler:
-    """Turns messages into core calls and sends the rendered replies back.
+    """Turns messages into core requests and sends the rendered replies back.
 
-    Every answer goes to the room, as a reply: Matrix has no ephemeral messages, so the
-    `private` preference (Discord's) does not apply here.
+    Every reply goes to the room, as a reply: Matrix has no ephemeral messages, so rooms are
+    places whose replies are never private (`Where.private_replies` is False).
     """
 
     def __init__(
@@ -207,6 +180,7 @@ class CommandHandler:
         bot_admins: Iterable[str],
         authority_of: Callable[[str], RoomAuthority],
         identity_of: Callable[[str], BotIdentity],
+        handled: Callable[[str], Awaitable[bool]],
         claim: Callable[[str], Awaitable[bool]],
     ) -> None:
         self._core = core
@@ -214,65 +188,59 @@ class CommandHandler:
         self._bot_admins = frozenset(bot_admins)
         self._authority_of = authority_of
         self._identity_of = identity_of
+        self._handled = handled
         self._claim = claim
 
-    async def line_for(self, message: Incoming) -> tuple[str, str] | None:
-        """(command line, prefix) when the message is addressed to the bot, else None."""
+    def request_of(self, message: Incoming) -> Typed | None:
+        """The message as the core reads it, or None when it is not text."""
         content = message.content
         if content.get("msgtype") not in ("m.text", None):
             return None
         body = content.get("body")
         if not isinstance(body, str):
             return None
-        settings = await self._core.settings_for(Where(matrix_place(message.room_id)))
-        prefix = settings.command_prefix
         text = strip_reply_fallback(body).strip()
-        line = command_line(text, prefix)
-        if line is not None:
-            return line, prefix
         bot = self._identity_of(message.room_id)
-        if settings.respond_to_mentions and mentions_bot(content, text, bot):
-            question = strip_mention(text, bot)
-            return (f"ask {question}" if question else "help"), prefix
-        return None
+        mention = strip_mention(text, bot) if mentions_bot(content, text, bot) else None
+        return Typed(text, mention)
 
     async def handle(self, message: Incoming) -> bool:
         """Answer the message if it is for the bot; True when a reply was sent."""
-        found = await self.line_for(message)
-        if found is None:
-            return False
-        line, prefix = found
-        # Claimed before answering: a crash after this point loses an answer, never repeats one.
-        if not await self._claim(message.event_id):
-            log.info("event %s was already handled; not answering again", message.event_id)
+        request = self.request_of(message)
+        if request is None or await self._handled(message.event_id):
             return False
         where = Where(matrix_place(message.room_id))
         authority = self._authority_of(message.room_id)
         caller = Caller(
             user_id=message.sender,
-            display_name=message.sender_name,
             is_admin=is_admin(message.sender, authority, self._bot_admins),
         )
-        async with self._typing(message.room_id):
-            await self._answer(message, line, caller, where, prefix)
-        return True
+        typing = False
 
-    async def _answer(
-        self, message: Incoming, line: str, caller: Caller, where: Where, prefix: str
-    ) -> None:
-        in_thread = False
-        refusal = matrix_only_refusal(line)
-        if refusal is not None:
-            await self._send(message, render_notice(refusal), new_thread=False)
-            return
+        async def working(private: bool) -> None:
+            nonlocal typing
+            typing = True
+            await self._sender.set_typing(message.room_id, True)
+
         try:
-            reply: Reply = await self._core.dispatch_text(line, caller, where)
-            rendered = render(reply, prefix)
-            in_thread = isinstance(reply, AnswerReply) and reply.in_thread
-        except Exception:
-            log.exception("command failed in %s (event %s)", message.room_id, message.event_id)
-            rendered = render_notice("Something went wrong while answering; please try again.")
-        await self._send(message, rendered, in_thread)
+            try:
+                reply: Reply | None = await self._core.handle(request, caller, where, working)
+                rendered = None if reply is None else render(reply)
+            except Exception:
+                log.exception("command failed in %s (event %s)", message.room_id, message.event_id)
+                reply = None
+                rendered = render_notice(APOLOGY)
+            if rendered is None:
+                return False
+            # Claimed before sending: a crash after this point loses an answer, never repeats one.
+            if not await self._claim(message.event_id):
+                log.info("event %s was already handled; not answering again", message.event_id)
+                return False
+            await self._send(message, rendered, reply is not None and reply.in_thread)
+            return True
+        finally:
+            if typing:
+                await self._sender.set_typing(message.room_id, False)
 
     async def _send(self, message: Incoming, rendered: Rendered, new_thread: bool) -> None:
         content: dict[str, Any] = rendered.content()
@@ -281,11 +249,3 @@ class CommandHandler:
         content["m.mentions"] = {"user_ids": [message.sender]}
         # The question's event id makes the transaction id, so a resend is deduplicated.
         await self._sender.send_notice(message.room_id, content, f"samizdat-{message.event_id}")
-
-    @contextlib.asynccontextmanager
-    async def _typing(self, room_id: str) -> AsyncIterator[None]:
-        await self._sender.set_typing(room_id, True)
-        try:
-            yield
-        finally:
-            await self._sender.set_typing(room_id, False)

@@ -1,35 +1,38 @@
-"""Core replies as Matrix message bodies: a readable plain body and a safe HTML body.
+"""Documents as Matrix message bodies: a readable plain body and a safe HTML body.
 
-Library text and questions come from outside the bot, so every piece of them is escaped
-before it reaches `formatted_body`; the only tags in it are the few written here.
+The words come from `bot.core.present`; this module only lays them out. The HTML is built
+with `markupsafe`, so every piece of text is escaped unless it is one of the few tags
+written here: library text and questions cannot add markup, and an escape cannot be
+forgotten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from html import escape
 
-from bot.answers.model import Citation, RetrievedPassage, SectionPointer
-from bot.core.replies import (
-    AboutReply,
-    AnswerReply,
-    Confirmation,
-    HelpReply,
-    LibraryReply,
-    PassageView,
-    Refusal,
-    Reply,
-    SearchReply,
-    SettingsReply,
-    UnansweredReply,
+from markupsafe import Markup, escape
+
+from bot.core.document import (
+    Block,
+    Channel,
+    Code,
+    CommandName,
+    Document,
+    Item,
+    Items,
+    Line,
+    ListStyle,
+    Literal,
+    Moment,
+    Paragraph,
+    PassageRef,
+    Person,
+    Quote,
+    Strong,
+    Text,
 )
-
-# Long library passages are cut in listings; `source` shows a whole passage.
-_SNIPPET_CHARS = 240
-_MAX_LISTED = 25
-# Core commands that have no meaning in Matrix: one room is one place, with no channels.
-NOT_ON_MATRIX = frozenset({"channels"})
+from bot.core.present import notice, present
+from bot.core.replies import Reply
 
 
 @dataclass(frozen=True)
@@ -48,224 +51,125 @@ class Rendered:
         }
 
 
-def _e(text: str) -> str:
-    return escape(text, quote=True)
-
-
-def _snippet(text: str, limit: int = _SNIPPET_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _where(title: str, author: str, section: str) -> str:
-    parts = [title]
-    if author:
-        parts.append(author)
-    if section:
-        parts.append(f"§ {section}")
-    return ", ".join(parts)
-
-
-def _citation_lines(citations: Iterable[Citation]) -> tuple[list[str], list[str]]:
-    """Where each quote comes from; the quotes themselves are the answer text above."""
-    plain: list[str] = []
-    html: list[str] = []
-    for c in citations:
-        where = _where(c.title, c.author, c.section)
-        plain.append(f"[{c.marker}] {where} ({c.passage_id})")
-        html.append(f"<li>{_e(where)} (<code>{_e(c.passage_id)}</code>)</li>")
-    return plain, html
-
-
-def _caveats(citations: Iterable[Citation]) -> list[str]:
-    return sorted({c.caveat for c in citations if c.caveat})
-
-
-def _pointer_lines(pointers: Iterable[SectionPointer]) -> tuple[list[str], list[str]]:
-    plain: list[str] = []
-    html: list[str] = []
-    for p in pointers:
-        where = _where(p.title, p.author, p.section)
-        plain.append(f"- {where} ({p.passage_id})")
-        html.append(f"<li>{_e(where)} (<code>{_e(p.passage_id)}</code>)</li>")
-    return plain, html
-
-
-def _answer(reply: AnswerReply) -> Rendered:
-    answer = reply.answer
-    text = answer.text
-    if answer.answered and not reply.show_quotes:
-        text = (
-            "The library answers this in "
-            + " ".join(f"[{c.marker}]" for c in answer.citations)
-            + "."
-        )
-    plain = [text]
-    html = [f"<p>{_e(text)}</p>"]
-    if answer.answered and answer.citations:
-        # The core numbers citations 1..n and never gives more than the place shows.
-        plain_lines, html_lines = _citation_lines(answer.citations)
-        plain += ["", "Sources:", *plain_lines]
-        html += ["<p><b>Sources</b></p>", "<ol>", *html_lines, "</ol>"]
-        for caveat in _caveats(answer.citations):
-            plain.append(f"Note: {caveat}")
-            html.append(f"<p><b>Note:</b> {_e(caveat)}</p>")
-    elif not answer.answered and answer.closest:
-        plain_lines, html_lines = _pointer_lines(answer.closest)
-        plain += ["", "Closest sections:", *plain_lines]
-        html += ["<p><b>Closest sections</b></p>", "<ul>", *html_lines, "</ul>"]
-    return Rendered("\n".join(plain), "".join(html))
-
-
-def _hit_lines(hits: Iterable[RetrievedPassage]) -> tuple[list[str], list[str]]:
-    plain: list[str] = []
-    html: list[str] = []
-    for h in hits:
-        where = _where(h.title, h.author, h.section)
-        text = _snippet(h.text)
-        plain.append(f"- {where} ({h.passage_id}): {text}")
-        html.append(
-            f"<li>{_e(where)} (<code>{_e(h.passage_id)}</code>)"
-            f"<blockquote>{_e(text)}</blockquote></li>"
-        )
-    return plain, html
-
-
-def _search(reply: SearchReply) -> Rendered:
-    if not reply.hits:
-        message = f"Nothing in the library matches “{reply.query}”."
-        return Rendered(message, f"<p>{_e(message)}</p>")
-    head = f"Passages for “{reply.query}”:"
-    plain_lines, html_lines = _hit_lines(reply.hits)
-    return Rendered(
-        "\n".join([head, *plain_lines]),
-        f"<p>{_e(head)}</p><ol>{''.join(html_lines)}</ol>",
-    )
-
-
-def _passage(reply: PassageView) -> Rendered:
-    where = _where(reply.title, reply.author, reply.section)
-    around = [
-        f"{label}: {pid}"
-        for label, pid in (("previous", reply.previous_id), ("next", reply.next_id))
-        if pid
-    ]
-    plain = [f"{where} ({reply.passage_id})", "", reply.text]
-    html = [
-        f"<p><b>{_e(where)}</b> (<code>{_e(reply.passage_id)}</code>)</p>",
-        f"<blockquote>{_e(reply.text)}</blockquote>",
-    ]
-    if around:
-        plain += ["", " · ".join(around)]
-        html.append(f"<p>{_e(' · '.join(around))}</p>")
-    return Rendered("\n".join(plain), "".join(html))
-
-
-def _library(reply: LibraryReply) -> Rendered:
-    plain = ["The library:"]
-    html = ["<p><b>The library</b></p><ul>"]
-    for d in reply.documents[:_MAX_LISTED]:
-        year = f" ({d.year})" if d.year else ""
-        line = f"{d.title}{year}, {d.author} — {d.passages} passages [{d.doc_id}]"
-        plain.append(f"- {line}")
-        html.append(f"<li>{_e(line)}</li>")
-    if len(reply.documents) > _MAX_LISTED:
-        more = f"and {len(reply.documents) - _MAX_LISTED} more"
-        plain.append(f"- {more}")
-        html.append(f"<li>{_e(more)}</li>")
-    html.append("</ul>")
-    return Rendered("\n".join(plain), "".join(html))
-
-
-def _help(reply: HelpReply, prefix: str) -> Rendered:
-    plain = ["Commands:"]
-    html = ["<p><b>Commands</b></p><ul>"]
-    for c in reply.commands:
-        if c.name in NOT_ON_MATRIX:
-            continue
-        usage = f"{prefix}{'samizdat ' if c.admin_only else ''}{c.usage}"
-        note = " (admins)" if c.admin_only else ""
-        plain.append(f"- {usage} — {c.summary}{note}")
-        html.append(f"<li><code>{_e(usage)}</code> — {_e(c.summary)}{_e(note)}</li>")
-    html.append("</ul>")
-    mention = "Or mention me with a question."
-    plain.append(mention)
-    html.append(f"<p>{_e(mention)}</p>")
-    return Rendered("\n".join(plain), "".join(html))
-
-
-def _about(reply: AboutReply) -> Rendered:
-    line = (
-        f"Samizdat {reply.version}: {reply.documents} documents, {reply.passages} passages, "
-        f"indexed {reply.indexed_at:%Y-%m-%d %H:%M} UTC. Answers come only from the library "
-        "and cite every source."
-    )
-    return Rendered(line, f"<p>{_e(line)}</p>")
-
-
-def _settings(reply: SettingsReply) -> Rendered:
-    plain = ["Settings for this room:"]
-    html = ["<p><b>Settings for this room</b></p><ul>"]
-    for name, value in reply.values.items():
-        plain.append(f"- {name}: {value}")
-        html.append(f"<li><code>{_e(name)}</code>: {_e(value)}</li>")
-    html.append("</ul>")
-    if reply.recent_changes:
-        plain.append("Recent changes:")
-        html.append("<p><b>Recent changes</b></p><ul>")
-        for a in reply.recent_changes:
-            line = f"{a.at:%Y-%m-%d %H:%M} {a.user_id}: {a.setting} {a.old_value} → {a.new_value}"
-            plain.append(f"- {line}")
-            html.append(f"<li>{_e(line)}</li>")
-        html.append("</ul>")
-    return Rendered("\n".join(plain), "".join(html))
-
-
-def _unanswered(reply: UnansweredReply) -> Rendered:
-    if not reply.items:
-        message = "No unanswered questions."
-        return Rendered(message, f"<p>{_e(message)}</p>")
-    plain = ["Questions the library could not answer:"]
-    html = ["<p><b>Questions the library could not answer</b></p><ul>"]
-    for q in reply.items[:_MAX_LISTED]:
-        who = f" ({q.user_id})" if q.user_id else ""
-        line = f"{q.at:%Y-%m-%d %H:%M}{who}: {_snippet(q.question, 200)}"
-        plain.append(f"- {line}")
-        html.append(f"<li>{_e(line)}</li>")
-    html.append("</ul>")
-    return Rendered("\n".join(plain), "".join(html))
-
-
-def _short(message: str) -> Rendered:
-    return Rendered(message, f"<p>{_e(message)}</p>")
-
-
-def render(reply: Reply, prefix: str = "!") -> Rendered:
-    """The Matrix bodies for any core reply; `prefix` is the room's command prefix for help."""
-    match reply:
-        case AnswerReply():
-            return _answer(reply)
-        case SearchReply():
-            return _search(reply)
-        case PassageView():
-            return _passage(reply)
-        case LibraryReply():
-            return _library(reply)
-        case HelpReply():
-            return _help(reply, prefix)
-        case AboutReply():
-            return _about(reply)
-        case SettingsReply():
-            return _settings(reply)
-        case UnansweredReply():
-            return _unanswered(reply)
-        case Confirmation():
-            return _short(reply.message)
-        case Refusal():
-            return _short(reply.message)
-    raise TypeError(f"no Matrix rendering for {type(reply).__name__}")  # pragma: no cover
+def render(reply: Reply) -> Rendered:
+    """The Matrix bodies for any core reply."""
+    return render_document(present(reply))
 
 
 def render_notice(message: str) -> Rendered:
-    """A short notice the adapter says itself: failures, and commands Matrix does not have."""
-    return _short(message)
+    """A short notice the adapter says itself: a failure it could not hand to the core."""
+    return render_document(notice(message))
+
+
+def render_document(document: Document) -> Rendered:
+    layout = _Layout(document.command_prefix)
+    if document.title:
+        layout.heading(document.title)
+    for block in document.blocks:
+        layout.block(block)
+    for section in document.sections:
+        layout.gap()
+        layout.heading((Text(section.heading),), colon=True)
+        for block in section.blocks:
+            layout.block(block)
+    if document.footer:
+        layout.gap()
+        layout.paragraph(document.footer)
+    return Rendered("\n".join(layout.plain).strip("\n"), str(Markup("").join(layout.html)))
+
+
+class _Layout:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.plain: list[str] = []
+        self.html: list[Markup] = []
+
+    def gap(self) -> None:
+        if self.plain and self.plain[-1]:
+            self.plain.append("")
+
+    def heading(self, line: Line, colon: bool = False) -> None:
+        self.plain.append(self.text(line) + (":" if colon else ""))
+        self.html.append(Markup("<p><b>{}</b></p>").format(self.markup(line)))
+
+    def paragraph(self, line: Line) -> None:
+        self.plain.append(self.text(line))
+        self.html.append(Markup("<p>{}</p>").format(self.markup(line)))
+
+    def block(self, block: Block) -> None:
+        match block:
+            case Paragraph():
+                self.paragraph(block.line)
+            case Quote():
+                self.plain.append(block.text)
+                self.html.append(Markup("<blockquote>{}</blockquote>").format(block.text))
+            case Items():
+                self.items(block)
+
+    def items(self, block: Items) -> None:
+        tag = "ul" if block.style is ListStyle.BULLETED else "ol"
+        entries: list[Markup] = []
+        for number, item in enumerate(block.items, start=1):
+            lead = {
+                ListStyle.NUMBERED: f"{number}. ",
+                ListStyle.BULLETED: "- ",
+                ListStyle.CITED: f"[{number}] ",
+            }[block.style]
+            self.plain.append(lead + self.text(item.line))
+            if item.quote is not None:
+                self.plain.append(f"    {item.quote}")
+            entries.append(self.entry(item))
+        self.html.append(Markup(f"<{tag}>{{}}</{tag}>").format(Markup("").join(entries)))
+
+    def entry(self, item: Item) -> Markup:
+        quote = (
+            Markup("<blockquote>{}</blockquote>").format(item.quote)
+            if item.quote is not None
+            else Markup("")
+        )
+        return Markup("<li>{}{}</li>").format(self.markup(item.line), quote)
+
+    def command(self, span: CommandName) -> str:
+        return f"{self.prefix}{'samizdat ' if span.admin_only else ''}{span.usage}"
+
+    def text(self, line: Line) -> str:
+        parts: list[str] = []
+        for span in line:
+            match span:
+                case Text() | Code() | Strong():
+                    parts.append(span.text)
+                case Literal():
+                    parts.append(_clip(span.text, span.limit))
+                case PassageRef():
+                    parts.append(f" ({span.passage_id})")
+                case CommandName():
+                    parts.append(self.command(span))
+                case Person():
+                    parts.append(span.user_id)
+                case Channel():
+                    parts.append(f"#{span.channel_id}")
+                case Moment():
+                    parts.append(f"{span.at:%Y-%m-%d %H:%M} UTC")
+        return "".join(parts)
+
+    def markup(self, line: Line) -> Markup:
+        parts: list[Markup] = []
+        for span in line:
+            match span:
+                case Code():
+                    parts.append(Markup("<code>{}</code>").format(span.text))
+                case Strong():
+                    parts.append(Markup("<b>{}</b>").format(span.text))
+                case PassageRef():
+                    parts.append(Markup(" (<code>{}</code>)").format(span.passage_id))
+                case CommandName():
+                    parts.append(Markup("<code>{}</code>").format(self.command(span)))
+                case _:
+                    parts.append(escape(self.text((span,))))
+        return Markup("").join(parts)
+
+
+def _clip(text: str, limit: int | None) -> str:
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"

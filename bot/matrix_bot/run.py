@@ -1,7 +1,8 @@
 """`samizdat run matrix`: connect, answer until told to stop, and leave things tidy.
 
-The app (core, settings store) is opened by the caller and outlives this function, so the
-database is closed by whoever opened it, after the sync token has been saved here.
+The core and the adapter state (event claims, sync token, outbox) are opened by the caller
+and outlive this function, so the database is closed by whoever opened it, after the sync
+token has been saved here.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-from bot.config import Config
-from bot.matrix_bot.client import PLATFORM, MatrixConnection
+from bot.config import MatrixConfig
+from bot.core.commands import Core
 from bot.matrix_bot.commands import CommandHandler
-
-if TYPE_CHECKING:
-    from bot.app import App
+from bot.matrix_bot.sync import PLATFORM, AdapterState, MatrixConnection
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +45,28 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-async def run_matrix(config: Config, app: App, *, stop: asyncio.Event | None = None) -> None:
+async def run_matrix(
+    config: MatrixConfig,
+    data_dir: Path,
+    core: Core,
+    state: AdapterState,
+    *,
+    stop: asyncio.Event | None = None,
+) -> None:
     """Run the Matrix adapter until `stop` is set, SIGINT/SIGTERM arrive, or it is cancelled.
 
     Pass one shared `stop` to every adapter when several run in one process (`samizdat run
     all`): signal handlers are per process, so with a `stop` given this installs none.
     """
-    connection = MatrixConnection(config.matrix, config.data_dir, app.store)
+    connection = MatrixConnection(config, data_dir, state)
     handler = CommandHandler(
-        core=app.core,
+        core=core,
         sender=connection,
-        bot_admins=config.matrix.bot_admins,
+        bot_admins=config.bot_admins,
         authority_of=connection.authority_of,
         identity_of=connection.identity_of,
-        claim=lambda event_id: app.store.mark_handled(PLATFORM, event_id),
+        handled=lambda event_id: state.was_handled(PLATFORM, event_id),
+        claim=lambda event_id: state.mark_handled(PLATFORM, event_id),
     )
     own_signals = stop is None
     stop_event = stop if stop is not None else asyncio.Event()

@@ -11,14 +11,15 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.core.store import SettingsStore, open_database
+from bot.core.database import Database, open_database
+from bot.core.store import SettingsStore
 
 PLACES = ("discord:1", "discord:2", "matrix:!room:example.org")
 
 
 async def write_forever(path: Path) -> None:
     async with open_database(path) as db:
-        store = SettingsStore(db)
+        store = SettingsStore(Database(db))
         i = 0
         while True:
             place = PLACES[i % len(PLACES)]

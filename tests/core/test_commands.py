@@ -8,7 +8,8 @@ from typing import TypeVar
 from bot.answers.engine import AnswerEngine
 from bot.app import App, open_app
 from bot.config import Config, LimitsConfig
-from bot.core.commands import MAX_SHOWN_VALUE, Core
+from bot.core.admin import MAX_SHOWN_VALUE
+from bot.core.commands import Core
 from bot.core.limits import RateLimiter
 from bot.core.places import Caller, Where
 from bot.core.replies import (
@@ -23,10 +24,11 @@ from bot.core.replies import (
     SettingsReply,
     UnansweredReply,
 )
+from bot.core.requests import Feedback, Typed
 from bot.core.settings import ServerSettings
 
-ADMIN = Caller("admin-1", "Ada", is_admin=True)
-MEMBER = Caller("member-1", "Max", is_admin=False)
+ADMIN = Caller("admin-1", is_admin=True)
+MEMBER = Caller("member-1", is_admin=False)
 GUILD = Where("discord:1", channel="100")
 
 T = TypeVar("T")
@@ -54,7 +56,7 @@ async def calls_during(work: Awaitable[T]) -> tuple[T, int]:
 
 
 async def test_unknown_place_reads_defaults_and_writes_nothing(console_app: App) -> None:
-    assert await console_app.core.settings_for(Where("discord:999")) == ServerSettings()
+    assert await console_app.store.get("discord:999") == ServerSettings()
     assert await console_app.store.recent_changes("discord:999") == []
 
 
@@ -73,7 +75,7 @@ async def test_set_show_reset_round_trip_with_audit(console_app: App) -> None:
         "4",
     )
     await core.settings_reset(ADMIN, GUILD, "sources_shown")
-    assert (await core.settings_for(GUILD)).sources_shown == 3
+    assert (await console_app.store.get(GUILD.place)).sources_shown == 3
 
 
 async def test_invalid_values_are_refused_naming_the_allowed_ones(console_app: App) -> None:
@@ -83,7 +85,7 @@ async def test_invalid_values_are_refused_naming_the_allowed_ones(console_app: A
     assert "brief, detailed" in bad.message
     unknown = await core.settings_set(ADMIN, GUILD, "colour", "red")
     assert isinstance(unknown, Refusal) and "sources_shown" in unknown.message
-    assert await core.settings_for(GUILD) == ServerSettings()
+    assert await console_app.store.get(GUILD.place) == ServerSettings()
 
 
 async def test_non_admin_is_refused_and_nothing_is_written(console_app: App) -> None:
@@ -96,7 +98,7 @@ async def test_non_admin_is_refused_and_nothing_is_written(console_app: App) -> 
         await core.unanswered(MEMBER, GUILD),
     ]:
         assert isinstance(reply, Refusal) and reply.reason is RefusalReason.NOT_ADMIN
-    assert await core.settings_for(GUILD) == ServerSettings()
+    assert await console_app.store.get(GUILD.place) == ServerSettings()
     assert await console_app.store.recent_changes(GUILD.place) == []
 
 
@@ -117,7 +119,7 @@ async def test_settings_survive_a_restart(tmp_config: Config, bundled_engine: An
     async with open_app(tmp_config, engine=bundled_engine) as app:
         await app.core.settings_set(ADMIN, GUILD, "answer_length", "detailed")
     async with open_app(tmp_config, engine=bundled_engine) as app:
-        assert (await app.core.settings_for(GUILD)).answer_length.value == "detailed"
+        assert (await app.store.get(GUILD.place)).answer_length.value == "detailed"
 
 
 async def test_declined_questions_are_listed_for_curators_without_askers(
@@ -143,6 +145,7 @@ async def test_cooldown_and_place_budget_say_when_to_retry(
         core = Core(
             bundled_engine,
             app.store,
+            app.activity,
             LimitsConfig(place_questions_per_minute=2),
             rate_limiter=RateLimiter(2, clock=lambda: now[0]),
         )
@@ -177,7 +180,7 @@ async def test_bad_input_gets_short_clear_replies(console_app: App) -> None:
     russian = await core.ask("Какая столица Франции?", ADMIN, GUILD)
     assert isinstance(russian, AnswerReply) and not russian.answer.answered
     assert "English" in russian.answer.text
-    missing = await core.source("nope:99")
+    missing = await core.source("nope:99", ADMIN, GUILD)
     assert isinstance(missing, Refusal) and missing.reason is RefusalReason.NOT_FOUND
 
 
@@ -185,13 +188,13 @@ async def test_search_source_and_library(console_app: App) -> None:
     core = console_app.core
     found = await core.search("kronstadt sailors", ADMIN, GUILD)
     assert isinstance(found, SearchReply) and len(found.hits) == 5
-    view = await core.source(found.hits[0].passage_id)
+    view = await core.source(found.hits[0].passage_id, ADMIN, GUILD)
     assert isinstance(view, PassageView)
     assert view.text == found.hits[0].text
-    first = await core.source("kuzbass:1")
+    first = await core.source("kuzbass:1", ADMIN, GUILD)
     assert isinstance(first, PassageView) and first.previous_id is None
     assert first.next_id == "kuzbass:2"
-    library = await core.library()
+    library = await core.library(ADMIN, GUILD)
     assert isinstance(library, LibraryReply)
     assert sum(d.passages for d in library.documents) == core.about().passages
     assert core.complete_passage("kuzbass:1")[0][0] == "kuzbass:1"
@@ -199,8 +202,8 @@ async def test_search_source_and_library(console_app: App) -> None:
 
 
 def test_help_hides_admin_commands_from_members(console_app: App) -> None:
-    member_help = {c.name for c in console_app.core.help(MEMBER).commands}
-    admin_help = {c.name for c in console_app.core.help(ADMIN).commands}
+    member_help = {c.name for c in console_app.core.help(MEMBER, GUILD).commands}
+    admin_help = {c.name for c in console_app.core.help(ADMIN, GUILD).commands}
     assert {"ask", "search", "source", "library", "help", "about"} <= member_help
     assert not member_help & {"settings set", "channels", "unanswered"}
     assert admin_help - member_help >= {"settings set", "channels", "unanswered"}
@@ -223,18 +226,18 @@ async def test_an_answer_never_cites_more_sources_than_the_place_shows(console_a
 async def test_source_and_library_stay_quiet_where_the_bot_is_off(console_app: App) -> None:
     core = console_app.core
     await core.channels(ADMIN, GUILD, "deny", "100")
-    for reply in [await core.source("kuzbass:1", GUILD), await core.library(GUILD)]:
+    for reply in [await core.source("kuzbass:1", MEMBER, GUILD), await core.library(MEMBER, GUILD)]:
         assert isinstance(reply, Refusal) and reply.reason is RefusalReason.CHANNEL
     other = Where("discord:1", channel="300")
-    assert isinstance(await core.source("kuzbass:1", other), PassageView)
+    assert isinstance(await core.source("kuzbass:1", MEMBER, other), PassageView)
     await core.settings_set(ADMIN, GUILD, "enabled", "off")
-    for reply in [await core.source("kuzbass:1", other), await core.library(other)]:
+    for reply in [await core.source("kuzbass:1", MEMBER, other), await core.library(MEMBER, other)]:
         assert isinstance(reply, Refusal) and reply.reason is RefusalReason.DISABLED
 
 
 async def test_typed_text_cannot_open_a_code_span_in_replies(console_app: App) -> None:
     core = console_app.core
-    missing = await core.source("`@everyone` **x**")
+    missing = await core.source("`@everyone` **x**", ADMIN, GUILD)
     assert isinstance(missing, Refusal) and "`@everyone`" not in missing.message
     bad = await core.settings_set(ADMIN, GUILD, "answer_length", "`long`")
     assert isinstance(bad, Refusal) and "`long`" not in bad.message and "'long'" in bad.message
@@ -259,7 +262,12 @@ async def test_long_lines_are_refused_before_they_are_read_whole(console_app: Ap
         assert isinstance(reply, Refusal) and reply.reason is reason, (line[:30], reply)
         assert len(reply.message) < 200
         assert calls < 5_000, (line[:30], calls)
-    assert await core.settings_for(GUILD) == ServerSettings()
+    # The same through a chat message whose prefix only the core reads (Matrix's way).
+    typed = Typed(f"!samizdat settings set cooldown_seconds {long}")
+    refused, calls = await calls_during(core.handle(typed, MEMBER, GUILD))
+    assert isinstance(refused, Refusal) and refused.reason is RefusalReason.NOT_ADMIN
+    assert calls < 5_000, calls
+    assert await console_app.store.get(GUILD.place) == ServerSettings()
 
 
 async def test_commands_are_still_found_through_spaces_and_invisible_characters(
@@ -271,7 +279,7 @@ async def test_commands_are_still_found_through_spaces_and_invisible_characters(
     assert isinstance(reply, Confirmation) and "now 10" in reply.message
     reply = await core.dispatch_text("samizdat channels allow #200", ADMIN, GUILD)
     assert isinstance(reply, Confirmation)
-    assert (await core.settings_for(GUILD)).allowed_channels == ("200",)
+    assert (await console_app.store.get(GUILD.place)).allowed_channels == ("200",)
 
 
 async def test_channel_names_are_bounded_before_they_are_stored_or_echoed(
@@ -287,7 +295,7 @@ async def test_channel_names_are_bounded_before_they_are_stored_or_echoed(
         reply = await core.channels(ADMIN, GUILD, "allow", name)
         assert isinstance(reply, Refusal) and reply.reason is reason, name[:30]
         assert len(reply.message) < 300 and "`@everyone`" not in reply.message
-    assert await core.settings_for(GUILD) == ServerSettings()
+    assert await console_app.store.get(GUILD.place) == ServerSettings()
     assert await console_app.store.recent_changes(GUILD.place) == []
 
 
@@ -308,3 +316,45 @@ async def test_settings_show_fits_one_message_whatever_is_stored(console_app: Ap
     assert (cleared.setting, cleared.new_value) == ("allowed_channels", "[]")
     assert cleared.old_value is not None and len(cleared.old_value) <= MAX_SHOWN_VALUE
     assert cleared.old_value.startswith(f'["{channels[0]}", "{channels[1]}"')
+
+
+async def test_commands_a_place_has_no_use_for_are_left_out_and_refused(
+    console_app: App,
+) -> None:
+    room = Where("matrix:!room:example.org")
+    named = {c.name for c in console_app.core.help(ADMIN, room).commands}
+    assert "channels" not in named and "settings set" in named
+    for caller in (ADMIN, MEMBER):
+        refused = await console_app.core.dispatch_text("channels allow x", caller, room)
+        assert isinstance(refused, Refusal) and refused.reason is RefusalReason.NOT_HERE
+        assert "no channels" in refused.message
+
+
+async def test_forget_me_deletes_what_was_kept_about_the_asker_only(console_app: App) -> None:
+    core, activity = console_app.core, console_app.activity
+    other = Caller("member-2")
+    for caller in (MEMBER, other):
+        declined = await core.ask("what caused the wall street crash of 1929", caller, GUILD)
+        assert isinstance(declined, AnswerReply) and not declined.answer.answered
+    await core.handle(Feedback("q", ("kuzbass:1",), True), MEMBER, GUILD)
+    await core.settings_set(ADMIN, GUILD, "sources_shown", "2")
+
+    forgotten = await core.dispatch_text("forget me", MEMBER, GUILD)
+    assert isinstance(forgotten, Confirmation) and "2 records" in forgotten.message
+    askers = await activity.unanswered(GUILD.place, include_askers=True)
+    assert [q.user_id for q in askers] == ["member-2"]
+    again = await core.dispatch_text("forget me", MEMBER, GUILD)
+    assert isinstance(again, Confirmation) and "Nothing" in again.message
+
+
+async def test_forget_place_is_for_admins_and_keeps_the_settings(console_app: App) -> None:
+    core, store = console_app.core, console_app.store
+    await core.ask("what caused the wall street crash of 1929", MEMBER, GUILD)
+    await core.settings_set(ADMIN, GUILD, "sources_shown", "2")
+    refused = await core.dispatch_text("forget place", MEMBER, GUILD)
+    assert isinstance(refused, Refusal) and refused.reason is RefusalReason.NOT_ADMIN
+    done = await core.dispatch_text("samizdat forget place", ADMIN, GUILD)
+    assert isinstance(done, Confirmation) and "2 records" in done.message
+    assert await console_app.activity.unanswered(GUILD.place) == []
+    assert [c.user_id for c in await store.recent_changes(GUILD.place)] == ["(forgotten)"]
+    assert (await store.get(GUILD.place)).sources_shown == 2

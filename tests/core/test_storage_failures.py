@@ -13,10 +13,14 @@ from bot.answers.engine import AnswerEngine
 from bot.app import App
 from bot.config import Config
 from bot.console.chat import CONSOLE_USER, HERE, ask_lines, chat
+from bot.core.activity import ActivityLog
+from bot.core.adapter_state import AdapterState
 from bot.core.commands import Core
+from bot.core.database import Database, StorageError, open_database
 from bot.core.places import Caller, Where
 from bot.core.replies import Refusal, RefusalReason
-from bot.core.store import SettingsStore, StorageError, open_database
+from bot.core.requests import Feedback
+from bot.core.store import SettingsStore
 
 KRONSTADT = "why did the kronstadt sailors rebel"
 # A question the library declines, long enough that recording it needs room on the disk.
@@ -31,9 +35,17 @@ async def db(tmp_config: Config) -> AsyncIterator[aiosqlite.Connection]:
 
 @pytest.fixture
 def app(db: aiosqlite.Connection, tmp_config: Config, bundled_engine: AnswerEngine) -> App:
-    store = SettingsStore(db)
-    core = Core(bundled_engine, store, tmp_config.limits)
-    return App(config=tmp_config, engine=bundled_engine, store=store, core=core)
+    database = Database(db)
+    store, activity = SettingsStore(database), ActivityLog(database)
+    core = Core(bundled_engine, store, activity, tmp_config.limits)
+    return App(
+        config=tmp_config,
+        engine=bundled_engine,
+        store=store,
+        activity=activity,
+        state=AdapterState(database),
+        core=core,
+    )
 
 
 async def fill_disk(db: aiosqlite.Connection) -> None:
@@ -45,11 +57,11 @@ async def fill_disk(db: aiosqlite.Connection) -> None:
         pass
 
 
-async def fill_unanswered(store: SettingsStore) -> int:
+async def fill_unanswered(activity: ActivityLog) -> int:
     """Record declined questions until the disk refuses one; how many it took."""
     for n in range(1000):
         try:
-            await store.record_unanswered(HERE.place, None, CONSOLE_USER.user_id, OFF_TOPIC)
+            await activity.record_unanswered(HERE.place, None, CONSOLE_USER.user_id, OFF_TOPIC)
         except StorageError:
             return n
     pytest.fail("the disk never filled up")
@@ -61,7 +73,7 @@ async def test_a_full_disk_costs_a_setting_not_the_chat(app: App, db: aiosqlite.
         [*(f"settings set cooldown_seconds {n}" for n in range(1, 301)), KRONSTADT, "quit"]
     )
     out: list[str] = []
-    await chat(app, read_line=lambda prompt: next(lines), write=out.append)
+    await chat(app.core, read_line=lambda prompt: next(lines), write=out.append)
 
     replies = out[1:]  # after the banner
     saved = [r for r in replies if r.startswith("`cooldown_seconds` is now")]
@@ -80,23 +92,25 @@ async def test_a_failed_unanswered_record_never_costs_an_answer(
     app: App, db: aiosqlite.Connection
 ) -> None:
     await fill_disk(db)
-    recorded = await fill_unanswered(app.store)
+    recorded = await fill_unanswered(app.activity)
     questions = "\n".join([f"1 {OFF_TOPIC}", KRONSTADT, f"2 {OFF_TOPIC}", f"3 {OFF_TOPIC}"])
     out = io.StringIO()
-    assert await ask_lines(app, io.StringIO(questions + "\n"), out) == 4
+    assert await ask_lines(app.core, io.StringIO(questions + "\n"), out) == 4
     answers = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [a["answered"] for a in answers] == [False, True, False, False]
     assert not any("error" in a for a in answers)
     assert all(a["closest"] for a in answers if not a["answered"])
     # The declined questions were not recorded: the disk refused, and that cost nothing.
-    assert len(await app.store.unanswered(HERE.place, limit=1000)) == recorded
+    assert len(await app.activity.unanswered(HERE.place, limit=1000)) == recorded
 
 
 async def test_feedback_a_full_disk_refuses_is_said_so(app: App, db: aiosqlite.Connection) -> None:
     await fill_disk(db)
     where = Where("discord:1", channel="100")
     replies = [
-        await app.core.feedback(Caller(f"discord:{n}"), where, OFF_TOPIC, ["kuzbass:1"], True)
+        await app.core.handle(
+            Feedback(OFF_TOPIC, ("kuzbass:1",), True), Caller(f"discord:{n}"), where
+        )
         for n in range(200)
     ]
     refusals = [r for r in replies if isinstance(r, Refusal)]

@@ -18,21 +18,23 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.core.settings import MAX_CHANNELS_PER_LIST, ServerSettings, SettingValueError
-from bot.core.store import (
-    FORGOTTEN_USER,
+from bot.core.activity import FORGOTTEN_USER, ActivityLog
+from bot.core.adapter_state import AdapterState
+from bot.core.database import (
     SCHEMA_VERSION,
     DamagedDatabaseError,
+    Database,
     DatabaseError,
     DatabaseTooNewError,
     ForeignDatabaseError,
     NotADatabaseError,
-    SettingsStore,
     StorageError,
     migrate,
     open_database,
     schema_version,
 )
+from bot.core.settings import MAX_CHANNELS_PER_LIST, ServerSettings, SettingValueError
+from bot.core.store import SettingsStore
 from bot.errors import describe_startup_error
 
 PLACE = "discord:1"
@@ -49,8 +51,23 @@ async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
 
 
 @pytest.fixture
-def store(db: aiosqlite.Connection) -> SettingsStore:
-    return SettingsStore(db, clock=lambda: WHEN)
+def database(db: aiosqlite.Connection) -> Database:
+    return Database(db, clock=lambda: WHEN)
+
+
+@pytest.fixture
+def store(database: Database) -> SettingsStore:
+    return SettingsStore(database)
+
+
+@pytest.fixture
+def activity(database: Database) -> ActivityLog:
+    return ActivityLog(database)
+
+
+@pytest.fixture
+def state(database: Database) -> AdapterState:
+    return AdapterState(database)
 
 
 async def rows(db: aiosqlite.Connection, sql: str, *params: object) -> list[tuple[object, ...]]:
@@ -372,7 +389,7 @@ async def test_audit_log_keeps_a_bounded_number_of_recent_records_per_place(
 ) -> None:
     now = [WHEN]
     store = SettingsStore(
-        db, audit_per_place=3, audit_kept=timedelta(days=30), clock=lambda: now[0]
+        Database(db, clock=lambda: now[0]), audit_per_place=3, audit_kept=timedelta(days=30)
     )
     for value in range(10, 16):
         await store.set(PLACE, "cooldown_seconds", value, "discord:42")
@@ -391,37 +408,39 @@ async def test_audit_log_keeps_a_bounded_number_of_recent_records_per_place(
 
 
 async def test_unanswered_newest_first_pruned_and_askers_hidden(db: aiosqlite.Connection) -> None:
-    store = SettingsStore(db, unanswered_per_place=3)
+    activity = ActivityLog(Database(db), unanswered_per_place=3)
     for n in range(5):
-        await store.record_unanswered(PLACE, "history", f"discord:{n}", f"question {n}?")
-    await store.record_unanswered("discord:2", None, "discord:9", "elsewhere?")
+        await activity.record_unanswered(PLACE, "history", f"discord:{n}", f"question {n}?")
+    await activity.record_unanswered("discord:2", None, "discord:9", "elsewhere?")
 
-    items = await store.unanswered(PLACE)
+    items = await activity.unanswered(PLACE)
     assert [i.question for i in items] == ["question 4?", "question 3?", "question 2?"]
     assert {i.user_id for i in items} == {None}
     assert items[0].channel == "history"
     assert items[0].at.tzinfo is not None
-    named = await store.unanswered(PLACE, limit=1, include_askers=True)
+    named = await activity.unanswered(PLACE, limit=1, include_askers=True)
     assert [(i.question, i.user_id) for i in named] == [("question 4?", "discord:4")]
     assert await count(db, "unanswered") == 4
 
 
 async def test_forget_user_deletes_questions_feedback_and_unnames_audit(
-    db: aiosqlite.Connection, store: SettingsStore
+    db: aiosqlite.Connection, store: SettingsStore, activity: ActivityLog
 ) -> None:
-    await store.record_unanswered(PLACE, None, "discord:7", "who built Rome?")
-    await store.record_unanswered(PLACE, None, "discord:8", "when was Carthage founded?")
-    await store.record_feedback(PLACE, "discord:7", "who?", ["doc#1", "doc#2"], helpful=True)
+    await activity.record_unanswered(PLACE, None, "discord:7", "who built Rome?")
+    await activity.record_unanswered(PLACE, None, "discord:8", "when was Carthage founded?")
+    await activity.record_feedback(PLACE, "discord:7", "who?", ["doc#1", "doc#2"], helpful=True)
     await store.set(PLACE, "enabled", False, "discord:7")
     [(ids, helpful)] = await rows(db, "SELECT passage_ids, helpful FROM feedback")
     assert (ids, helpful) == ('["doc#1", "doc#2"]', 1)
 
-    assert await store.forget_user("discord:7") == 3
-    assert [i.user_id for i in await store.unanswered(PLACE, include_askers=True)] == ["discord:8"]
+    assert await activity.forget_user("discord:7") == 3
+    assert [i.user_id for i in await activity.unanswered(PLACE, include_askers=True)] == [
+        "discord:8"
+    ]
     assert await count(db, "feedback") == 0
     [change] = await store.recent_changes(PLACE)
     assert (change.user_id, change.new_value) == (FORGOTTEN_USER, "false")
-    assert await store.forget_user("discord:7") == 0
+    assert await activity.forget_user("discord:7") == 0
 
 
 # -- adapter state --------------------------------------------------------------------------
@@ -429,36 +448,36 @@ async def test_forget_user_deletes_questions_feedback_and_unnames_audit(
 
 async def test_mark_handled_once_and_forgets_old_marks(db: aiosqlite.Connection) -> None:
     now = [WHEN]
-    store = SettingsStore(db, handled_events_kept=timedelta(days=1), clock=lambda: now[0])
-    assert await store.mark_handled("matrix", "$event1") is True
-    assert await store.mark_handled("matrix", "$event1") is False
-    assert await store.mark_handled("discord", "$event1") is True
+    state = AdapterState(Database(db, clock=lambda: now[0]), handled_events_kept=timedelta(days=1))
+    assert await state.mark_handled("matrix", "$event1") is True
+    assert await state.mark_handled("matrix", "$event1") is False
+    assert await state.mark_handled("discord", "$event1") is True
 
     now[0] = WHEN + timedelta(days=2)
-    assert await store.mark_handled("matrix", "$event2") is True
+    assert await state.mark_handled("matrix", "$event2") is True
     assert await rows(db, "SELECT platform, event_id FROM handled_events") == [
         ("matrix", "$event2")
     ]
 
 
-async def test_key_values_round_trip(store: SettingsStore) -> None:
-    assert await store.kv_get("matrix.next_batch") is None
-    await store.kv_set("matrix.next_batch", "s1")
-    await store.kv_set("matrix.next_batch", "s2")
-    assert await store.kv_get("matrix.next_batch") == "s2"
+async def test_key_values_round_trip(state: AdapterState) -> None:
+    assert await state.kv_get("matrix.next_batch") is None
+    await state.kv_set("matrix.next_batch", "s1")
+    await state.kv_set("matrix.next_batch", "s2")
+    assert await state.kv_get("matrix.next_batch") == "s2"
 
 
 # -- when the machine refuses ---------------------------------------------------------------
 
 
 async def test_a_full_disk_is_a_storage_error_and_the_store_carries_on(
-    db: aiosqlite.Connection, store: SettingsStore
+    db: aiosqlite.Connection, store: SettingsStore, activity: ActivityLog
 ) -> None:
     await fill_disk(db)
     saved = 0
     with pytest.raises(StorageError) as refused:
         for n in range(200):
-            await store.record_unanswered(PLACE, None, "discord:1", f"{n} " + "why? " * 200)
+            await activity.record_unanswered(PLACE, None, "discord:1", f"{n} " + "why? " * 200)
             saved += 1
     assert refused.value.reason == "the disk is full"
     assert isinstance(refused.value, DatabaseError)
@@ -474,11 +493,11 @@ async def test_a_full_disk_is_a_storage_error_and_the_store_carries_on(
 
 
 async def test_a_mistake_in_our_own_sql_stays_a_bug_not_a_storage_error(
-    db: aiosqlite.Connection, store: SettingsStore
+    db: aiosqlite.Connection, state: AdapterState
 ) -> None:
     await rows(db, "DROP TABLE kv")  # as if the code queried a table that is not there
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
-        await store.kv_set("k", "v")
+        await state.kv_set("k", "v")
     assert not db.in_transaction
 
 
@@ -522,22 +541,27 @@ async def test_every_older_database_is_upgraded_with_its_data(
 
     async with open_database(path) as db:
         assert await schema_version(db) == SCHEMA_VERSION
-        store = SettingsStore(db)
+        database = Database(db)
+        store, activity, state = (
+            SettingsStore(database),
+            ActivityLog(database),
+            AdapterState(database),
+        )
         if old_version >= 1:
             assert (await store.get(PLACE)).sources_shown == 4
             [change] = await store.recent_changes(PLACE)
             assert (change.user_id, change.new_value) == ("discord:42", "4")
         if old_version >= 2:
-            [question] = await store.unanswered(PLACE)
+            [question] = await activity.unanswered(PLACE)
             assert question.question == "why?"
             assert await count(db, "feedback") == 1
         if old_version >= 3:
-            assert await store.mark_handled("matrix", "$seen") is False
-            assert await store.kv_get("matrix.next_batch") == "s42"
+            assert await state.mark_handled("matrix", "$seen") is False
+            assert await state.kv_get("matrix.next_batch") == "s42"
         # Every table of the latest schema is there and usable, whatever the start.
-        await store.record_feedback(PLACE, "discord:5", "q", ["a#1"], helpful=True)
-        await store.kv_set("k", "v")
-        assert await store.mark_handled("matrix", "$new") is True
+        await activity.record_feedback(PLACE, "discord:5", "q", ["a#1"], helpful=True)
+        await state.kv_set("k", "v")
+        assert await state.mark_handled("matrix", "$new") is True
 
 
 async def test_a_failing_step_is_rolled_back_whole(tmp_path: Path) -> None:
@@ -641,16 +665,18 @@ async def test_an_empty_sqlite_file_is_taken_as_new(tmp_path: Path) -> None:
     path.touch()
     async with open_database(path) as db:
         assert await schema_version(db) == SCHEMA_VERSION
-        await SettingsStore(db).set(PLACE, "enabled", False, "discord:42")
+        await SettingsStore(Database(db)).set(PLACE, "enabled", False, "discord:42")
 
 
 async def test_a_damaged_database_is_refused_at_start_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "damaged.db"
     async with open_database(path) as db:
-        store = SettingsStore(db)
-        await store.set(PLACE, "sources_shown", 4, "discord:42")
+        database = Database(db)
+        await SettingsStore(database).set(PLACE, "sources_shown", 4, "discord:42")
         for n in range(60):
-            await store.record_unanswered(PLACE, None, "discord:1", f"{n} " + "why? " * 100)
+            await ActivityLog(database).record_unanswered(
+                PLACE, None, "discord:1", f"{n} " + "why? " * 100
+            )
     [page_size] = struct.unpack(">H", path.read_bytes()[16:18])
     pages = path.stat().st_size // page_size
     assert pages > 8
@@ -767,7 +793,7 @@ async def test_changes_reported_by_a_killed_writer_survive(tmp_path: Path) -> No
         }
         for i, place, value in reported:
             assert audit[f"writer-{i}"] == (place, value)
-        store = SettingsStore(db)
+        store = SettingsStore(Database(db))
         for place in {place for _, place, _ in reported}:
             [latest] = await store.recent_changes(place, limit=1)
             assert str((await store.get(place)).cooldown_seconds) == latest.new_value

@@ -42,7 +42,7 @@ async def test_a_member_without_manage_server_is_refused_and_nothing_changes(
     assert record.callback_type == 4
     assert refusal["flags"] & EPHEMERAL
     assert "Manage Server" in refusal["content"]
-    assert await app.core.settings_for(_where(fake)) == ServerSettings()
+    assert await app.store.get(_where(fake).place) == ServerSettings()
 
 
 async def test_an_admin_change_is_applied_persisted_and_used(
@@ -56,7 +56,7 @@ async def test_an_admin_change_is_applied_persisted_and_used(
     assert confirmation["flags"] & EPHEMERAL
     assert "`visibility` is now private" in confirmation["content"]
     async with open_app(app.config, engine=engine) as reopened:
-        stored = await reopened.core.settings_for(_where(fake))
+        stored = await reopened.store.get(_where(fake).place)
     assert stored.visibility is Visibility.PRIVATE
 
     question = await fake.slash(
@@ -70,7 +70,7 @@ async def test_an_admin_change_is_applied_persisted_and_used(
 async def test_settings_show_lists_values_and_who_changed_them(
     fake: FakeDiscord, bot: SamizdatBot, app: App
 ) -> None:
-    admin = Caller(user_id=str(fake.admin.id), display_name="admin", is_admin=True)
+    admin = Caller(user_id=str(fake.admin.id), is_admin=True)
     await app.core.settings_set(admin, _where(fake), "sources_shown", "2")
     record = await fake.slash("samizdat", _admin("settings", "show"), user=fake.admin)
     [shown] = await fake.wait_for_reply(record)
@@ -92,7 +92,7 @@ async def test_channels_allow_limits_answers_to_the_chosen_channel(
     )
     [confirmation] = await fake.wait_for_reply(record)
     assert str(fake.other_channel_id) in confirmation["content"]
-    settings = await app.core.settings_for(_where(fake))
+    settings = await app.store.get(_where(fake).place)
     assert settings.allowed_channels == (str(fake.other_channel_id),)
 
     here = await fake.slash("ask", [{"name": "question", "type": 3, "value": "Kuzbass?"}])
@@ -134,14 +134,24 @@ async def test_sync_publishes_the_admin_group_as_guild_only_for_manage_server(
     path = f"/applications/{fake.application_id}/commands"
     published = {c["name"]: c for c in fake.commands[path]}
     assert (
-        {"ask", "search", "source", "library", "help", "about", "samizdat", "Ask Samizdat"}
+        {
+            "ask",
+            "search",
+            "source",
+            "library",
+            "help",
+            "about",
+            "forget",
+            "samizdat",
+            "Ask Samizdat",
+        }
         == set(published)
         == set(names)
     )
     admin = published["samizdat"]
     assert int(admin["default_member_permissions"]) == 1 << 5  # Manage Server
     assert admin["dm_permission"] is False
-    assert {o["name"] for o in admin["options"]} == {"settings", "channels", "unanswered"}
+    assert {o["name"] for o in admin["options"]} == {"settings", "channels", "unanswered", "forget"}
     assert published["Ask Samizdat"]["type"] == 3
     assert published["ask"]["options"][0]["description"]  # every option is described
 
@@ -166,7 +176,7 @@ async def test_admin_commands_are_refused_in_direct_messages(
     assert record.callback_type == 4
     assert refusal["flags"] & EPHEMERAL
     assert refusal["content"] == "That command works only in a server."
-    assert await app.core.settings_for(Where("discord:dm", None)) == ServerSettings()
+    assert await app.store.get("discord:dm") == ServerSettings()
 
 
 async def test_reset_deny_and_clear_change_the_stored_settings(
@@ -182,11 +192,11 @@ async def test_reset_deny_and_clear_change_the_stored_settings(
         return str(reply["content"])
 
     await run("settings", "set", name="sources_shown", value="1")
-    assert (await app.core.settings_for(_where(fake))).sources_shown == 1
+    assert (await app.store.get(_where(fake).place)).sources_shown == 1
     assert "sources_shown" in await run("settings", "reset", name="sources_shown")
-    assert (await app.core.settings_for(_where(fake))).sources_shown == 3
+    assert (await app.store.get(_where(fake).place)).sources_shown == 3
 
     await run("channels", "deny", channel=str(fake.channel_id))
-    assert (await app.core.settings_for(_where(fake))).denied_channels == (str(fake.channel_id),)
+    assert (await app.store.get(_where(fake).place)).denied_channels == (str(fake.channel_id),)
     await run("channels", "clear")
-    assert (await app.core.settings_for(_where(fake))).denied_channels == ()
+    assert (await app.store.get(_where(fake).place)).denied_channels == ()

@@ -68,7 +68,7 @@ def test_an_answer_far_over_every_limit_still_fits() -> None:
         citations=citations,
         passages=[_passage(n) for n in range(30)],
     )
-    [message] = render(AnswerReply(answer=answer, sources_shown=5))
+    [message] = render(AnswerReply(answer=answer))
 
     assert message_problems(_payload(message)) == []
     assert message.embed is not None and message.embed.description

@@ -11,9 +11,9 @@ from fake_discord import EPHEMERAL, FakeDiscord, Json
 from bot.answers.engine import AnswerEngine
 from bot.app import App, open_app
 from bot.config import Config, DiscordConfig
-from bot.discord_bot.client import OUT_OF_DATE, SamizdatBot
-from bot.discord_bot.sending import APOLOGY
-from bot.discord_bot.views import EXPIRED
+from bot.core.present import APOLOGY, OUT_OF_DATE
+from bot.core.present import EXPIRED_BUTTON as EXPIRED
+from bot.discord_bot.client import SamizdatBot
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -1,8 +1,8 @@
-"""One Synapse per test session, started on 127.0.0.1; each test brings its own users and rooms."""
+"""Each test brings its own users and rooms to the session's Synapse (tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,16 +10,6 @@ from matrix_harness import Human, Login, Synapse, bot_config, login_human
 
 from bot.answers.engine import AnswerEngine
 from bot.config import Config
-
-
-@pytest.fixture(scope="session")
-def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
-    server = Synapse(tmp_path_factory.mktemp("synapse"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

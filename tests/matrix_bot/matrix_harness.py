@@ -48,7 +48,7 @@ from bot.answers.engine import AnswerEngine
 from bot.app import open_app
 from bot.config import Config, MatrixConfig
 from bot.matrix_bot import run_matrix
-from bot.matrix_bot.client import crypto_housekeeping
+from bot.matrix_bot.sync import crypto_housekeeping
 
 SERVER_NAME = "localhost"
 _SHARED_SECRET = "samizdat-test-registration-secret"
@@ -575,7 +575,9 @@ async def running_bot(config: Config, engine: AnswerEngine) -> AsyncIterator[Run
     """
     stop = asyncio.Event()
     async with open_app(config, engine=engine) as app:
-        task = asyncio.create_task(run_matrix(config, app, stop=stop))
+        task = asyncio.create_task(
+            run_matrix(config.matrix, config.data_dir, app.core, app.state, stop=stop)
+        )
         try:
             yield RunningBot(task, stop)
             if task.done() and not task.cancelled():

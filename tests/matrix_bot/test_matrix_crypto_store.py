@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from bot.answers.engine import AnswerEngine
 from bot.config import Config, MatrixConfig
-from bot.matrix_bot.client import NIO_DEFAULT_PICKLE_KEY, Session, rekey_crypto_store
+from bot.matrix_bot.session import NIO_DEFAULT_PICKLE_KEY, Session, rekey_crypto_store
 
 ROOM = "!room:localhost"
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.answers.model import Answer, Citation, RetrievedPassage, SectionPointer
+from bot.core.parse import read_typed
 from bot.core.replies import (
     AboutReply,
     AnswerReply,
@@ -18,41 +19,56 @@ from bot.core.replies import (
     RefusalReason,
     SearchReply,
 )
-from bot.matrix_bot.client import answerable_backlog, inviter_allowed, send_failure_is_transient
+from bot.core.requests import (
+    About,
+    Ask,
+    Help,
+    Library,
+    Mention,
+    Request,
+    SettingsSet,
+    Typed,
+)
 from bot.matrix_bot.commands import (
     BotIdentity,
     RoomAuthority,
-    command_line,
     creators_from_create_event,
     is_admin,
-    matrix_only_refusal,
     mentions_bot,
     reply_relation,
     strip_mention,
     strip_reply_fallback,
 )
+from bot.matrix_bot.outbox import send_failure_is_transient
 from bot.matrix_bot.render import render
+from bot.matrix_bot.rooms import inviter_allowed
+from bot.matrix_bot.sync import answerable_backlog
 
 BOT = BotIdentity("@samizdat:example.org", "Samizdat")
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
 
 @pytest.mark.parametrize(
-    ("body", "prefix", "line"),
+    ("body", "prefix", "wanted"),
     [
-        ("!ask Who was Makhno?", "!", "ask Who was Makhno?"),
-        ("!ASK  Who?", "!", "ask Who?"),
-        ("!library", "!", "library"),
-        ("!samizdat settings set cooldown_seconds 0", "!", "settings set cooldown_seconds 0"),
-        ("!samizdat", "!", "help"),
-        ("?about", "?", "about"),
+        ("!ask Who was Makhno?", "!", Ask("Who was Makhno?")),
+        ("!ASK  Who?", "!", Ask("Who?")),
+        ("!library", "!", Library()),
+        ("!samizdat settings set cooldown_seconds 0", "!", SettingsSet("cooldown_seconds", "0")),
+        ("!samizdat", "!", Help()),
+        ("?about", "?", About()),
         ("!ban someone", "!", None),  # another bot's command
+        ("!settings show", "!", None),  # admin commands only under `samizdat`
         ("!ask q", "?", None),
         ("Who was Makhno?", "!", None),
     ],
 )
-def test_command_line(body: str, prefix: str, line: str | None) -> None:
-    assert command_line(body, prefix) == line
+def test_typed_commands_are_read_by_the_core(
+    body: str, prefix: str, wanted: Request | None
+) -> None:
+    assert read_typed(Typed(body), prefix) == wanted
+    # Named, the bot takes what is not a command of its own as a question.
+    assert read_typed(Typed(body, mention="q"), prefix) == (wanted or Mention("q"))
 
 
 def test_reply_fallback_is_dropped_before_parsing() -> None:
@@ -226,17 +242,14 @@ def test_every_reply_renders_without_raw_tags(
     assert content["format"] == "org.matrix.custom.html"
 
 
-def test_help_leaves_out_commands_matrix_has_not_and_names_admin_commands_fully() -> None:
+def test_help_names_admin_commands_fully_with_the_rooms_prefix() -> None:
     reply = HelpReply(
         commands=[
             CommandHelp(name="ask", usage="ask <question>", summary="Ask.", admin_only=False),
-            CommandHelp(name="channels", usage="channels allow", summary="C.", admin_only=True),
             CommandHelp(name="settings show", usage="settings show", summary="S.", admin_only=True),
-        ]
+        ],
+        command_prefix="?",
     )
-    rendered = render(reply, prefix="?")
+    rendered = render(reply)
     assert "?ask <question>" in rendered.plain
     assert "?samizdat settings show" in rendered.plain
-    assert "channels" not in rendered.plain
-    assert matrix_only_refusal("channels allow x") is not None
-    assert matrix_only_refusal("settings show") is None

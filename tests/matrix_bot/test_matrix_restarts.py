@@ -23,7 +23,7 @@ from bot.answers.engine import AnswerEngine
 from bot.app import open_app
 from bot.config import Config
 from bot.matrix_bot import run_matrix
-from bot.matrix_bot.client import Session
+from bot.matrix_bot.session import Session
 
 
 async def test_restart_answers_missed_questions_once_and_old_ones_never(
@@ -58,7 +58,7 @@ async def test_an_event_is_never_answered_twice_even_if_the_sync_token_was_lost(
     async with running_bot(config, engine):
         room = await room_with_bot(human, bot_id, quiet=True)
     async with open_app(config, engine=engine) as app:
-        old_token = await app.store.kv_get(token_key)
+        old_token = await app.state.kv_get(token_key)
     assert old_token is not None
 
     async with running_bot(config, engine):
@@ -68,7 +68,7 @@ async def test_an_event_is_never_answered_twice_even_if_the_sync_token_was_lost(
     # As if the bot crashed after answering but before saving the token. A new login too,
     # so that Synapse's per-token transaction dedup cannot hide a second answer.
     async with open_app(config, engine=engine) as app:
-        await app.store.kv_set(token_key, old_token)
+        await app.state.kv_set(token_key, old_token)
     (data_dir / "matrix" / "session.json").unlink()
 
     async with running_bot(config, engine):
@@ -176,13 +176,13 @@ async def test_sigterm_stops_the_adapter_after_saving_its_place(
 ) -> None:
     async with open_app(config, engine=engine) as app:
         # No stop event: run_matrix installs its own SIGINT/SIGTERM handlers.
-        task = asyncio.create_task(run_matrix(config, app))
+        task = asyncio.create_task(run_matrix(config.matrix, config.data_dir, app.core, app.state))
         await room_with_bot(human, bot_id)
         assert not task.done()
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.wait_for(task, timeout=30)
         assert task.exception() is None
-        assert await app.store.kv_get(f"matrix.sync_token.{bot_id}")
+        assert await app.state.kv_get(f"matrix.sync_token.{bot_id}")
 
 
 async def test_bot_logs_in_again_when_its_session_is_logged_out(

@@ -256,7 +256,9 @@ async def test_a_wrong_password_stops_the_adapter_with_a_message_and_no_secret(
     )
     async with open_app(config, engine=engine) as app:
         with pytest.raises(StartupError) as raised:
-            await run_matrix(config, app, stop=asyncio.Event())
+            await run_matrix(
+                config.matrix, config.data_dir, app.core, app.state, stop=asyncio.Event()
+            )
     assert bot_id in str(raised.value)
     assert secret not in str(raised.value)
     assert all(secret not in r.getMessage() for r in caplog.records)

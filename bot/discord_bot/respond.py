@@ -1,0 +1,106 @@
+"""Running a request for an interaction or a mention, and delivering the core's reply.
+
+Every command of every cog comes through here: the core decides what the reply says, whether
+it is private and whether it opens a thread; this module only speaks Discord (defer,
+ephemeral flags, message replies, buttons, threads).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.core.places import Where
+from bot.core.replies import AnswerReply, Refusal
+from bot.core.requests import Mention, Request
+from bot.discord_bot.context import (
+    NO_PINGS,
+    Interaction,
+    caller_of,
+    caller_of_message,
+    where_of,
+    where_of_message,
+)
+from bot.discord_bot.render import THREAD_NAME_LIMIT, clip, render, render_answer
+from bot.discord_bot.sending import defer, send, send_notice
+from bot.discord_bot.views import AnswerView
+
+if TYPE_CHECKING:
+    from bot.discord_bot.client import SamizdatBot
+
+log = logging.getLogger(__name__)
+
+
+async def respond(bot: SamizdatBot, interaction: Interaction, request: Request) -> None:
+    """Answer an interaction: the core acknowledges slow work, with the reply's visibility,
+    before it starts, because the deferral decides who sees the reply that fills it."""
+    where = where_of(interaction)
+
+    async def acknowledge(private: bool) -> None:
+        await defer(interaction, ephemeral=private)
+
+    reply = await bot.core.handle(request, caller_of(interaction), where, acknowledge)
+    if reply is None:  # pragma: no cover - a command always gets a reply
+        return
+    if isinstance(reply, Refusal):
+        await send_notice(interaction, reply.message)
+        return
+    if not isinstance(reply, AnswerReply):
+        await send(interaction, render(reply), ephemeral=reply.private)
+        return
+    view = answer_view(bot, reply, interaction.user.id, where)
+    message = await send(interaction, [render_answer(reply)], ephemeral=reply.private, view=view)
+    view.message = message
+    if message is not None and reply.in_thread:
+        await _open_thread(interaction.channel, message.id, reply)
+
+
+async def respond_to_mention(bot: SamizdatBot, message: discord.Message, text: str) -> None:
+    """Answer a message that mentions the bot, in reply to it, or stay silent."""
+    where = where_of_message(message)
+    reply = await bot.core.handle(Mention(text), caller_of_message(message), where)
+    if reply is None:
+        return
+    if not isinstance(reply, AnswerReply):
+        text_of = reply.message if isinstance(reply, Refusal) else None
+        if text_of is not None:
+            await reply_text(message, text_of)
+        else:  # pragma: no cover - a mention is a question
+            log.warning("a mention got a %s", type(reply).__name__)
+        return
+    view = answer_view(bot, reply, message.author.id, where)
+    outgoing = render_answer(reply)
+    view.message = await message.reply(
+        **outgoing.kwargs(), view=view, mention_author=False, allowed_mentions=NO_PINGS
+    )
+    if reply.in_thread:
+        await _open_thread(message.channel, view.message.id, reply)
+
+
+def answer_view(bot: SamizdatBot, reply: AnswerReply, asker_id: int, where: Where) -> AnswerView:
+    """The buttons under an answer: passages for the asker, feedback for everyone."""
+    return AnswerView(
+        bot.core,
+        reply,
+        asker_id=asker_id,
+        where=where,
+        timeout=bot.config.discord.view_timeout_seconds,
+        live=bot.live_views,
+    )
+
+
+async def reply_text(message: discord.Message, text: str) -> None:
+    await message.reply(clip(text, 2000), mention_author=False, allowed_mentions=NO_PINGS)
+
+
+async def _open_thread(channel: object, message_id: int, reply: AnswerReply) -> None:
+    """Start a thread on the answer, named after the question, for the discussion."""
+    if not isinstance(channel, discord.TextChannel):
+        return  # threads in threads, forums or DMs do not exist
+    name = clip(" ".join(reply.answer.question.split()), THREAD_NAME_LIMIT) or "Question"
+    try:
+        await channel.create_thread(name=name, message=discord.Object(message_id))
+    except discord.HTTPException:
+        log.warning("could not open a thread for an answer in channel %s", channel.id)
