@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_retrieval import library_sentences, questions
 
 from bot.answers.compose import Composer
-from bot.answers.engine import AnswerEngine, IndexReport, build_engine
+from bot.answers.engine import AnswerEngine, IndexReport
 from bot.answers.learning import ModelSet
+from bot.app import build_engine
 from bot.config import AnswerConfig, Config, RetrievalConfig
 from bot.evaluation import read_question_files
 from bot.library.catalogue import DocumentInfo

@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from bot.answers.engine import build_engine
+    from bot.app import build_engine
 
     with tempfile.TemporaryDirectory() as data:
         retriever = build_engine(Config(data_dir=Path(data))).retriever

@@ -192,7 +192,7 @@ async def _run_platforms(app: App, platform: str) -> int:
 
 
 def _index(config: Config) -> int:
-    from bot.answers.engine import build_engine
+    from bot.app import build_engine
 
     engine = build_engine(config)
     report = engine.report
@@ -215,8 +215,8 @@ def _evaluate(
 ) -> int:
     from dataclasses import asdict
 
-    from bot.answers.engine import build_engine
     from bot.answers.learning import ModelSet
+    from bot.app import build_engine
     from bot.evaluation import EvalFileError, evaluate, format_report, read_question_files
     from bot.evaluation.crossval import cross_validate
 
@@ -257,8 +257,8 @@ def _evaluate(
 
 def _train(config: Config, files: list[Path], output: Path | None) -> int:
     """Fit the answer models with and without the semantic layer, and save both."""
-    from bot.answers.engine import build_engine
     from bot.answers.learning import ModelSet
+    from bot.app import build_engine
     from bot.evaluation import EvalFileError, read_question_files
     from bot.evaluation.training import fit_answer_model, make_example
 

@@ -1,5 +1,8 @@
 """Assembles the running bot from its configuration: engine, database, stores, core.
 
+`build_engine` loads the library, its index, embeddings and answer models; `open_app` adds
+the database and the core around it.
+
 The composition root: every platform (terminal, Discord, Matrix) starts from `open_app`, so
 they share one way of opening and, above all, closing resources. Adapters are handed the
 parts they use (the core; Matrix also its adapter state), never this `App`.
@@ -9,17 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from bot.answers.engine import AnswerEngine, build_engine
+from bot.answers.compose import Composer
+from bot.answers.engine import AnswerEngine, IndexReport
+from bot.answers.learning import ModelSet
 from bot.config import Config
 from bot.core.activity import ActivityLog
 from bot.core.adapter_state import AdapterState
 from bot.core.commands import Core
 from bot.core.database import Database, open_database
 from bot.core.store import SettingsStore
+from bot.library.loader import bundled_library_dir, load_library
+from bot.retrieval.index import load_or_build, progress_reporter
+from bot.retrieval.retriever import EmptyLibraryError, Retriever
+from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
+from bot.semantic.encoder import load_encoder
+from bot.semantic.vectors import Progress, load_or_build_semantic
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +44,58 @@ class App:
     activity: ActivityLog
     state: AdapterState
     core: Core
+
+
+def library_folders(config: Config) -> list[Path]:
+    base = config.library.path or bundled_library_dir()
+    return [base, *config.library.extra_paths]
+
+
+def _embedding_progress(what: str, total: int) -> Progress:
+    report = progress_reporter(total, noun=what, verb="embedding", every=1_000)
+    return lambda done, _: report(done, total)
+
+
+def build_engine(
+    config: Config, folders: Sequence[Path] | None = None, models: ModelSet | None = None
+) -> AnswerEngine:
+    """Load the library, load or build its index (and embeddings), and assemble the engine.
+
+    Everything an answer needs is loaded here, before any chat connects, so the first
+    question costs no more than the others.
+    """
+    chosen = list(folders or library_folders(config))
+    cache = config.data_dir / "index"
+    library = load_library(chosen, config.library.passage_max_chars, cache / "library-cache")
+    if not library.passages:
+        skipped = "; ".join(f"{s.file} {s.reason}" for s in library.skipped)
+        raise EmptyLibraryError(
+            f"the library has no readable documents in {', '.join(str(f) for f in chosen)}"
+            + (f" ({skipped})" if skipped else "")
+        )
+    r = config.retrieval
+    tokenizer = Tokenizer(TokenizerOptions(stemming=r.stemming, stop_words=r.stop_words))
+    index = load_or_build(library, r, tokenizer, cache)
+    retriever = Retriever(library.passages, index.bm25, tokenizer)
+    encoder = load_encoder(r.semantic)
+    semantic = (
+        load_or_build_semantic(library.passages, encoder, cache, index.key, _embedding_progress)
+        if encoder is not None
+        else None
+    )
+    model = (models or ModelSet.load()).for_mode(semantic is not None)
+    composer = Composer(library, retriever, r, encoder, semantic, model)
+    composer.warm_up()
+    report = IndexReport(
+        documents=len(library.documents),
+        passages=len(library.passages),
+        skipped=tuple((s.file, s.reason) for s in library.skipped),
+        built_at=index.built_at,
+        from_cache=index.loaded_from_cache,
+        engine=retriever.engine_name,
+        semantic_model=encoder.name if semantic is not None and encoder is not None else None,
+    )
+    return AnswerEngine(library, retriever, composer, report, config.answers)
 
 
 @asynccontextmanager

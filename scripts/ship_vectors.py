@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.answers.engine import build_engine
 from bot.answers.learning import ModelSet
+from bot.app import build_engine
 from bot.config import Config
 from bot.semantic.vectors import pair_texts, passage_text, save_known
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.answers.engine import AnswerEngine, build_engine
-from bot.app import App, open_app
+from bot.answers.engine import AnswerEngine
+from bot.app import App, build_engine, open_app
 from bot.config import Config
 
 if TYPE_CHECKING:

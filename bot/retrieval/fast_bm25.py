@@ -702,9 +702,7 @@ def _sound_postings(arrays: _Arrays, n: int, v: int) -> bool:
     finite gains. One vectorised pass each."""
     a = arrays
     return (
-        _within(a.doc_ids, 0, n)
-        and _within(a.tfs, 1, 2**32)
-        and bool(np.isfinite(a.gains).all())
+        _within(a.doc_ids, 0, n) and _within(a.tfs, 1, 2**32) and bool(np.isfinite(a.gains).all())
     )
 
 

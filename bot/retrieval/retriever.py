@@ -1,14 +1,14 @@
-"""Ranks passages for a question with BM25, off the event loop when called from async code.
+"""Ranks passages for a question with BM25.
 
-The score is rank-bm25's (the differential tests pin it); `PostingsBM25` computes it from an
-inverted index so a question touches only the passages that contain its terms. The
-retriever is small and synchronous so it is easy to test and reason about; the async
-wrapper only moves the CPU-bound scoring to a thread so chat heartbeats never wait for it.
+The score is rank-bm25's (the differential tests pin it): rank-bm25 itself for a small
+library, `PostingsBM25` (an inverted index, so a question touches only the passages that
+contain its terms) for a large one. The retriever is small and synchronous, so it is easy to
+test and reason about; the engine's async wrappers run it in a thread, so chat heartbeats
+never wait for it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -239,6 +239,3 @@ class Retriever:
     def search(self, question: str, k: int) -> list[Hit]:
         """The `k` best passages for `question`, best first; no known terms means no hits."""
         return self.search_terms(self.query_terms(question), k)
-
-    async def asearch(self, question: str, k: int) -> list[Hit]:
-        return await asyncio.to_thread(self.search, question, k)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers.engine import build_engine
+from bot.app import build_engine
 from bot.config import Config, RetrievalConfig
 from bot.library import loader
 from bot.library.loader import Library, bundled_library_dir, load_library

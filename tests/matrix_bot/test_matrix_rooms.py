@@ -19,8 +19,8 @@ from matrix_harness import (
 )
 from pydantic import SecretStr
 
-from bot.answers.engine import AnswerEngine, build_engine
-from bot.app import open_app
+from bot.answers.engine import AnswerEngine
+from bot.app import build_engine, open_app
 from bot.config import Config, LibraryConfig, MatrixConfig
 from bot.errors import StartupError
 from bot.matrix_bot import run_matrix

@@ -48,11 +48,13 @@ def test_empty_library_is_refused() -> None:
         build_bm25([], BM25Params())
 
 
-async def test_async_search_runs_in_a_thread_and_agrees() -> None:
-    retriever = _retriever()
-    hits = await retriever.asearch("factory committees", 1)
-    assert hits == retriever.search("factory committees", 1)
-    assert hits[0].passage.id == "t:2"
+async def test_async_search_agrees_with_search(bundled_engine: object) -> None:
+    from bot.answers.engine import AnswerEngine
+
+    assert isinstance(bundled_engine, AnswerEngine)
+    hits = await bundled_engine.asearch("factory committees", 1)
+    assert hits == bundled_engine.search("factory committees", 1)
+    assert hits and "factory committees" in hits[0].passage.text.lower()
 
 
 def test_retriever_ranks_the_bundled_library_as_rank_bm25_does(bundled_engine: object) -> None:

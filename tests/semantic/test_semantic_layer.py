@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answers.engine import build_engine
+from bot.app import build_engine
 from bot.config import Config, RetrievalConfig
 from bot.library.loader import bundled_library_dir, load_library
 from bot.library.segmentation import Passage
