@@ -26,14 +26,11 @@ def _hash(key: bytes) -> int:
 
 def _slots_for(encoded: Sequence[bytes]) -> NDArray[np.int32]:
     """Positions of `encoded` (sorted terms) in a table at most half full, linear probing."""
+    from bot.retrieval._interning import place  # compiled: only building needs it
+
     size = 1 << max(4, (2 * len(encoded)).bit_length())
-    slots = np.full(size, -1, dtype=np.int32)
-    mask = size - 1
-    for position, key in enumerate(encoded):
-        at = _hash(key) & mask
-        while slots[at] != -1:
-            at = (at + 1) & mask
-        slots[at] = position
+    hashes = np.fromiter(map(_hash, encoded), dtype=np.uint64, count=len(encoded))
+    slots: NDArray[np.int32] = place(hashes, size)
     return slots
 
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import math
 import os
 import shutil
-from array import array
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -63,7 +63,6 @@ _ARRAYS = (
     "max_gain",
     "max_low",
 )
-_PROGRESS_EVERY = 10_000
 # Passages sorted together while building (see `_chunk`); at most 2**16, so a passage's
 # place in its chunk fits 16 bits (see `_merge`).
 _CHUNK_PASSAGES = 16_384
@@ -144,8 +143,8 @@ class PostingsBM25:
         delta: float | None = None,
         progress: Progress | None = None,
     ) -> None:
-        """Index `corpus` in one pass; `progress(done, total)` is called every few thousand
-        passages (`total` is 0 when the corpus has no length)."""
+        """Index `corpus` in one pass; `progress(done, total)` is called after every run of
+        passages built (`total` is 0 when the corpus has no length)."""
         params = BM25Parameters.of(variant, k1, b, epsilon, delta)
         terms, arrays, total_len = _build(corpus, params, progress)
         self._attach(params, {term: row for row, term in enumerate(terms)}, arrays, total_len)
@@ -438,26 +437,16 @@ def _kernels() -> Any:
     return _compiled
 
 
-class _Vocabulary(dict[str, int]):
-    """Term -> row, numbered in order of first appearance (rank-bm25's order for idf)."""
-
-    def __missing__(self, term: str) -> int:
-        row = self[term] = len(self)
-        return row
-
-
 # (term, passage, tf) triples of a chunk, and its first passage.
 _Chunk = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.uint32], int]
 
 
-def _chunk(rows_buffer: array[int], lengths_buffer: array[int], first: int, v: int) -> _Chunk:
+def _chunk(rows: NDArray[np.int32], lengths: NDArray[np.int32], first: int, v: int) -> _Chunk:
     """(term, passage, tf) of a run of passages, in (term, passage) order.
 
     Sorting a chunk at a time keeps the keys small (32 bits while terms * passages fit)
     and the sort in cache; `_merge` then places the chunks by counting.
     """
-    rows = np.frombuffer(rows_buffer, dtype=np.int32)
-    lengths = np.frombuffer(lengths_buffer, dtype=np.int32)
     m = len(lengths)
     key_type = np.uint32 if v * m < 2**32 else np.uint64
     keys: NDArray[np.unsignedinteger[Any]] = rows.astype(key_type)
@@ -511,31 +500,26 @@ def _merge(chunks: list[_Chunk], v: int, n: int) -> _Postings:
 def _build(
     corpus: Iterable[Sequence[str]], params: BM25Parameters, progress: Progress | None
 ) -> tuple[list[str], _Arrays, int]:
+    from bot.retrieval._interning import TermInterner  # compiled: imported on first use
+
     total = len(corpus) if isinstance(corpus, Sized) else 0
-    vocab = _Vocabulary()
-    doc_len = array("i")
+    interner = TermInterner()
+    runs: list[NDArray[np.int32]] = []
     chunks: list[_Chunk] = []
-    token_rows = array("i")
     first = 0
-    for done, doc in enumerate(corpus, start=1):
-        token_rows.extend(map(vocab.__getitem__, doc))
-        doc_len.append(len(doc))
-        if done - first == _CHUNK_PASSAGES:
-            chunks.append(_chunk(token_rows, doc_len[first:], first, len(vocab)))
-            token_rows, first = array("i"), done
-        if progress is not None and done % _PROGRESS_EVERY == 0:
-            progress(done, total)
-    n = len(doc_len)
+    for run in _runs(corpus, _CHUNK_PASSAGES):
+        lengths = np.fromiter(map(len, run), dtype=np.int32, count=len(run))
+        rows = interner.rows(run, int(lengths.sum()))
+        chunks.append(_chunk(rows, lengths, first, len(interner)))
+        runs.append(lengths)
+        first += len(run)
+        if progress is not None:
+            progress(first, total)
+    n = first
     if n == 0:
         raise ValueError("cannot index an empty corpus")
-    if first < n:
-        chunks.append(_chunk(token_rows, doc_len[first:], first, len(vocab)))
-    if progress is not None and n % _PROGRESS_EVERY:
-        progress(n, total)
-    del token_rows
-    lengths = np.frombuffer(doc_len, dtype=np.int32).copy()
-    del doc_len
-    p = _merge(chunks, len(vocab), n)
+    lengths = np.concatenate(runs)
+    p = _merge(chunks, len(interner), n)
     total_len = int(lengths.sum())
     idf = _idf(params, np.diff(p.indptr).tolist(), n)
     avgdl = total_len / n
@@ -552,7 +536,14 @@ def _build(
         max_gain,
         max_low,
     )
-    return list(vocab), arrays, total_len
+    return interner.terms(), arrays, total_len
+
+
+def _runs(corpus: Iterable[Sequence[str]], size: int) -> Iterator[list[Sequence[str]]]:
+    """The passages of `corpus`, `size` at a time (interned and sorted a run at a time)."""
+    passages = iter(corpus)
+    while run := list(itertools.islice(passages, size)):
+        yield run
 
 
 def _impacts(

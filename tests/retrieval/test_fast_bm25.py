@@ -377,6 +377,29 @@ def test_vocabulary_beyond_16_bits_ranks_like_rank_bm25() -> None:
         assert_like_rank_bm25(ours, ref, [*query, "c0", "c3"][: 2 + n % 8])
 
 
+def test_tokens_of_any_characters_rank_like_rank_bm25() -> None:
+    # Tokens are joined with a control character while building: tokens holding every one of
+    # them, empty tokens, non-ASCII and lone surrogates must still be told apart exactly.
+    controls = [chr(c) for c in range(32)]
+    library = [
+        ["a\x00b", "a", "b", "", "ünï", "\ud800x", *controls],
+        ["a\x00b", "a\x00", "\x00b", "", ""],
+        ["ünï", "uni", "a", "a"],
+        [],
+        ["".join(controls), "b", "\x1f"],
+    ]
+    ours, ref = PostingsBM25(library), Reference(library, "okapi")
+    assert ours.vocabulary_size == len({t for passage in library for t in passage})
+    for query in (
+        ["a\x00b"],
+        ["", "a"],
+        ["ünï", "\ud800x"],
+        ["\x1f", "b", "\x00"],
+        ["".join(controls)],
+    ):
+        assert_like_rank_bm25(ours, ref, query)
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("layered", [64, 10**9])
 def test_every_pruning_step_ranks_like_rank_bm25(
