@@ -161,6 +161,26 @@ async def test_cooldown_and_place_budget_say_when_to_retry(
         assert isinstance(await core.ask("kronstadt", ADMIN, GUILD), AnswerReply)
 
 
+async def test_a_revised_question_skips_the_cooldown_but_not_the_place_budget(
+    tmp_config: Config, bundled_engine: AnswerEngine
+) -> None:
+    async with open_app(tmp_config, engine=bundled_engine) as app:
+        core = Core(
+            bundled_engine,
+            app.store,
+            app.activity,
+            LimitsConfig(place_questions_per_minute=2),
+            rate_limiter=RateLimiter(2, clock=lambda: 1000.0),
+        )
+        ask = Typed("!ask kronstadt sailors")
+        assert isinstance(await core.handle(ask, MEMBER, GUILD), AnswerReply)
+        # Fixing a typo at once (an edited question) is answered, not told to slow down.
+        revised = await core.handle(ask, MEMBER, GUILD, revising=True)
+        assert isinstance(revised, AnswerReply)
+        busy = await core.handle(ask, MEMBER, GUILD, revising=True)
+        assert isinstance(busy, Refusal) and busy.reason is RefusalReason.BUSY
+
+
 async def test_bad_input_gets_short_clear_replies(console_app: App) -> None:
     core = console_app.core
     cases = {
