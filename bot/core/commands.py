@@ -68,7 +68,13 @@ from bot.core.settings import (
     Visibility,
 )
 from bot.core.store import SettingsStore
-from bot.core.text import has_words, mostly_non_latin, normalize_input, quote_typed
+from bot.core.text import (
+    has_words,
+    mostly_non_latin,
+    normalize_input,
+    quote_typed,
+    without_references,
+)
 
 log = logging.getLogger(__name__)
 
@@ -470,7 +476,7 @@ class Core:
         limit = self._limits.max_question_chars
         if len(raw) > RAW_QUESTION_FACTOR * limit:
             return _question_too_long(len(raw), limit)
-        question = normalize_input(raw)
+        question = without_references(normalize_input(raw))
         if not question:
             return refuse(RefusalReason.EMPTY, words.ask_something(verb))
         if len(question) > limit:

@@ -181,6 +181,23 @@ async def test_a_revised_question_skips_the_cooldown_but_not_the_place_budget(
         assert isinstance(busy, Refusal) and busy.reason is RefusalReason.BUSY
 
 
+async def test_mentions_of_people_roles_and_places_do_not_change_the_answer(
+    console_app: App,
+) -> None:
+    core = console_app.core
+    plain = await core.ask("when did the Kuzbass colony operate?", ADMIN, GUILD)
+    assert isinstance(plain, AnswerReply) and plain.answer.answered
+    for noisy in (
+        "@everyone <@123> when did the Kuzbass colony operate? <@&45> <#789> @here",
+        "@alice:example.org when did the Kuzbass colony operate, #history:example.org?",
+    ):
+        reply = await core.ask(noisy, ADMIN, GUILD)
+        assert isinstance(reply, AnswerReply), noisy
+        assert reply.answer.answered and reply.answer.text == plain.answer.text, noisy
+    only_pings = await core.ask("<@123> @everyone", ADMIN, GUILD)
+    assert isinstance(only_pings, Refusal) and only_pings.reason is RefusalReason.EMPTY
+
+
 async def test_bad_input_gets_short_clear_replies(console_app: App) -> None:
     core = console_app.core
     cases = {
