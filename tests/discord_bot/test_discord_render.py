@@ -13,15 +13,19 @@ from typing import Any
 from fake_discord import message_problems
 
 from bot.answers.model import Answer, Citation, RetrievedPassage, SectionPointer
+from bot.core import present as words
 from bot.core.replies import (
     AnswerReply,
     DocumentSummary,
     LibraryReply,
     PassageView,
+    Refusal,
+    RefusalReason,
     SearchReply,
     UnansweredQuestion,
     UnansweredReply,
 )
+from bot.core.text import quote_typed
 from bot.discord_bot.render import Outgoing, escape, render, render_passage_page, split_text
 
 HUGE = "Workers' control of production was debated at length. " * 400  # ~22,000 characters
@@ -298,3 +302,27 @@ def test_escaping_leaves_every_mark_and_reference_inert_and_links_whole() -> Non
     assert escape("# h\n  - item\n> quote\n12. twelve") == (
         "\\# h\n  \\- item\n\\> quote\n12\\. twelve"
     )
+
+
+def test_typed_text_in_refusals_and_stored_questions_shows_as_written() -> None:
+    typed = "**bold** ||spoiler|| <@123>"
+    refusal = Refusal(reason=RefusalReason.NOT_FOUND, message=words.no_passage(quote_typed(typed)))
+    [message] = render(refusal)
+    assert message.content is not None
+    assert r"“\*\*bold\*\* \|\|spoiler\|\| \<@123>”" in message.content
+
+    stored = "<@123> <#789> <t:0:R> @everyone"
+    listed = UnansweredReply(
+        items=[
+            UnansweredQuestion(
+                question=stored,
+                at=datetime(2026, 1, 1, tzinfo=UTC),
+                place="d:1",
+                channel=None,
+                user_id=None,
+            )
+        ]
+    )
+    [page] = render(listed)
+    assert page.embed is not None
+    assert r"\<@123> \<#789> \<t:0:R> \@everyone" in (page.embed.description or "")
