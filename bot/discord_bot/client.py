@@ -32,7 +32,7 @@ from bot.discord_bot.context import NO_PINGS, Interaction
 from bot.discord_bot.render import render_document
 from bot.discord_bot.sending import send_notice
 from bot.discord_bot.shutdown import InFlight
-from bot.discord_bot.views import LiveViews
+from bot.discord_bot.views import REPLY_EDITABLE_SECONDS, LiveViews
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,16 @@ class SamizdatTree(app_commands.CommandTree[discord.Client]):
 class SamizdatBot(commands.Bot):
     """The bot: the core to answer with, and the configuration it was started with."""
 
-    def __init__(self, config: Config, core: Core | None, **options: Any) -> None:
+    def __init__(
+        self,
+        config: Config,
+        core: Core | None,
+        *,
+        reply_editable_seconds: float = REPLY_EDITABLE_SECONDS,
+        **options: Any,
+    ) -> None:
+        """`reply_editable_seconds`: how long an interaction's reply can be edited (a fact
+        of Discord's, less a margin), which bounds the life of the buttons on it."""
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -107,6 +116,7 @@ class SamizdatBot(commands.Bot):
         self.config = config
         self._core = core
         self.live_views = LiveViews()
+        self.reply_editable_seconds = reply_editable_seconds
         self.in_flight = InFlight()
 
     @property

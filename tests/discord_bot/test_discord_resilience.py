@@ -7,6 +7,7 @@ import logging
 import pytest
 from discord_harness import running_bot
 from fake_discord import EPHEMERAL, FakeDiscord, Json
+from pydantic import ValidationError
 
 from bot.answers.engine import AnswerEngine
 from bot.app import App, open_app
@@ -141,6 +142,39 @@ async def test_buttons_are_disabled_when_the_view_times_out(
         await fake.wait_until(all_disabled)
 
     assert answer["embeds"] == message["embeds"], "disabling buttons must keep the answer"
+
+
+async def test_clicks_never_keep_buttons_alive_past_the_interaction_token(
+    fake: FakeDiscord, tmp_path_factory: pytest.TempPathFactory, engine: AnswerEngine
+) -> None:
+    # Views idle for 10 minutes, but the reply stops being editable 1.5 s after the command
+    # (Discord's 15 minutes, shortened): the buttons are disabled through the token in time,
+    # however often they are clicked meanwhile.
+    config = Config(
+        data_dir=tmp_path_factory.mktemp("token-life"),
+        discord=DiscordConfig(token="fake-token", view_timeout_seconds=600),
+    )
+    async with (
+        open_app(config, engine=engine) as app,
+        running_bot(fake, app, reply_editable_seconds=1.5),
+    ):
+        record = await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
+        [answer] = await fake.wait_for_reply(record)
+        message = fake.messages[int(answer["id"])]
+        vote = await fake.click(answer, _buttons(answer)["Helpful"]["custom_id"])
+        await fake.wait_for_reply(vote)
+
+        def all_disabled() -> bool:
+            buttons = [b for row in message["components"] for b in row["components"]]
+            return bool(buttons) and all(b.get("disabled") for b in buttons)
+
+        await fake.wait_until(all_disabled)
+
+
+def test_a_view_timeout_past_the_token_life_is_refused() -> None:
+    with pytest.raises(ValidationError, match="less than 900"):
+        DiscordConfig(view_timeout_seconds=1200)
+    assert DiscordConfig(view_timeout_seconds=899).view_timeout_seconds == 899
 
 
 async def test_the_fake_discord_catches_a_late_acknowledgement(
