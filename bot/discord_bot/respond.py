@@ -25,7 +25,7 @@ from bot.discord_bot.context import (
     where_of_message,
 )
 from bot.discord_bot.render import THREAD_NAME_LIMIT, clip, render, render_answer
-from bot.discord_bot.sending import defer, send, send_notice
+from bot.discord_bot.sending import defer, rate_limited, send, send_notice
 from bot.discord_bot.views import AnswerView
 
 if TYPE_CHECKING:
@@ -76,8 +76,10 @@ async def respond_to_mention(bot: SamizdatBot, message: discord.Message, text: s
         return
     view = answer_view(bot, reply, message.author.id, where)
     outgoing = render_answer(reply)
-    view.message = await message.reply(
-        **outgoing.kwargs(), view=view, mention_author=False, allowed_mentions=NO_PINGS
+    view.message = await rate_limited(
+        lambda: message.reply(
+            **outgoing.kwargs(), view=view, mention_author=False, allowed_mentions=NO_PINGS
+        )
     )
     if reply.in_thread:
         await _open_thread(message.channel, view.message.id, reply)
@@ -108,7 +110,9 @@ def answer_view(
 
 
 async def reply_text(message: discord.Message, text: str) -> None:
-    await message.reply(clip(text, 2000), mention_author=False, allowed_mentions=NO_PINGS)
+    await rate_limited(
+        lambda: message.reply(clip(text, 2000), mention_author=False, allowed_mentions=NO_PINGS)
+    )
 
 
 async def _open_thread(channel: object, message_id: int, reply: AnswerReply) -> None:

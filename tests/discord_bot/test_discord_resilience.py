@@ -77,6 +77,28 @@ async def test_a_rate_limited_follow_up_waits_retry_after_and_arrives(
     assert fake.violations == []
 
 
+async def test_a_429_without_a_via_header_is_waited_out_like_any_other(
+    fake: FakeDiscord, bot: SamizdatBot
+) -> None:
+    # discord.py raises such a 429 at once (it takes it for a Cloudflare ban).
+    fake.rate_limit_next("POST", FOLLOW_UP, retry_after=0.3, via=False)
+    fake.rate_limit_next("POST", r"/channels/\d+/messages", retry_after=0.3, via=False)
+    record = await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
+    [answer] = await fake.wait_for_reply(record)
+    statuses = [c.status for c in fake.calls if c.method == "POST" and "/webhooks/" in c.path]
+    assert statuses == [429, 200]
+    assert answer["embeds"] and APOLOGY not in str(answer)
+
+    asked = await fake.post_message(
+        f"<@{fake.bot_user['id']}> when did the Kuzbass colony operate?", mentions_bot=True
+    )
+    await fake.wait_until(
+        lambda: [c.status for c in fake.calls if c.path.endswith("/messages")] == [429, 200]
+    )
+    assert asked["id"]
+    assert fake.violations == []
+
+
 async def test_an_unexpected_error_is_logged_and_the_user_gets_an_apology(
     fake: FakeDiscord, bot: SamizdatBot, caplog: pytest.LogCaptureFixture
 ) -> None:
