@@ -30,7 +30,7 @@ from bot.core.present import (
 )
 from bot.discord_bot.context import NO_PINGS, Interaction
 from bot.discord_bot.render import render_document
-from bot.discord_bot.sending import send_notice
+from bot.discord_bot.sending import UNKNOWN_INTERACTION, expired, send_notice
 from bot.discord_bot.shutdown import InFlight
 from bot.discord_bot.views import REPLY_EDITABLE_SECONDS, LiveViews
 
@@ -77,13 +77,21 @@ class SamizdatTree(app_commands.CommandTree[discord.Client]):
         return True
 
     async def on_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
+        original = getattr(error, "original", error)
+        if expired(original):
+            name = interaction.command.qualified_name if interaction.command else "?"
+            log.warning(
+                "/%s: the interaction expired before the bot acknowledged it (Discord %d)",
+                name,
+                UNKNOWN_INTERACTION,
+            )
+            return
         message = error_message(error)
         if message is OUT_OF_DATE:
             # Discord offered a command this code does not have (or has differently).
             log.warning("%s: publish the current commands with `samizdat discord sync`", error)
         elif message is None:
             name = interaction.command.qualified_name if interaction.command else "?"
-            original = getattr(error, "original", error)
             log.error("command /%s failed", name, exc_info=original)
             message = APOLOGY
         if interaction.type is discord.InteractionType.autocomplete:

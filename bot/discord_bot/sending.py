@@ -28,7 +28,17 @@ _ANSWERED = "samizdat.answered"
 # Cloudflare ban and raises at once; such a 429 is waited out here, this many times at most.
 _RATE_LIMIT_TRIES = 5
 
+# Discord's answer to a reply for an interaction it no longer knows: the three seconds to
+# acknowledge it (or the fifteen minutes to follow it up) ran out.
+UNKNOWN_INTERACTION = 10062
+
 T = TypeVar("T")
+
+
+def expired(error: BaseException) -> bool:
+    """Whether `error` says the interaction ran out before the bot answered it: nothing
+    can be sent for it any more, and it is a fact about load, not a bug to trace."""
+    return isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION
 
 
 async def rate_limited(call: Callable[[], Awaitable[T]]) -> T:

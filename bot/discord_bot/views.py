@@ -26,7 +26,7 @@ from bot.core.replies import AnswerReply, Confirmation, Refusal
 from bot.core.requests import Feedback
 from bot.discord_bot.context import NO_PINGS, Interaction, caller_of
 from bot.discord_bot.render import render_passage_page
-from bot.discord_bot.sending import defer, send_notice
+from bot.discord_bot.sending import defer, expired, send_notice
 from bot.discord_bot.shutdown import InFlight
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,9 @@ class _View(discord.ui.View):
     async def on_error(
         self, interaction: Interaction, error: Exception, item: discord.ui.Item[Any]
     ) -> None:
+        if expired(error):
+            log.warning("a click expired before the bot acknowledged it (Discord 10062)")
+            return
         log.error("button %r failed", item, exc_info=error)
         with contextlib.suppress(discord.HTTPException):
             await send_notice(interaction, APOLOGY)

@@ -145,6 +145,27 @@ async def test_set_get_reset_round_trip(db: aiosqlite.Connection, store: Setting
     assert await count(db, "audit_log") == 4
 
 
+async def test_a_change_is_read_at_once_though_settings_are_kept_in_memory(
+    store: SettingsStore, db: aiosqlite.Connection
+) -> None:
+    # Read once (kept), then every kind of change: each is seen by the next read.
+    assert (await store.get(PLACE)).sources_shown == DEFAULTS.sources_shown
+    await store.set(PLACE, "sources_shown", 5, "discord:1")
+    assert (await store.get(PLACE)).sources_shown == 5
+    await store.allow_channel(PLACE, "123", "discord:1")
+    assert (await store.get(PLACE)).allowed_channels == ("123",)
+    await store.clear_channels(PLACE, None, "discord:1")
+    assert (await store.get(PLACE)).allowed_channels == ()
+    await store.reset(PLACE, None, "discord:1")
+    assert await store.get(PLACE) == DEFAULTS
+    # What was read is kept: a row written behind the store's back is not seen (the bot's
+    # processes each keep their own places), while a place never read is.
+    await store_settings(db, {"sources_shown": 2})
+    assert await store.get(PLACE) == DEFAULTS
+    await store_settings(db, {"sources_shown": 2}, place="matrix:!r")
+    assert (await store.get("matrix:!r")).sources_shown == 2
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [

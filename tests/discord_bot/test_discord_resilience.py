@@ -214,6 +214,29 @@ async def test_the_fake_discord_catches_a_late_acknowledgement(
     assert late and set(late) == {404}
 
 
+async def test_an_expired_interaction_is_one_warning_line_not_a_traceback(
+    tmp_path_factory: pytest.TempPathFactory,
+    engine: AnswerEngine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = Config(data_dir=tmp_path_factory.mktemp("expired"), discord=DiscordConfig())
+    async with FakeDiscord(ack_deadline=0.0) as fake, open_app(config, engine=engine) as app:
+        with caplog.at_level(logging.WARNING, logger="bot.discord_bot"):
+            async with running_bot(fake, app):
+                await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
+                await fake.wait_until(lambda: fake.violations != [])
+                await fake.wait_until(
+                    lambda: any("expired" in r.getMessage() for r in caplog.records)
+                )
+        fake.violations.clear()  # expected here; the fixture would fail on them
+    ours = [r for r in caplog.records if r.name.startswith("bot.discord_bot")]
+    assert [r.getMessage() for r in ours if "expired" in r.getMessage()] == [
+        "/ask: the interaction expired before the bot acknowledged it (Discord 10062)"
+    ]
+    assert not any(r.exc_info for r in ours)
+    assert not any(r.levelno >= logging.ERROR for r in ours)
+
+
 async def test_buttons_from_before_a_restart_say_they_expired(fake: FakeDiscord, app: App) -> None:
     async with running_bot(fake, app):
         record = await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
