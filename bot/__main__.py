@@ -119,13 +119,14 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         return 0
     async with open_app(config) as app:
         if command == "chat":
+            _chat_streams()
             await console.chat(app.core)
             return 0
         if command == "ask":
             if args.question == "-" or args.json:
                 _json_streams()
             if args.question == "-":
-                await console.ask_lines(app.core, sys.stdin, sys.stdout)
+                await console.ask_lines(app.core, sys.stdin.buffer, sys.stdout)
                 return 0
             answered = await console.ask_once(app.core, args.question, args.json)
             return 0 if answered or args.json else 1
@@ -135,11 +136,17 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _json_streams() -> None:
-    """JSON is UTF-8 whatever the locale: read stdin as UTF-8 (a bad byte becomes U+FFFD)
-    rather than passing bad bytes through, and write UTF-8."""
-    for stream, errors in ((sys.stdin, "replace"), (sys.stdout, "strict")):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(encoding="utf-8", errors=errors)
+    """JSON is UTF-8 whatever the locale: write UTF-8. (Lines are read as bytes and each is
+    decoded on its own, so a line that is not UTF-8 gets an error object of its own.)"""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(encoding="utf-8", errors="strict")
+
+
+def _chat_streams() -> None:
+    """Bad bytes typed at the terminal come through as lone surrogates, which the chat
+    refuses line by line, instead of an exception that would end it."""
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")
 
 
 async def _run_platforms(app: App, platform: str) -> int:

@@ -109,7 +109,9 @@ class DiscordConfig(_Section):
     message_content_intent: bool = Field(
         False, description="Read messages that mention the bot (needs the privileged intent)."
     )
-    view_timeout_seconds: float = Field(600, gt=0)
+    # Under 900: Discord lets a bot edit an interaction's reply (to disable its buttons)
+    # for 15 minutes only.
+    view_timeout_seconds: float = Field(600, gt=0, lt=900)
 
 
 class MatrixConfig(_Section):

@@ -84,7 +84,7 @@ def test_json_lines_are_utf8_whatever_bytes_come_in_under_a_c_locale(tmp_path: P
     environment.pop("PYTHONIOENCODING", None)
     result = subprocess.run(
         [sys.executable, "-m", "bot", "ask", "--json", "-"],
-        input=b"\xff\xfe\n\xc3 which fleet was kronstadt the base of\n",
+        input=b"\xff\xfe\n\xc3 which fleet\nwhich fleet was kronstadt the base of\n",
         capture_output=True,
         env=environment,
         timeout=120,
@@ -92,9 +92,12 @@ def test_json_lines_are_utf8_whatever_bytes_come_in_under_a_c_locale(tmp_path: P
     )
     assert result.returncode == 0, result.stderr
     rows = [_strict_json(line) for line in result.stdout.decode("utf-8").splitlines()]
-    assert len(rows) == 2
+    assert len(rows) == 3 and rows[2]["answered"] is True
+    assert "Traceback" not in result.stderr.decode("utf-8", errors="replace")
     assert rows[0]["question"] == "\ufffd\ufffd" and rows[0]["answered"] is False
-    assert rows[1]["answered"] is True
+    assert "not valid UTF-8" in str(rows[0]["error"])
+    # A bad byte in a line refuses that line; the next lines are answered.
+    assert rows[1]["answered"] is False and "not valid UTF-8" in str(rows[1]["error"])
 
 
 def test_ask_once_prints_answer_and_sources(tmp_path: Path) -> None:

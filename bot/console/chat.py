@@ -13,7 +13,7 @@ import math
 import re
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from bot.answers.model import Answer
 from bot.console.render import render
@@ -29,6 +29,7 @@ CONSOLE_USER = Caller(user_id="console", is_admin=True)
 HERE = Where(place=CONSOLE_PLACE, private_replies=True)
 MENTION = "@samizdat"
 QUIT = {"quit", "exit", ":q", "/quit", "/exit"}
+NOT_UTF8 = "That line is not valid UTF-8 text, so nothing was looked up; type it again."
 
 
 def request_of(line: str) -> Request:
@@ -54,6 +55,12 @@ async def chat(
         except (EOFError, KeyboardInterrupt):
             write("")
             return
+        except UnicodeDecodeError:  # a terminal whose stdin decodes strictly
+            write(NOT_UTF8)
+            continue
+        if _SURROGATE.search(line):  # bad bytes, decoded with surrogateescape
+            write(NOT_UTF8)
+            continue
         if line.strip().lower() in QUIT:
             return
         if not line.strip():
@@ -130,22 +137,42 @@ def json_line(payload: object) -> str:
     return json.dumps(_finite(payload), ensure_ascii=False, allow_nan=False) + "\n"
 
 
-async def ask_lines(core: Core, source: TextIO, out: TextIO) -> int:
+async def ask_lines(core: Core, source: BinaryIO, out: TextIO) -> int:
     """Answer one question a line from `source`, writing one JSON object for every line.
 
-    A blank line gets its object too (`answered: false` and the refusal), so the n-th
-    output line always belongs to the n-th input line.
+    A blank line gets its object too (`answered: false` and the refusal), and so does a line
+    that is not valid UTF-8 (`answered: false` and what was wrong with it), so the n-th
+    output line always belongs to the n-th input line and one bad line never ends a batch.
     """
     count = 0
     while True:
-        line = await asyncio.to_thread(source.readline)
-        if not line:
+        raw = await asyncio.to_thread(source.readline)
+        if not raw:
             return count
-        question = valid_text(line.rstrip("\r\n"))
-        reply = await core.ask(question, CONSOLE_USER, HERE)
-        out.write(json_line(answer_json(question, reply)))
+        raw = raw.rstrip(b"\r\n")
+        try:
+            question = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            payload = not_utf8_json(raw, error)
+        else:
+            reply = await core.ask(question, CONSOLE_USER, HERE)
+            payload = answer_json(question, reply)
+        out.write(json_line(payload))
         out.flush()
         count += 1
+
+
+def not_utf8_json(raw: bytes, error: UnicodeDecodeError) -> dict[str, object]:
+    """The answer object for an input line that is not UTF-8: nothing is looked up."""
+    return {
+        "question": raw.decode("utf-8", errors="replace"),
+        "answered": False,
+        "answer": "",
+        "error": f"the line is not valid UTF-8 (byte {error.start + 1}); nothing was looked up",
+        "citations": [],
+        "passages": [],
+        "closest": [],
+    }
 
 
 async def ask_once(core: Core, question: str, as_json: bool, out: TextIO = sys.stdout) -> bool:

@@ -88,6 +88,42 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 4: replies on their way out, in a table of their own so that a claim and its reply are
+    # written in one transaction (a kill between the two lost questions); which reply
+    # answered which event, and which questions were redacted, for edits and redactions.
+    # The replies an older version kept as one JSON list in `kv` move here.
+    (
+        """
+        CREATE TABLE outbox (
+            id        INTEGER PRIMARY KEY,
+            sender    TEXT NOT NULL,
+            txn_id    TEXT NOT NULL,
+            room_id   TEXT NOT NULL,
+            action    TEXT NOT NULL CHECK (action IN ('reply', 'edit', 'redact')),
+            subject   TEXT,
+            content   TEXT NOT NULL,
+            queued_at REAL NOT NULL,
+            UNIQUE (sender, txn_id)
+        )
+        """,
+        "ALTER TABLE handled_events ADD COLUMN reply_id TEXT",
+        "ALTER TABLE handled_events ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0",
+        """
+        INSERT OR IGNORE INTO outbox (sender, txn_id, room_id, action, subject, content, queued_at)
+        SELECT substr(box.key, 15), json_extract(item.value, '$.txn_id'),
+               json_extract(item.value, '$.room_id'), 'reply', NULL,
+               json_extract(item.value, '$.content'), json_extract(item.value, '$.queued_at')
+        FROM kv AS box,
+             json_each(CASE WHEN json_valid(box.value) AND json_type(box.value) = 'array'
+                       THEN box.value ELSE '[]' END) AS item
+        WHERE box.key LIKE 'matrix.outbox.%'
+          AND json_type(item.value, '$.txn_id') = 'text'
+          AND json_type(item.value, '$.room_id') = 'text'
+          AND json_type(item.value, '$.content') = 'object'
+          AND json_type(item.value, '$.queued_at') IN ('real', 'integer')
+        """,
+        "DELETE FROM kv WHERE key LIKE 'matrix.outbox.%'",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -68,7 +68,13 @@ from bot.core.settings import (
     Visibility,
 )
 from bot.core.store import SettingsStore
-from bot.core.text import has_words, mostly_non_latin, normalize_input, quote_typed
+from bot.core.text import (
+    has_words,
+    mostly_non_latin,
+    normalize_input,
+    quote_typed,
+    without_references,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +116,17 @@ class Core:
         caller: Caller,
         where: Where,
         acknowledge: Acknowledge | None = None,
+        *,
+        revising: bool = False,
     ) -> Reply | None:
         """The reply to `request`, or None when the bot stays silent.
 
         Silence is for messages that are not for the bot (another bot's `!command`, a
         mention where mentions are off) and for mentions where the place chose quiet
         (switched off, channel closed). A command typed on purpose always gets a reply.
+        `revising` says the request replaces one already answered (an edited question): it
+        counts against the place's budget but not the asker's cooldown, so fixing a typo at
+        once does not turn the answer into "slow down".
         """
         try:
             settings: ServerSettings | StorageError = await self.store.get(where.place)
@@ -133,7 +144,9 @@ class Core:
             if not isinstance(asked, Ask):
                 return asked
             request = asked
-        reply = await self._run(request, caller, where, settings, from_mention, acknowledge)
+        reply = await self._run(
+            request, caller, where, settings, from_mention, acknowledge, revising
+        )
         return self._addressed(reply, request, where, listening, from_mention)
 
     def _mention(
@@ -159,6 +172,7 @@ class Core:
         settings: ServerSettings | StorageError,
         from_mention: bool,
         acknowledge: Acknowledge | None,
+        revising: bool = False,
     ) -> Reply:
         command = command_of(request)
         if command is None:  # pragma: no cover - typed messages and mentions are resolved
@@ -181,7 +195,7 @@ class Core:
             assert isinstance(settings, ServerSettings)  # gated: read above
             verb = "ask" if isinstance(request, Ask) else "search"
             text = request.question if isinstance(request, Ask) else request.query
-            checked = self._check_question(text, settings, caller, where, verb)
+            checked = self._check_question(text, settings, caller, where, verb, revising)
             if isinstance(checked, Refusal):
                 return checked
             await self._acknowledge(acknowledge, command, settings, where, from_mention)
@@ -450,13 +464,19 @@ class Core:
     # -- checks ---------------------------------------------------------------------------
 
     def _check_question(
-        self, raw: str, settings: ServerSettings, caller: Caller, where: Where, verb: str
+        self,
+        raw: str,
+        settings: ServerSettings,
+        caller: Caller,
+        where: Where,
+        verb: str,
+        revising: bool = False,
     ) -> str | Refusal:
         """The cleaned question, or the reason it will not be answered here and now."""
         limit = self._limits.max_question_chars
         if len(raw) > RAW_QUESTION_FACTOR * limit:
             return _question_too_long(len(raw), limit)
-        question = normalize_input(raw)
+        question = without_references(normalize_input(raw))
         if not question:
             return refuse(RefusalReason.EMPTY, words.ask_something(verb))
         if len(question) > limit:
@@ -467,7 +487,9 @@ class Core:
         over = (
             None
             if caller.is_admin
-            else self._rate.check(where.place, caller.user_id, settings.cooldown_seconds)
+            else self._rate.check(
+                where.place, caller.user_id, 0 if revising else settings.cooldown_seconds
+            )
         )
         if over is not None:
             kind, wait = over

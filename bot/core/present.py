@@ -58,7 +58,9 @@ VALUE_CHARS = 200
 CHANGE_CHARS = 80
 
 ANSWER_FOOTER = "Quoted from the library; check the sources."
-_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+# In a notice: `code` of ours, and “what someone typed” (see `quote_typed`, which keeps
+# backticks and curly quotes out of it), shown literally.
+_CODE_SPAN = re.compile(r"`([^`\n]+)`|“([^“”\n]*)”")
 
 
 def present(reply: Reply) -> Document:
@@ -104,12 +106,17 @@ def notice(message: str) -> Document:
 
 
 def _with_code(message: str) -> Line:
+    """The notice's spans: code as code, typed text quoted inertly (no Markdown, no live
+    mentions on any platform), the rest as our words."""
     spans: list[Inline] = []
     last = 0
     for match in _CODE_SPAN.finditer(message):
         if match.start() > last:
             spans.append(Text(message[last : match.start()]))
-        spans.append(Code(match.group(1)))
+        if match.group(1) is not None:
+            spans.append(Code(match.group(1)))
+        else:
+            spans += [Text("“"), Literal(match.group(2)), Text("”")]
         last = match.end()
     if last < len(message):
         spans.append(Text(message[last:]))

@@ -114,11 +114,23 @@ def _stored_row(text: str | None) -> _StoredRow:
     return _StoredRow(raw=dict(stored), usable=usable)
 
 
+# Places whose settings are kept in memory; past this the snapshot is emptied and refilled.
+SNAPSHOTS_KEPT = 10_000
+
+
 class SettingsStore:
     """Every place's settings and their audit log; a place with no row reads the defaults.
 
     Each change runs read-modify-write in one transaction of the shared `Database`, so
     concurrent commands never lose each other's changes.
+
+    Settings are read at every question, before the platform is told the question arrived
+    (the reply's visibility depends on them), so each place's settings are kept as a frozen
+    snapshot: a burst of questions does not queue behind the database's lock to read them.
+    Every change goes through this store and drops the place's snapshot in the transaction
+    that writes it; a snapshot is only taken while holding the lock that writes wait for.
+    (Another process writing the same database is not seen until this one restarts; the
+    bot's processes each keep their own places.)
     """
 
     def __init__(
@@ -134,14 +146,22 @@ class SettingsStore:
         self._audit_per_place = audit_per_place
         self._audit_kept = audit_kept
         self._warned: set[tuple[str, str]] = set()
+        self._snapshots: dict[str, ServerSettings] = {}
 
     # -- settings -------------------------------------------------------------------------
 
     async def get(self, place: str) -> ServerSettings:
         """The place's settings; a place nobody configured reads the defaults."""
+        snapshot = self._snapshots.get(place)
+        if snapshot is not None:
+            return snapshot
         async with self._database.read():
             row = await self._load(place)
-        return ServerSettings.model_validate(row.usable)
+            settings = ServerSettings.model_validate(row.usable)
+            if len(self._snapshots) >= SNAPSHOTS_KEPT:
+                self._snapshots.clear()
+            self._snapshots[place] = settings
+        return settings
 
     async def set(
         self, place: str, name: str, value: object, user_id: str
@@ -271,6 +291,8 @@ class SettingsStore:
             log.warning(message, place, *([name] if name else []))
 
     async def _save(self, place: str, stored: dict[str, Any], now: datetime) -> None:
+        # Dropped even if the transaction then fails: the next read takes what was kept.
+        self._snapshots.pop(place, None)
         if stored:
             await self._database.run(
                 "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, ?)"

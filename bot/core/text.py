@@ -6,6 +6,14 @@ import re
 import unicodedata
 
 _SPACE = re.compile(r"\s+")
+# References to people, roles and places that say nothing about the question: Discord's
+# <@user>, <@!user>, <@&role>, <#channel>, @everyone and @here; Matrix's @user:server,
+# #alias:server and !room:server. (The bot's own mention is removed by the adapter first.)
+_REFERENCE = re.compile(
+    r"<(?:@[!&]?|#)\d+>"
+    r"|(?<!\w)@(?:everyone|here)\b"
+    r"|(?<![\w@#!])[@#!][\w.=/+-]+:[\w.-]+(?::\d+)?"
+)
 
 
 def normalize_input(text: str) -> str:
@@ -18,6 +26,12 @@ def normalize_input(text: str) -> str:
         else:
             kept.append(ch)
     return _SPACE.sub(" ", "".join(kept)).strip()
+
+
+def without_references(text: str) -> str:
+    """`text` without mentions of people, roles, channels or rooms, whitespace collapsed: a
+    question is the same question with `@everyone <@123>` in it."""
+    return _SPACE.sub(" ", _REFERENCE.sub(" ", text)).strip()
 
 
 def has_words(text: str) -> bool:

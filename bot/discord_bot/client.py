@@ -30,9 +30,9 @@ from bot.core.present import (
 )
 from bot.discord_bot.context import NO_PINGS, Interaction
 from bot.discord_bot.render import render_document
-from bot.discord_bot.sending import send_notice
+from bot.discord_bot.sending import UNKNOWN_INTERACTION, expired, send_notice
 from bot.discord_bot.shutdown import InFlight
-from bot.discord_bot.views import LiveViews
+from bot.discord_bot.views import REPLY_EDITABLE_SECONDS, LiveViews
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,21 @@ class SamizdatTree(app_commands.CommandTree[discord.Client]):
         return True
 
     async def on_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
+        original = getattr(error, "original", error)
+        if expired(original):
+            name = interaction.command.qualified_name if interaction.command else "?"
+            log.warning(
+                "/%s: the interaction expired before the bot acknowledged it (Discord %d)",
+                name,
+                UNKNOWN_INTERACTION,
+            )
+            return
         message = error_message(error)
         if message is OUT_OF_DATE:
             # Discord offered a command this code does not have (or has differently).
             log.warning("%s: publish the current commands with `samizdat discord sync`", error)
         elif message is None:
             name = interaction.command.qualified_name if interaction.command else "?"
-            original = getattr(error, "original", error)
             log.error("command /%s failed", name, exc_info=original)
             message = APOLOGY
         if interaction.type is discord.InteractionType.autocomplete:
@@ -95,7 +103,16 @@ class SamizdatTree(app_commands.CommandTree[discord.Client]):
 class SamizdatBot(commands.Bot):
     """The bot: the core to answer with, and the configuration it was started with."""
 
-    def __init__(self, config: Config, core: Core | None, **options: Any) -> None:
+    def __init__(
+        self,
+        config: Config,
+        core: Core | None,
+        *,
+        reply_editable_seconds: float = REPLY_EDITABLE_SECONDS,
+        **options: Any,
+    ) -> None:
+        """`reply_editable_seconds`: how long an interaction's reply can be edited (a fact
+        of Discord's, less a margin), which bounds the life of the buttons on it."""
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -107,6 +124,7 @@ class SamizdatBot(commands.Bot):
         self.config = config
         self._core = core
         self.live_views = LiveViews()
+        self.reply_editable_seconds = reply_editable_seconds
         self.in_flight = InFlight()
 
     @property

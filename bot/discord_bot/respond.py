@@ -8,6 +8,7 @@ ephemeral flags, message replies, buttons, threads).
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -24,7 +25,7 @@ from bot.discord_bot.context import (
     where_of_message,
 )
 from bot.discord_bot.render import THREAD_NAME_LIMIT, clip, render, render_answer
-from bot.discord_bot.sending import defer, send, send_notice
+from bot.discord_bot.sending import defer, rate_limited, send, send_notice
 from bot.discord_bot.views import AnswerView
 
 if TYPE_CHECKING:
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 async def respond(bot: SamizdatBot, interaction: Interaction, request: Request) -> None:
     """Answer an interaction: the core acknowledges slow work, with the reply's visibility,
     before it starts, because the deferral decides who sees the reply that fills it."""
+    # The token this reply is edited with lives from now on (the interaction is minutes old
+    # at most by the time it arrives: Discord gives 3 s to acknowledge it).
+    expires_at = time.monotonic() + bot.reply_editable_seconds
     where = where_of(interaction)
 
     async def acknowledge(private: bool) -> None:
@@ -50,7 +54,7 @@ async def respond(bot: SamizdatBot, interaction: Interaction, request: Request) 
     if not isinstance(reply, AnswerReply):
         await send(interaction, render(reply), ephemeral=reply.private)
         return
-    view = answer_view(bot, reply, interaction.user.id, where)
+    view = answer_view(bot, reply, interaction.user.id, where, expires_at)
     message = await send(interaction, [render_answer(reply)], ephemeral=reply.private, view=view)
     view.message = message
     if message is not None and reply.in_thread:
@@ -72,15 +76,27 @@ async def respond_to_mention(bot: SamizdatBot, message: discord.Message, text: s
         return
     view = answer_view(bot, reply, message.author.id, where)
     outgoing = render_answer(reply)
-    view.message = await message.reply(
-        **outgoing.kwargs(), view=view, mention_author=False, allowed_mentions=NO_PINGS
+    view.message = await rate_limited(
+        lambda: message.reply(
+            **outgoing.kwargs(), view=view, mention_author=False, allowed_mentions=NO_PINGS
+        )
     )
     if reply.in_thread:
         await _open_thread(message.channel, view.message.id, reply)
 
 
-def answer_view(bot: SamizdatBot, reply: AnswerReply, asker_id: int, where: Where) -> AnswerView:
-    """The buttons under an answer: passages for the asker, feedback for everyone."""
+def answer_view(
+    bot: SamizdatBot,
+    reply: AnswerReply,
+    asker_id: int,
+    where: Where,
+    expires_at: float | None = None,
+) -> AnswerView:
+    """The buttons under an answer: passages for the asker, feedback for everyone.
+
+    `expires_at` is when the message stops being editable (an interaction's reply); a reply
+    to a mention is the bot's own message, editable for good.
+    """
     return AnswerView(
         bot.core,
         reply,
@@ -88,11 +104,15 @@ def answer_view(bot: SamizdatBot, reply: AnswerReply, asker_id: int, where: Wher
         where=where,
         timeout=bot.config.discord.view_timeout_seconds,
         live=bot.live_views,
+        expires_at=expires_at,
+        editable_seconds=bot.reply_editable_seconds,
     )
 
 
 async def reply_text(message: discord.Message, text: str) -> None:
-    await message.reply(clip(text, 2000), mention_author=False, allowed_mentions=NO_PINGS)
+    await rate_limited(
+        lambda: message.reply(clip(text, 2000), mention_author=False, allowed_mentions=NO_PINGS)
+    )
 
 
 async def _open_thread(channel: object, message_id: int, reply: AnswerReply) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -25,10 +26,15 @@ from bot.core.replies import AnswerReply, Confirmation, Refusal
 from bot.core.requests import Feedback
 from bot.discord_bot.context import NO_PINGS, Interaction, caller_of
 from bot.discord_bot.render import render_passage_page
-from bot.discord_bot.sending import defer, send_notice
+from bot.discord_bot.sending import defer, expired, send_notice
 from bot.discord_bot.shutdown import InFlight
 
 log = logging.getLogger(__name__)
+
+# Discord lets a bot edit the reply to an interaction with that interaction's token for 15
+# minutes; a view that disables its buttons through the token must end before that, with a
+# margin for the edit itself.
+REPLY_EDITABLE_SECONDS = 15 * 60 - 30
 
 
 class LiveViews:
@@ -56,8 +62,13 @@ class LiveViews:
 class _View(discord.ui.View):
     """A view that disables itself on timeout and never fails silently."""
 
-    def __init__(self, *, timeout: float, live: LiveViews) -> None:
-        super().__init__(timeout=timeout)
+    def __init__(self, *, timeout: float, live: LiveViews, expires_at: float | None = None) -> None:
+        """`timeout` is the idle time after which the buttons are disabled; `expires_at`
+        (monotonic) the moment the message stops being editable, if it ever does: every
+        click restarts the idle time, but never past that moment."""
+        self._idle = timeout
+        self.expires_at = expires_at
+        super().__init__(timeout=self._time_left())
         self.message: discord.Message | None = None
         self.interaction: Interaction | None = None
         self.live = live
@@ -68,11 +79,19 @@ class _View(discord.ui.View):
             if isinstance(item, discord.ui.Button):
                 item.disabled = True
 
+    def _time_left(self) -> float:
+        if self.expires_at is None:
+            return self._idle
+        # Not 0: discord.py reads a timeout of 0 as "never".
+        return max(0.001, min(self._idle, self.expires_at - time.monotonic()))
+
     async def interaction_check(self, interaction: Interaction, /) -> bool:
         # Runs in the task that will run the button: a shutdown lets that task finish.
         in_flight = getattr(interaction.client, "in_flight", None)
         if isinstance(in_flight, InFlight):
             in_flight.add_current()
+        # discord.py restarts the timeout after this check: bound it by the token first.
+        self.timeout = self._time_left()
         return True
 
     async def on_timeout(self) -> None:
@@ -86,6 +105,9 @@ class _View(discord.ui.View):
     async def on_error(
         self, interaction: Interaction, error: Exception, item: discord.ui.Item[Any]
     ) -> None:
+        if expired(error):
+            log.warning("a click expired before the bot acknowledged it (Discord 10062)")
+            return
         log.error("button %r failed", item, exc_info=error)
         with contextlib.suppress(discord.HTTPException):
             await send_notice(interaction, APOLOGY)
@@ -103,8 +125,11 @@ class AnswerView(_View):
         where: Where,
         timeout: float,
         live: LiveViews,
+        expires_at: float | None = None,
+        editable_seconds: float = REPLY_EDITABLE_SECONDS,
     ) -> None:
-        super().__init__(timeout=timeout, live=live)
+        super().__init__(timeout=timeout, live=live, expires_at=expires_at)
+        self.editable_seconds = editable_seconds
         self.core = core
         self.reply = reply
         self.asker_id = asker_id
@@ -120,7 +145,11 @@ class AnswerView(_View):
             await send_notice(interaction, NOT_YOUR_PASSAGES)
             return
         pager = PassagePager(
-            self.reply.answer.passages, timeout=self.timeout or 600, live=self.live
+            self.reply.answer.passages,
+            timeout=self._idle,
+            live=self.live,
+            # The pager is edited through this click's token.
+            expires_at=time.monotonic() + self.editable_seconds,
         )
         pager.interaction = interaction
         await interaction.response.send_message(
@@ -156,9 +185,14 @@ class PassagePager(_View):
     """One retrieved passage a page, in rank order, in a message only the asker sees."""
 
     def __init__(
-        self, passages: Sequence[RetrievedPassage], *, timeout: float, live: LiveViews
+        self,
+        passages: Sequence[RetrievedPassage],
+        *,
+        timeout: float,
+        live: LiveViews,
+        expires_at: float | None = None,
     ) -> None:
-        super().__init__(timeout=timeout, live=live)
+        super().__init__(timeout=timeout, live=live, expires_at=expires_at)
         self.passages = list(passages)
         self.index = 0
         self._update_buttons()

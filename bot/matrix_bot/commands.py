@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -125,18 +125,31 @@ def strip_mention(body: str, bot: BotIdentity) -> str:
 
 @dataclass(frozen=True)
 class Incoming:
-    """One message event, as the handler needs it."""
+    """One message event, as the handler needs it; an edit carries the new content and the
+    id of the message it `replaces`."""
 
     room_id: str
     event_id: str
     sender: str
     content: Mapping[str, Any]
+    replaces: str | None = None
 
 
-class NoticeSender(Protocol):
-    """What the handler needs from the connection: send a notice, show typing."""
+class Outlet(Protocol):
+    """Where the handler's replies go: into the outbox, in one transaction with the claim of
+    the message they answer, so a kill can neither lose nor repeat an answer."""
 
-    async def send_notice(self, room_id: str, content: dict[str, Any], txn_id: str) -> None: ...
+    async def handled(self, event_id: str) -> bool: ...
+
+    async def replied(self, event_id: str) -> bool: ...
+
+    async def sender_of(self, room_id: str, event_id: str) -> str | None: ...
+
+    async def reply(self, room_id: str, event_id: str, content: dict[str, Any]) -> bool: ...
+
+    async def revise(
+        self, room_id: str, edit_id: str, question_id: str, content: dict[str, Any]
+    ) -> bool: ...
 
     async def set_typing(self, room_id: str, typing: bool) -> None: ...
 
@@ -167,29 +180,26 @@ def reply_relation(content: Mapping[str, Any], event_id: str, new_thread: bool) 
 
 
 class CommandHandler:
-    """Turns messages into core requests and sends the rendered replies back.
+    """Turns messages into core requests and queues the rendered replies for the room.
 
     Every reply goes to the room, as a reply: Matrix has no ephemeral messages, so rooms are
-    places whose replies are never private (`Where.private_replies` is False).
+    places whose replies are never private (`Where.private_replies` is False). An edit of a
+    question the bot answered is answered again by editing that reply.
     """
 
     def __init__(
         self,
         core: Core,
-        sender: NoticeSender,
+        outlet: Outlet,
         bot_admins: Iterable[str],
         authority_of: Callable[[str], RoomAuthority],
         identity_of: Callable[[str], BotIdentity],
-        handled: Callable[[str], Awaitable[bool]],
-        claim: Callable[[str], Awaitable[bool]],
     ) -> None:
         self._core = core
-        self._sender = sender
+        self._outlet = outlet
         self._bot_admins = frozenset(bot_admins)
         self._authority_of = authority_of
         self._identity_of = identity_of
-        self._handled = handled
-        self._claim = claim
 
     def request_of(self, message: Incoming) -> Typed | None:
         """The message as the core reads it, or None when it is not text."""
@@ -205,10 +215,63 @@ class CommandHandler:
         return Typed(text, mention)
 
     async def handle(self, message: Incoming) -> bool:
-        """Answer the message if it is for the bot; True when a reply was sent."""
+        """Answer the message if it is for the bot; True when a reply was queued."""
+        if message.replaces is not None:
+            return await self._revise(message, message.replaces)
         request = self.request_of(message)
-        if request is None or await self._handled(message.event_id):
+        if request is None or await self._outlet.handled(message.event_id):
             return False
+        composed = await self._compose(message, request, revising=False)
+        if composed is None:
+            return False
+        rendered, in_thread = composed
+        content: dict[str, Any] = rendered.content()
+        content["m.relates_to"] = reply_relation(message.content, message.event_id, in_thread)
+        # Quoted library text never pings anyone: only the asker is mentioned.
+        content["m.mentions"] = {"user_ids": [message.sender]}
+        # Claimed and queued in one transaction: a crash before it leaves the event to be
+        # answered after the restart, a crash after it leaves the reply to be sent.
+        if not await self._outlet.reply(message.room_id, message.event_id, content):
+            log.info("event %s was already handled; not answering again", message.event_id)
+            return False
+        return True
+
+    async def _revise(self, edit: Incoming, question_id: str) -> bool:
+        """Answer an edited question by editing the reply to it.
+
+        Only the asker's own edits count, and only of a question the bot replied to: an
+        edit of anything else is not a new question.
+        """
+        request = self.request_of(edit)
+        if (
+            request is None
+            or await self._outlet.handled(edit.event_id)
+            or not await self._outlet.replied(question_id)
+        ):
+            return False
+        if await self._outlet.sender_of(edit.room_id, question_id) != edit.sender:
+            log.info("ignoring an edit of %s by someone other than its sender", question_id)
+            return False
+        composed = await self._compose(edit, request, revising=True)
+        if composed is None:
+            return False
+        rendered, _ = composed
+        new_content: dict[str, Any] = rendered.content()
+        new_content["m.mentions"] = {"user_ids": [edit.sender]}
+        content: dict[str, Any] = {
+            **rendered.replacement().content(),
+            "m.new_content": new_content,
+            # Filled in with the reply's id when it is sent: it may still be on its way.
+            "m.relates_to": {"rel_type": "m.replace", "event_id": ""},
+            # The asker was mentioned by the reply already: an edit does not ping again.
+            "m.mentions": {},
+        }
+        return await self._outlet.revise(edit.room_id, edit.event_id, question_id, content)
+
+    async def _compose(
+        self, message: Incoming, request: Typed, *, revising: bool
+    ) -> tuple[Rendered, bool] | None:
+        """The rendered reply and whether it opens a thread; None for silence."""
         where = Where(matrix_place(message.room_id))
         authority = self._authority_of(message.room_id)
         caller = Caller(
@@ -220,32 +283,18 @@ class CommandHandler:
         async def working(private: bool) -> None:
             nonlocal typing
             typing = True
-            await self._sender.set_typing(message.room_id, True)
+            await self._outlet.set_typing(message.room_id, True)
 
         try:
-            try:
-                reply: Reply | None = await self._core.handle(request, caller, where, working)
-                rendered = None if reply is None else render(reply)
-            except Exception:
-                log.exception("command failed in %s (event %s)", message.room_id, message.event_id)
-                reply = None
-                rendered = render_notice(APOLOGY)
-            if rendered is None:
-                return False
-            # Claimed before sending: a crash after this point loses an answer, never repeats one.
-            if not await self._claim(message.event_id):
-                log.info("event %s was already handled; not answering again", message.event_id)
-                return False
-            await self._send(message, rendered, reply is not None and reply.in_thread)
-            return True
+            reply: Reply | None = await self._core.handle(
+                request, caller, where, working, revising=revising
+            )
+            if reply is None:
+                return None
+            return render(reply), reply.in_thread
+        except Exception:
+            log.exception("command failed in %s (event %s)", message.room_id, message.event_id)
+            return render_notice(APOLOGY), False
         finally:
             if typing:
-                await self._sender.set_typing(message.room_id, False)
-
-    async def _send(self, message: Incoming, rendered: Rendered, new_thread: bool) -> None:
-        content: dict[str, Any] = rendered.content()
-        content["m.relates_to"] = reply_relation(message.content, message.event_id, new_thread)
-        # Quoted library text never pings anyone: only the asker is mentioned.
-        content["m.mentions"] = {"user_ids": [message.sender]}
-        # The question's event id makes the transaction id, so a resend is deduplicated.
-        await self._sender.send_notice(message.room_id, content, f"samizdat-{message.event_id}")
+                await self._outlet.set_typing(message.room_id, False)

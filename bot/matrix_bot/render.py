@@ -50,6 +50,10 @@ class Rendered:
             "formatted_body": self.html,
         }
 
+    def replacement(self) -> Rendered:
+        """The bodies an edit carries for clients that do not show edits: `* ` in front."""
+        return Rendered(f"* {self.plain}", f"* {self.html}")
+
 
 def render(reply: Reply) -> Rendered:
     """The Matrix bodies for any core reply."""

@@ -8,6 +8,7 @@ keeping its own delay arithmetic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -30,10 +31,16 @@ class Backoff:
         self.most = most
         self.delay = first
 
-    async def wait(self, at_least: float = 0.0) -> None:
-        """Sleep the current delay (or what the homeserver asked for, if longer)."""
-        await asyncio.sleep(max(self.delay, at_least))
-        self.delay = min(max(self.delay, at_least) * 2, self.most)
+    async def wait(self, at_least: float = 0.0, until: asyncio.Event | None = None) -> None:
+        """Sleep the current delay (or what the homeserver asked for, if longer), or less if
+        `until` is set meanwhile (something else got through to the homeserver)."""
+        pause = max(self.delay, at_least)
+        if until is None:
+            await asyncio.sleep(pause)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(until.wait(), pause)
+        self.delay = min(pause * 2, self.most)
 
     def reset(self) -> bool:
         """Start again from the shortest wait; True if there had been failures."""

@@ -1,6 +1,6 @@
 """`samizdat run matrix`: connect, answer until told to stop, and leave things tidy.
 
-The core and the adapter state (event claims, sync token, outbox) are opened by the caller
+The core and the adapter state (event claims, outbox, sync token) are opened by the caller
 and outlive this function, so the database is closed by whoever opened it, after the sync
 token has been saved here.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from bot.config import MatrixConfig
 from bot.core.commands import Core
 from bot.matrix_bot.commands import CommandHandler
-from bot.matrix_bot.sync import PLATFORM, AdapterState, MatrixConnection
+from bot.matrix_bot.sync import AdapterState, MatrixConnection
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,12 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+async def _settled(connection: MatrixConnection) -> None:
+    """The batch in hand handled, and the replies it queued sent."""
+    await connection.wait_idle()
+    await connection.wait_delivered()
+
+
 async def run_matrix(
     config: MatrixConfig,
     data_dir: Path,
@@ -61,12 +67,10 @@ async def run_matrix(
     connection = MatrixConnection(config, data_dir, state)
     handler = CommandHandler(
         core=core,
-        sender=connection,
+        outlet=connection,
         bot_admins=config.bot_admins,
         authority_of=connection.authority_of,
         identity_of=connection.identity_of,
-        handled=lambda event_id: state.was_handled(PLATFORM, event_id),
-        claim=lambda event_id: state.mark_handled(PLATFORM, event_id),
     )
     own_signals = stop is None
     stop_event = stop if stop is not None else asyncio.Event()
@@ -85,10 +89,11 @@ async def run_matrix(
                 )
                 if serving in done:
                     serving.result()  # the loop only ends by raising; surface it
-                # Stop syncing, but not halfway through a batch: a reply the homeserver has
-                # taken but the bot has not yet recorded would otherwise be sent again later.
+                # Stop syncing, but not halfway through a batch, and let the replies queued
+                # go out: what is left waits in the outbox for the next start.
+                connection.stop()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(connection.wait_idle(), STOP_GRACE_SECONDS)
+                    await asyncio.wait_for(_settled(connection), STOP_GRACE_SECONDS)
             finally:
                 for task in (serving, stopping):
                     task.cancel()

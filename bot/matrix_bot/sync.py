@@ -2,9 +2,10 @@
 
 The loop is ours rather than nio's `sync_forever` so that it can save the sync token after
 each handled batch, skip what came before the bot joined, back off while the homeserver is
-away, and answer each event at most once even when it crashes between answering and saving.
-The other jobs live beside it: logging in (`session`), delivering replies (`outbox`), room
-facts and membership (`rooms`), waiting out outages (`retry`).
+away, and answer each event exactly once: a reply is claimed and queued in one transaction,
+and a batch interrupted before its token was saved comes again, its claimed events skipped.
+The other jobs live beside it: logging in (`session`), delivering replies from their own task
+(`outbox`), room facts and membership (`rooms`), waiting out outages (`retry`).
 """
 
 from __future__ import annotations
@@ -20,35 +21,80 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     MegolmEvent,
+    RoomGetEventResponse,
     RoomMemberEvent,
     SyncError,
     SyncResponse,
 )
 
 from bot.config import MatrixConfig
+from bot.core.adapter_state import Action, Outgoing, Redaction
 from bot.matrix_bot.commands import BotIdentity, Incoming, RoomAuthority
-from bot.matrix_bot.outbox import Delivery, Outbox
+from bot.matrix_bot.outbox import PLATFORM, Delivery, redaction_of, reply_txn
 from bot.matrix_bot.retry import NETWORK_ERRORS, Backoff
 from bot.matrix_bot.rooms import Rooms
 from bot.matrix_bot.session import MatrixLoginError, MatrixSession, private_dir, private_files
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "matrix"
 _LONG_POLL_MS = 30_000
 _SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 50}}}
 
+__all__ = ["PLATFORM", "AdapterState", "MatrixConnection"]
+
 
 class AdapterState(Protocol):
-    """What the Matrix adapter keeps between runs: event claims, sync token, outbox."""
+    """What the Matrix adapter keeps between runs: event claims, the outbox, the sync token."""
 
-    async def mark_handled(self, platform: str, event_id: str) -> bool: ...
+    async def claim(self, platform: str, event_id: str, outgoing: Outgoing | None) -> bool: ...
 
     async def was_handled(self, platform: str, event_id: str) -> bool: ...
+
+    async def replied(self, platform: str, event_id: str) -> bool: ...
+
+    async def redacted(self, platform: str, event_id: str, redaction: Redaction) -> bool: ...
+
+    async def outbox(self, sender: str) -> list[Outgoing]: ...
+
+    async def reply_id(self, platform: str, event_id: str) -> str | None: ...
+
+    async def settle(
+        self, platform: str, outgoing: Outgoing, sent_id: str | None, redaction: Redaction
+    ) -> None: ...
 
     async def kv_get(self, key: str) -> str | None: ...
 
     async def kv_set(self, key: str, value: str) -> None: ...
+
+
+def redacted_event(source: dict[str, Any]) -> str | None:
+    """The event a `m.room.redaction` takes back (top level before room version 11, in the
+    content from then on), or None for any other event."""
+    if source.get("type") != "m.room.redaction":
+        return None
+    content = source.get("content")
+    redacts = source.get("redacts") or (
+        content.get("redacts") if isinstance(content, dict) else None
+    )
+    return redacts if isinstance(redacts, str) else None
+
+
+def incoming(room_id: str, source: dict[str, Any]) -> Incoming | None:
+    """A room message as the handler reads it; an edit as its new content, naming the message
+    it replaces. None for anything else."""
+    content = source.get("content")
+    if source.get("type") != "m.room.message" or not isinstance(content, dict):
+        return None
+    event_id, sender = source.get("event_id"), source.get("sender")
+    if not isinstance(event_id, str) or not isinstance(sender, str):
+        return None
+    relates = content.get("m.relates_to")
+    if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
+        replaces, new_content = relates.get("event_id"), content.get("m.new_content")
+        if not isinstance(replaces, str) or not isinstance(new_content, dict):
+            return None
+        return Incoming(room_id, event_id, sender, new_content, replaces=replaces)
+    return Incoming(room_id, event_id, sender, content)
 
 
 def answerable_backlog(server_ts_ms: int, started_at: float, max_age_seconds: float) -> bool:
@@ -118,11 +164,12 @@ class MatrixConnection:
         )
         self.session = MatrixSession(config, self.client, folder)
         self.rooms = Rooms(self.client, config.allowed_inviters)
-        self.delivery = Delivery(self.client, Outbox(state, f"matrix.outbox.{config.user_id}"))
+        self.delivery = Delivery(self.client, state, config.user_id)
         self._token_key = f"matrix.sync_token.{config.user_id}"
         self._started_at = time.time()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._stopping = False
 
     @property
     def user_id(self) -> str:
@@ -139,22 +186,92 @@ class MatrixConnection:
     def identity_of(self, room_id: str) -> BotIdentity:
         return self.rooms.identity_of(room_id)
 
-    async def send_notice(self, room_id: str, content: dict[str, Any], txn_id: str) -> None:
-        await self.delivery.send_notice(room_id, content, txn_id)
-
     async def set_typing(self, room_id: str, typing: bool) -> None:
         await self.delivery.set_typing(room_id, typing)
+
+    # What the command handler's replies go through (its `Outlet`).
+
+    async def handled(self, event_id: str) -> bool:
+        return await self._state.was_handled(PLATFORM, event_id)
+
+    async def replied(self, event_id: str) -> bool:
+        return await self._state.replied(PLATFORM, event_id)
+
+    async def sender_of(self, room_id: str, event_id: str) -> str | None:
+        """Who sent an event, as the homeserver has it; None once it was redacted."""
+        resp = await self.client.room_get_event(room_id, event_id)
+        if not isinstance(resp, RoomGetEventResponse):
+            return None
+        source = getattr(resp.event, "source", None)
+        if not isinstance(source, dict) or not source.get("content"):
+            return None
+        return str(resp.event.sender)
+
+    async def reply(self, room_id: str, event_id: str, content: dict[str, Any]) -> bool:
+        """Claim `event_id` and queue its reply in one transaction; False if already claimed."""
+        queued = self._outgoing(Action.REPLY, room_id, reply_txn(event_id), event_id, content)
+        claimed = await self._state.claim(PLATFORM, event_id, queued)
+        if claimed:
+            self.delivery.wake()
+        return claimed
+
+    async def revise(
+        self, room_id: str, edit_id: str, question_id: str, content: dict[str, Any]
+    ) -> bool:
+        """Claim the edit `edit_id` and queue the edit of the reply to `question_id`."""
+        queued = self._outgoing(Action.EDIT, room_id, reply_txn(edit_id), question_id, content)
+        claimed = await self._state.claim(PLATFORM, edit_id, queued)
+        if claimed:
+            self.delivery.wake()
+        return claimed
+
+    def _outgoing(
+        self, action: Action, room_id: str, txn_id: str, subject: str, content: dict[str, Any]
+    ) -> Outgoing:
+        return Outgoing(
+            sender=self.user_id,
+            txn_id=txn_id,
+            room_id=room_id,
+            action=action,
+            subject=subject,
+            content=content,
+            queued_at=time.time(),
+        )
+
+    async def _question_redacted(self, room_id: str, event_id: str) -> None:
+        """Never answer a redacted question, and take back an answer already sent."""
+        redaction = redaction_of(self.user_id, room_id, event_id)
+        if await self._state.redacted(PLATFORM, event_id, redaction):
+            log.info("%s was redacted in %s; redacting the reply to it", event_id, room_id)
+            self.delivery.wake()
 
     # The sync loop.
 
     async def run(self, handle: MessageHandler) -> None:
-        """Sync until cancelled: the first sync with full state, then long polls."""
+        """Sync until cancelled or stopped: the first sync with full state, then long polls.
+
+        Replies go out from a task of their own, started once the first sync has told the
+        client its rooms (an encrypted room cannot be written to before).
+        """
         self._started_at = time.time()
+        synced = asyncio.Event()
+        sender = asyncio.create_task(self._send_once_synced(synced), name="matrix-outbox")
+        try:
+            await self._sync(handle, synced)
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    async def _send_once_synced(self, synced: asyncio.Event) -> None:
+        await synced.wait()
+        await self.delivery.run()
+
+    async def _sync(self, handle: MessageHandler, synced: asyncio.Event) -> None:
         token = await self._state.kv_get(self._token_key)
         fresh = token is None
         first = True
         backoff = Backoff()
-        while True:
+        while not self._stopping:
             try:
                 resp = await self.client.sync(
                     timeout=0 if first else _LONG_POLL_MS,
@@ -164,7 +281,7 @@ class MatrixConnection:
                 )
             except NETWORK_ERRORS as exc:
                 log.warning("homeserver unreachable (%s); retrying in %.0f s", exc, backoff.delay)
-                await backoff.wait()
+                await self._back_off(backoff)
                 continue
             if isinstance(resp, SyncError) and resp.status_code == "M_UNKNOWN_TOKEN":
                 log.warning("the Matrix session was logged out; logging in as a new device")
@@ -172,19 +289,36 @@ class MatrixConnection:
                 continue
             if isinstance(resp, SyncError):
                 log.warning("sync failed (%s); retrying in %.0f s", resp.message, backoff.delay)
-                await backoff.wait()
+                await self._back_off(backoff)
                 continue
             if backoff.reset():
                 log.info("homeserver reachable again")
+            self.delivery.wake()  # anything held up by an outage goes now
+            if self._stopping:
+                return  # not handled, token not saved: this batch comes again next start
             if not await self._handle_batch(resp, handle, answer=not (first and fresh)):
-                await backoff.wait()
+                await self._back_off(backoff)
                 continue
             token = resp.next_batch
             first = False
+            synced.set()
+
+    async def _back_off(self, backoff: Backoff) -> None:
+        """Wait before syncing again, but no longer than until a reply gets through."""
+        self.delivery.reachable.clear()
+        await backoff.wait(until=self.delivery.reachable)
+
+    def stop(self) -> None:
+        """Sync no more: the batch in hand is finished, the next one is left for later."""
+        self._stopping = True
 
     async def wait_idle(self) -> None:
         """Return once no batch is being handled: a stop waits for this before cancelling."""
         await self._idle.wait()
+
+    async def wait_delivered(self) -> None:
+        """Return once the outbox is empty."""
+        await self.delivery.wait_empty()
 
     async def _handle_batch(self, resp: SyncResponse, handle: MessageHandler, answer: bool) -> bool:
         """Handle one sync response and save its token; False when the homeserver went away
@@ -193,7 +327,6 @@ class MatrixConnection:
         self._idle.clear()
         try:
             await crypto_housekeeping(self.client)
-            await self.delivery.flush()
             await self.rooms.handle_invites(resp)
             self.rooms.note_creators(resp)
             if answer:
@@ -232,22 +365,17 @@ class MatrixConnection:
                 )
                 continue
             source = getattr(event, "source", None)
-            if not isinstance(source, dict) or source.get("type") != "m.room.message":
+            if not isinstance(source, dict) or event.sender == self.user_id:
                 continue
-            content = source.get("content")
-            if not isinstance(content, dict) or event.sender == self.user_id:
+            redacts = redacted_event(source)
+            if redacts is not None:
+                await self._question_redacted(room_id, redacts)
                 continue
-            relates = content.get("m.relates_to")
-            if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
-                continue  # edits are not new questions
+            message = incoming(room_id, source)
+            if message is None:
+                continue
             if not answerable_backlog(event.server_timestamp, self._started_at, max_age):
                 continue
-            message = Incoming(
-                room_id=room_id,
-                event_id=event.event_id,
-                sender=event.sender,
-                content=content,
-            )
             try:
                 await handle(message)
             except NETWORK_ERRORS:

@@ -5,7 +5,7 @@ import json
 import math
 
 from bot.app import App
-from bot.console.chat import ask_lines, chat, json_line
+from bot.console.chat import NOT_UTF8, ask_lines, chat, json_line
 
 
 async def test_every_command_from_the_terminal(console_app: App) -> None:
@@ -81,9 +81,43 @@ def test_json_lines_never_hold_nan_or_invalid_text() -> None:
 
 async def test_every_input_line_gets_one_json_object(console_app: App) -> None:
     out = io.StringIO()
-    source = io.StringIO("\n  \nwhich fleet was kronstadt the base of\r\n")
+    source = io.BytesIO(b"\n  \nwhich fleet was kronstadt the base of\r\n")
     assert await ask_lines(console_app.core, source, out) == 3
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [row["answered"] for row in rows] == [False, False, True]
     assert all("closest" in row for row in rows)
     assert rows[0]["error"] and rows[1]["error"]
+
+
+async def test_a_line_that_is_not_utf8_gets_an_error_object_and_the_batch_goes_on(
+    console_app: App,
+) -> None:
+    out = io.StringIO()
+    source = io.BytesIO(
+        b"\xff\xfe which fleet\n\xc3\n\xed\xa0\x80 surrogate\n"
+        b"which fleet was kronstadt the base of\n"
+    )
+    assert await ask_lines(console_app.core, source, out) == 4
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [row["answered"] for row in rows] == [False, False, False, True]
+    for bad in rows[:3]:
+        assert "not valid UTF-8" in bad["error"] and bad["citations"] == []
+    assert rows[0]["question"] == "\ufffd\ufffd which fleet"
+    assert "byte 1" in rows[0]["error"]
+
+
+async def test_the_chat_refuses_a_line_of_bad_bytes_and_carries_on(console_app: App) -> None:
+    lines = iter(["bad \udcff byte", "", "which fleet was kronstadt the base of"])
+    out: list[str] = []
+
+    def read(prompt: str) -> str:
+        line = next(lines, None)
+        if line is None:
+            raise EOFError
+        if line == "":
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+        return line
+
+    await chat(console_app.core, read_line=read, write=out.append)
+    assert out[1:3] == [NOT_UTF8, NOT_UTF8]
+    assert len(out) == 5 and "Kronstadt" in out[3]  # and "" at the end of input

@@ -161,6 +161,43 @@ async def test_cooldown_and_place_budget_say_when_to_retry(
         assert isinstance(await core.ask("kronstadt", ADMIN, GUILD), AnswerReply)
 
 
+async def test_a_revised_question_skips_the_cooldown_but_not_the_place_budget(
+    tmp_config: Config, bundled_engine: AnswerEngine
+) -> None:
+    async with open_app(tmp_config, engine=bundled_engine) as app:
+        core = Core(
+            bundled_engine,
+            app.store,
+            app.activity,
+            LimitsConfig(place_questions_per_minute=2),
+            rate_limiter=RateLimiter(2, clock=lambda: 1000.0),
+        )
+        ask = Typed("!ask kronstadt sailors")
+        assert isinstance(await core.handle(ask, MEMBER, GUILD), AnswerReply)
+        # Fixing a typo at once (an edited question) is answered, not told to slow down.
+        revised = await core.handle(ask, MEMBER, GUILD, revising=True)
+        assert isinstance(revised, AnswerReply)
+        busy = await core.handle(ask, MEMBER, GUILD, revising=True)
+        assert isinstance(busy, Refusal) and busy.reason is RefusalReason.BUSY
+
+
+async def test_mentions_of_people_roles_and_places_do_not_change_the_answer(
+    console_app: App,
+) -> None:
+    core = console_app.core
+    plain = await core.ask("when did the Kuzbass colony operate?", ADMIN, GUILD)
+    assert isinstance(plain, AnswerReply) and plain.answer.answered
+    for noisy in (
+        "@everyone <@123> when did the Kuzbass colony operate? <@&45> <#789> @here",
+        "@alice:example.org when did the Kuzbass colony operate, #history:example.org?",
+    ):
+        reply = await core.ask(noisy, ADMIN, GUILD)
+        assert isinstance(reply, AnswerReply), noisy
+        assert reply.answer.answered and reply.answer.text == plain.answer.text, noisy
+    only_pings = await core.ask("<@123> @everyone", ADMIN, GUILD)
+    assert isinstance(only_pings, Refusal) and only_pings.reason is RefusalReason.EMPTY
+
+
 async def test_bad_input_gets_short_clear_replies(console_app: App) -> None:
     core = console_app.core
     cases = {

@@ -95,7 +95,7 @@ async def test_a_failed_unanswered_record_never_costs_an_answer(
     recorded = await fill_unanswered(app.activity)
     questions = "\n".join([f"1 {OFF_TOPIC}", KRONSTADT, f"2 {OFF_TOPIC}", f"3 {OFF_TOPIC}"])
     out = io.StringIO()
-    assert await ask_lines(app.core, io.StringIO(questions + "\n"), out) == 4
+    assert await ask_lines(app.core, io.BytesIO(f"{questions}\n".encode()), out) == 4
     answers = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [a["answered"] for a in answers] == [False, True, False, False]
     assert not any("error" in a for a in answers)

@@ -145,6 +145,27 @@ async def test_set_get_reset_round_trip(db: aiosqlite.Connection, store: Setting
     assert await count(db, "audit_log") == 4
 
 
+async def test_a_change_is_read_at_once_though_settings_are_kept_in_memory(
+    store: SettingsStore, db: aiosqlite.Connection
+) -> None:
+    # Read once (kept), then every kind of change: each is seen by the next read.
+    assert (await store.get(PLACE)).sources_shown == DEFAULTS.sources_shown
+    await store.set(PLACE, "sources_shown", 5, "discord:1")
+    assert (await store.get(PLACE)).sources_shown == 5
+    await store.allow_channel(PLACE, "123", "discord:1")
+    assert (await store.get(PLACE)).allowed_channels == ("123",)
+    await store.clear_channels(PLACE, None, "discord:1")
+    assert (await store.get(PLACE)).allowed_channels == ()
+    await store.reset(PLACE, None, "discord:1")
+    assert await store.get(PLACE) == DEFAULTS
+    # What was read is kept: a row written behind the store's back is not seen (the bot's
+    # processes each keep their own places), while a place never read is.
+    await store_settings(db, {"sources_shown": 2})
+    assert await store.get(PLACE) == DEFAULTS
+    await store_settings(db, {"sources_shown": 2}, place="matrix:!r")
+    assert (await store.get("matrix:!r")).sources_shown == 2
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -520,6 +541,16 @@ SEED = {
     3: [
         "INSERT INTO handled_events VALUES ('matrix', '$seen', '9999-01-01T00:00:00+00:00')",
         "INSERT INTO kv VALUES ('matrix.next_batch', 's42')",
+        # The outbox as versions before 4 kept it: one JSON list per bot user.
+        'INSERT INTO kv VALUES (\'matrix.outbox.@bot:hs\', \'[{"room_id": "!r:hs",'
+        ' "txn_id": "samizdat-$q", "content": {"body": "hi"},'
+        ' "queued_at": 1.5}, {"room_id": 7}]\')',
+    ],
+    4: [
+        "INSERT INTO outbox (sender, txn_id, room_id, action, subject, content, queued_at)"
+        " VALUES ('@bot:hs', 'samizdat-$e', '!r:hs', 'edit', '$q2', '{}', 2.5)",
+        "INSERT INTO handled_events VALUES ('matrix', '$q2', '9999-01-01T00:00:00+00:00',"
+        " '$reply', 0)",
     ],
 }
 
@@ -558,6 +589,15 @@ async def test_every_older_database_is_upgraded_with_its_data(
         if old_version >= 3:
             assert await state.mark_handled("matrix", "$seen") is False
             assert await state.kv_get("matrix.next_batch") == "s42"
+            assert await state.kv_get("matrix.outbox.@bot:hs") is None
+            # The readable reply moved to the outbox table; the unreadable one was dropped.
+            moved = [o for o in await state.outbox("@bot:hs") if o.txn_id == "samizdat-$q"]
+            assert [(o.room_id, o.content, o.queued_at) for o in moved] == [
+                ("!r:hs", {"body": "hi"}, 1.5)
+            ]
+        if old_version >= 4:
+            assert await state.reply_id("matrix", "$q2") == "$reply"
+            assert [o.txn_id for o in await state.outbox("@bot:hs")] == ["samizdat-$e"]
         # Every table of the latest schema is there and usable, whatever the start.
         await activity.record_feedback(PLACE, "discord:5", "q", ["a#1"], helpful=True)
         await state.kv_set("k", "v")
@@ -568,15 +608,16 @@ async def test_a_failing_step_is_rolled_back_whole(tmp_path: Path) -> None:
     path = tmp_path / "clash.db"
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         await migrate(conn, upto=SCHEMA_VERSION - 1)
-        # A table the last step creates, already there: that step must fail, and fail whole.
-        await rows(conn, "CREATE TABLE kv (key TEXT)")
+        # A column the last step adds, already there: that step must fail after creating its
+        # table, and fail whole.
+        await rows(conn, "ALTER TABLE handled_events ADD COLUMN reply_id TEXT")
     with pytest.raises(DatabaseError, match=f"version {SCHEMA_VERSION}"):
         async with open_database(path):
             pytest.fail("a half-upgraded database was opened")
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         assert await schema_version(conn) == SCHEMA_VERSION - 1
         tables = await rows(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        assert ("handled_events",) not in tables
+        assert ("outbox",) not in tables
 
 
 async def test_new_database_is_wal_with_foreign_keys(db: aiosqlite.Connection) -> None:

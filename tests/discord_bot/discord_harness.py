@@ -17,9 +17,24 @@ from bot.discord_bot.client import SamizdatBot
 
 
 @contextlib.asynccontextmanager
-async def running_bot(fake: FakeDiscord, app: App) -> AsyncIterator[SamizdatBot]:
-    """The bot logged in, connected and ready; closed on the way out."""
-    bot = SamizdatBot(app.config, app.core, guild_ready_timeout=0.05)
+async def running_bot(
+    fake: FakeDiscord, app: App, *, reply_editable_seconds: float | None = None
+) -> AsyncIterator[SamizdatBot]:
+    """The bot logged in, connected and ready; closed on the way out.
+
+    `reply_editable_seconds` shortens Discord's 15-minute interaction tokens, for tests of
+    what happens when they run out.
+    """
+    bot = (
+        SamizdatBot(app.config, app.core, guild_ready_timeout=0.05)
+        if reply_editable_seconds is None
+        else SamizdatBot(
+            app.config,
+            app.core,
+            guild_ready_timeout=0.05,
+            reply_editable_seconds=reply_editable_seconds,
+        )
+    )
     await bot.login(fake.token)
     task = asyncio.create_task(bot.connect())
     try:

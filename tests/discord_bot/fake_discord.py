@@ -258,7 +258,7 @@ class FakeDiscord:
         self._open = asyncio.Event()
         self._open.set()
         self._changed = asyncio.Condition()
-        self._rate_limits: list[tuple[str, re.Pattern[str], float]] = []
+        self._rate_limits: list[tuple[str, re.Pattern[str], float, bool]] = []
         self._failures: list[tuple[str, re.Pattern[str], int]] = []
         self._limited_until: dict[str, float] = {}
         self._runner: web.AppRunner | None = None
@@ -718,9 +718,14 @@ class FakeDiscord:
 
     # ----------------------------------------------------------------- REST
 
-    def rate_limit_next(self, method: str, path_pattern: str, retry_after: float = 0.3) -> None:
-        """Answer the next matching request with a 429, as Discord does when a bucket is empty."""
-        self._rate_limits.append((method, re.compile(path_pattern), retry_after))
+    def rate_limit_next(
+        self, method: str, path_pattern: str, retry_after: float = 0.3, *, via: bool = True
+    ) -> None:
+        """Answer the next matching request with a 429, as Discord does when a bucket is empty.
+
+        Without `via`, the 429 lacks the `Via` header, as when a proxy in between drops it
+        (discord.py then takes it for a Cloudflare ban and gives up)."""
+        self._rate_limits.append((method, re.compile(path_pattern), retry_after, via))
 
     def fail_next(self, method: str, path_pattern: str, status: int = 403) -> None:
         """Answer the next matching request with an error, as Discord does when it refuses."""
@@ -741,7 +746,7 @@ class FakeDiscord:
             self.violations.append(f"{key} retried {until - now:.3f}s before retry_after ended")
         elif until is not None:
             del self._limited_until[key]
-        for index, (m, pattern, retry_after) in enumerate(self._rate_limits):
+        for index, (m, pattern, retry_after, via) in enumerate(self._rate_limits):
             if m == method and pattern.fullmatch(path):
                 del self._rate_limits[index]
                 self._limited_until[key] = now + retry_after
@@ -755,6 +760,8 @@ class FakeDiscord:
                     "X-RateLimit-Bucket": "fake-bucket",
                     "X-RateLimit-Scope": "user",
                 }
+                if not via:
+                    del headers["Via"]
                 body = {
                     "message": "You are being rate limited.",
                     "retry_after": retry_after,

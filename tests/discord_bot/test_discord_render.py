@@ -13,16 +13,20 @@ from typing import Any
 from fake_discord import message_problems
 
 from bot.answers.model import Answer, Citation, RetrievedPassage, SectionPointer
+from bot.core import present as words
 from bot.core.replies import (
     AnswerReply,
     DocumentSummary,
     LibraryReply,
     PassageView,
+    Refusal,
+    RefusalReason,
     SearchReply,
     UnansweredQuestion,
     UnansweredReply,
 )
-from bot.discord_bot.render import Outgoing, render, render_passage_page, split_text
+from bot.core.text import quote_typed
+from bot.discord_bot.render import Outgoing, escape, render, render_passage_page, split_text
 
 HUGE = "Workers' control of production was debated at length. " * 400  # ~22,000 characters
 
@@ -184,7 +188,8 @@ def test_library_and_user_text_render_literally_around_our_own_formatting() -> N
 
     assert message.embed.title == r"Was it \*really\* \|\|so\|\|?"
     assert (message.embed.description or "").startswith(ESCAPED)
-    assert "\n\\> a quote [1]" in (message.embed.description or "")
+    # A `[` could open a masked link: it is escaped too, and still shows as written.
+    assert "\n\\> a quote \\[1]" in (message.embed.description or "")
     [sources] = message.embed.fields
     # Our bold marker and code span stay Markdown; the library's title does not.
     assert sources.value == r"**[1]** *The \*Bold\* Title*, A\_uthor, § §\_1 · `doc:1`"
@@ -272,3 +277,52 @@ def test_without_quotes_the_answer_only_points_at_its_sources() -> None:
     assert quote not in json.dumps(message.embed.to_dict())
     assert message.embed.description == "The library answers this in [1]."
     assert "`doc:1`" in (message.embed.fields[0].value or "")
+
+
+WORST_CASE = ("[" + "](" * 2)[:3] * 2000  # 6,000 characters of `[` and `](`
+
+
+def test_the_worst_case_paste_is_clipped_then_escaped_into_a_valid_message() -> None:
+    # discord.py's escape_markdown took 40 s on this; benchmarks/bench_render.py times ours.
+    answer = Answer(question=WORST_CASE, answered=False, text="", citations=[], passages=[])
+    for reply in (AnswerReply(answer=answer), SearchReply(query=WORST_CASE, hits=[])):
+        for message in render(reply):
+            assert message_problems(message.kwargs()) == []
+            shown = message.content or (message.embed.title if message.embed else None)
+            assert shown is not None and "\\[](\\[](" in shown
+            assert "\\…" not in shown
+
+
+def test_escaping_leaves_every_mark_and_reference_inert_and_links_whole() -> None:
+    typed = "<@123> <#789> <t:0:R> @everyone [x](https://e.org/a_b) ||s|| ~~t~~ \\"
+    assert escape(typed) == (
+        "\\<@123> \\<#789> \\<t:0:R> \\@everyone \\[x](https://e.org/a_b) "
+        "\\|\\|s\\|\\| \\~\\~t\\~\\~ \\\\"
+    )
+    assert escape("# h\n  - item\n> quote\n12. twelve") == (
+        "\\# h\n  \\- item\n\\> quote\n12\\. twelve"
+    )
+
+
+def test_typed_text_in_refusals_and_stored_questions_shows_as_written() -> None:
+    typed = "**bold** ||spoiler|| <@123>"
+    refusal = Refusal(reason=RefusalReason.NOT_FOUND, message=words.no_passage(quote_typed(typed)))
+    [message] = render(refusal)
+    assert message.content is not None
+    assert r"“\*\*bold\*\* \|\|spoiler\|\| \<@123>”" in message.content
+
+    stored = "<@123> <#789> <t:0:R> @everyone"
+    listed = UnansweredReply(
+        items=[
+            UnansweredQuestion(
+                question=stored,
+                at=datetime(2026, 1, 1, tzinfo=UTC),
+                place="d:1",
+                channel=None,
+                user_id=None,
+            )
+        ]
+    )
+    [page] = render(listed)
+    assert page.embed is not None
+    assert r"\<@123> \<#789> \<t:0:R> \@everyone" in (page.embed.description or "")

@@ -40,6 +40,7 @@ from nio import (
     RoomInviteError,
     RoomLeaveError,
     RoomPutStateError,
+    RoomRedactError,
     RoomSendError,
     SyncError,
 )
@@ -369,6 +370,7 @@ class Human:
     invites: set[str] = field(default_factory=set)
     left: set[str] = field(default_factory=set)
     memberships: list[tuple[str, str, str]] = field(default_factory=list)
+    redacted: set[str] = field(default_factory=set)
 
     @property
     def user_id(self) -> str:
@@ -387,6 +389,9 @@ class Human:
                     self.undecryptable.append(event.event_id)
                     continue
                 source = getattr(event, "source", None)
+                if isinstance(source, dict) and source.get("type") == "m.room.redaction":
+                    content = source.get("content") or {}
+                    self.redacted.add(str(source.get("redacts") or content.get("redacts")))
                 if isinstance(source, dict) and source.get("type") == "m.room.member":
                     membership = str(source.get("content", {}).get("membership"))
                     self.memberships.append((room_id, str(source.get("state_key")), membership))
@@ -481,6 +486,33 @@ class Human:
         if isinstance(resp, RoomSendError):
             raise AssertionError(f"send failed: {resp.message}")
         return str(resp.event_id)
+
+    async def edit(self, room_id: str, event_id: str, body: str) -> str:
+        """Replace the text of one's own message, as clients do (`m.replace`)."""
+        new = {"msgtype": "m.text", "body": body}
+        return await self.say(
+            room_id,
+            f"* {body}",
+            **{
+                "m.new_content": new,
+                "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+            },
+        )
+
+    async def redact(self, room_id: str, event_id: str) -> None:
+        resp = await self.client.room_redact(room_id, event_id)
+        if isinstance(resp, RoomRedactError):
+            raise AssertionError(f"redaction failed: {resp.message}")
+
+    def edits_of(self, event_id: str, sender: str) -> list[Seen]:
+        """The edits `sender` made of `event_id`, oldest first."""
+        return [
+            s
+            for s in self.seen
+            if s.sender == sender
+            and (s.content.get("m.relates_to") or {}).get("rel_type") == "m.replace"
+            and (s.content.get("m.relates_to") or {}).get("event_id") == event_id
+        ]
 
     async def wait_joined(self, room_id: str, user_id: str, within: float = _WAIT) -> None:
         def joined() -> bool:

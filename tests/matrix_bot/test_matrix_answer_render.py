@@ -1,7 +1,9 @@
 """How answers read in Matrix: sources after the quotes, never repeating them."""
 
 from bot.answers.model import Answer, Citation
-from bot.core.replies import AnswerReply
+from bot.core import present as words
+from bot.core.replies import AnswerReply, Refusal, RefusalReason
+from bot.core.text import quote_typed
 from bot.matrix_bot.render import render
 
 
@@ -31,3 +33,11 @@ def test_answer_sources_do_not_repeat_the_quotes_and_carry_caveats() -> None:
     hidden = render(AnswerReply(answer=answer, show_quotes=False))
     assert "The Cheka struck" not in hidden.plain
     assert hidden.plain.startswith("The library answers this in [1].")
+
+
+def test_typed_text_in_a_refusal_is_never_markup() -> None:
+    typed = "<b>bold</b> **x** @room"
+    refusal = Refusal(reason=RefusalReason.NOT_FOUND, message=words.no_passage(quote_typed(typed)))
+    rendered = render(refusal)
+    assert "&lt;b&gt;bold&lt;/b&gt;" in rendered.html and "<b>bold" not in rendered.html
+    assert "“<b>bold</b> **x** @room”" in rendered.plain

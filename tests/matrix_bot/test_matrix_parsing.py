@@ -42,7 +42,7 @@ from bot.matrix_bot.commands import (
 from bot.matrix_bot.outbox import send_failure_is_transient
 from bot.matrix_bot.render import render
 from bot.matrix_bot.rooms import inviter_allowed
-from bot.matrix_bot.sync import answerable_backlog
+from bot.matrix_bot.sync import answerable_backlog, incoming, redacted_event
 
 BOT = BotIdentity("@samizdat:example.org", "Samizdat")
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -253,3 +253,31 @@ def test_help_names_admin_commands_fully_with_the_rooms_prefix() -> None:
     rendered = render(reply)
     assert "?ask <question>" in rendered.plain
     assert "?samizdat settings show" in rendered.plain
+
+
+def test_redactions_name_their_target_in_every_room_version() -> None:
+    before_v11 = {"type": "m.room.redaction", "redacts": "$a", "content": {}}
+    from_v11 = {"type": "m.room.redaction", "content": {"redacts": "$b"}}
+    assert redacted_event(before_v11) == "$a"
+    assert redacted_event(from_v11) == "$b"
+    assert redacted_event({"type": "m.room.message", "content": {"redacts": "$c"}}) is None
+    assert redacted_event({"type": "m.room.redaction", "content": "junk"}) is None
+
+
+def test_an_edit_is_read_as_its_new_content_and_a_broken_one_not_at_all() -> None:
+    edit = {
+        "type": "m.room.message",
+        "event_id": "$edit",
+        "sender": "@a:hs",
+        "content": {
+            "body": "* !ask new",
+            "m.new_content": {"body": "!ask new"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": "$q"},
+        },
+    }
+    message = incoming("!r", edit)
+    assert message is not None
+    assert (message.replaces, message.content["body"]) == ("$q", "!ask new")
+    del edit["content"]["m.new_content"]  # type: ignore[attr-defined]
+    assert incoming("!r", edit) is None
+    assert incoming("!r", {"type": "m.room.message", "content": {}, "sender": 3}) is None
