@@ -102,6 +102,8 @@ def _start_logging(config: Config, command: str | None) -> None:
 async def _run(args: argparse.Namespace, config: Config) -> int:
     from bot.app import open_app
     from bot.console import chat as console
+    from bot.observability.health import Readiness
+    from bot.observability.metrics import Metrics
 
     command = args.command or "chat"
     if command == "index":
@@ -117,7 +119,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         where = f"server {args.guild}" if args.guild else "every server (may take a while)"
         print(f"synced {len(names)} commands to {where}: {', '.join(sorted(names))}")
         return 0
-    async with open_app(config) as app:
+    async with open_app(config, metrics=Metrics(), readiness=Readiness()) as app:
         if command == "chat":
             await console.chat(app.core)
             return 0
@@ -144,6 +146,13 @@ def _json_streams() -> None:
 
 async def _run_platforms(app: App, platform: str) -> int:
     """Run the chosen adapters until a signal, sharing one stop so all of them stop together."""
+    from bot.observability.health import serve_health
+
+    async with serve_health(app.config.health, app.readiness, app.metrics):
+        return await _run_adapters(app, platform)
+
+
+async def _run_adapters(app: App, platform: str) -> int:
     from bot.errors import StartupError
 
     config = app.config
@@ -171,11 +180,20 @@ async def _run_platforms(app: App, platform: str) -> int:
     if "discord" in wanted:
         from bot.discord_bot.run import run_discord
 
-        runs.append(run_discord(config, app.core, stop=stop))
+        runs.append(run_discord(config, app.core, stop=stop, readiness=app.readiness))
     if "matrix" in wanted:
         from bot.matrix_bot.run import run_matrix
 
-        runs.append(run_matrix(config.matrix, config.data_dir, app.core, app.state, stop=stop))
+        runs.append(
+            run_matrix(
+                config.matrix,
+                config.data_dir,
+                app.core,
+                app.state,
+                stop=stop,
+                readiness=app.readiness,
+            )
+        )
     tasks = [asyncio.create_task(run) for run in runs]
     try:
         # The first adapter to end (or fail) stops the others, so a half-running bot never

@@ -27,6 +27,8 @@ from bot.core.commands import Core
 from bot.core.database import Database, open_database
 from bot.core.store import SettingsStore
 from bot.library.loader import bundled_library_dir, load_library
+from bot.observability.health import Readiness
+from bot.observability.metrics import Metrics
 from bot.retrieval.index import load_or_build, progress_reporter
 from bot.retrieval.retriever import EmptyLibraryError, Retriever
 from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
@@ -44,6 +46,8 @@ class App:
     activity: ActivityLog
     state: AdapterState
     core: Core
+    metrics: Metrics
+    readiness: Readiness
 
 
 def library_folders(config: Config) -> list[Path]:
@@ -99,8 +103,20 @@ def build_engine(
 
 
 @asynccontextmanager
-async def open_app(config: Config, engine: AnswerEngine | None = None) -> AsyncIterator[App]:
-    """Build (or reuse) the engine, open the database, and close it again on the way out."""
+async def open_app(
+    config: Config,
+    engine: AnswerEngine | None = None,
+    *,
+    metrics: Metrics | None = None,
+    readiness: Readiness | None = None,
+) -> AsyncIterator[App]:
+    """Build (or reuse) the engine, open the database, and close it again on the way out.
+
+    `metrics` and `readiness` are the entry point's (fresh ones otherwise): the index and the
+    database are registered with them here, the adapters add their own checks.
+    """
+    metrics = metrics or Metrics()
+    readiness = readiness or Readiness()
     if engine is None:
         engine = await asyncio.to_thread(build_engine, config)
     log.info(
@@ -109,16 +125,38 @@ async def open_app(config: Config, engine: AnswerEngine | None = None) -> AsyncI
         engine.report.passages,
         "loaded" if engine.report.from_cache else "built",
     )
+    report = engine.report
+    metrics.index_loaded(report.documents, report.passages, report.built_at)
     async with open_database(config.database_path) as connection:
         database = Database(connection)
         store = SettingsStore(database)
         activity = ActivityLog(database)
-        core = Core(engine, store, activity, config.limits, search_results=config.retrieval.top_k)
-        yield App(
-            config=config,
-            engine=engine,
-            store=store,
-            activity=activity,
-            state=AdapterState(database),
-            core=core,
+        core = Core(
+            engine,
+            store,
+            activity,
+            config.limits,
+            search_results=config.retrieval.top_k,
+            metrics=metrics,
         )
+        loaded = engine
+
+        async def index_loaded() -> bool:
+            return loaded.report.passages > 0
+
+        readiness.add("index", index_loaded)
+        readiness.add("database", database.reachable)
+        try:
+            yield App(
+                config=config,
+                engine=engine,
+                store=store,
+                activity=activity,
+                state=AdapterState(database),
+                core=core,
+                metrics=metrics,
+                readiness=readiness,
+            )
+        finally:
+            readiness.remove("database")
+            readiness.remove("index")

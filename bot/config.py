@@ -127,6 +127,14 @@ class MatrixConfig(_Section):
     encryption: bool = True
 
 
+class HealthConfig(_Section):
+    """The HTTP endpoint for health checks and Prometheus metrics (off unless enabled)."""
+
+    enabled: bool = Field(False, description="Serve /healthz, /readyz and /metrics.")
+    host: str = Field("127.0.0.1", min_length=1, description="Address to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on (0: any free one).")
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("samizdat", appauthor=False))
 
@@ -159,6 +167,7 @@ class Config(BaseSettings):
     limits: LimitsConfig = LimitsConfig()
     discord: DiscordConfig = DiscordConfig()
     matrix: MatrixConfig = MatrixConfig()
+    health: HealthConfig = HealthConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,7 @@ read once per request, here; no adapter reads them.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from bot import __version__
@@ -69,6 +70,7 @@ from bot.core.settings import (
 )
 from bot.core.store import SettingsStore
 from bot.core.text import has_words, mostly_non_latin, normalize_input, quote_typed
+from bot.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,7 @@ class Core:
         limits: LimitsConfig,
         rate_limiter: RateLimiter | None = None,
         search_results: int = 5,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -101,6 +104,7 @@ class Core:
         self._limits = limits
         self._rate = rate_limiter or RateLimiter(limits.place_questions_per_minute)
         self._search_results = search_results
+        self.metrics = metrics or Metrics()
 
     # -- the dispatcher -------------------------------------------------------------------
 
@@ -134,6 +138,8 @@ class Core:
                 return asked
             request = asked
         reply = await self._run(request, caller, where, settings, from_mention, acknowledge)
+        if isinstance(request, Ask):
+            self.metrics.question(where.place, _outcome(reply))
         return self._addressed(reply, request, where, listening, from_mention)
 
     def _mention(
@@ -311,7 +317,9 @@ class Core:
             config=self.engine.config,
             max_sources=settings.sources_shown,
         )
-        answer = await self.engine.aanswer(question, options)
+        started = time.perf_counter()
+        answer, retrieval = await self.engine.aanswer_timed(question, options)
+        self.metrics.answered_in(where.place, time.perf_counter() - started, retrieval)
         if not answer.answered:
             if mostly_non_latin(question):
                 answer = answer.model_copy(update={"text": f"{answer.text} {words.TRY_ENGLISH}"})
@@ -507,6 +515,13 @@ def _private(
     if command.gated:
         return isinstance(settings, ServerSettings) and _wants_private(settings, where)
     return True
+
+
+def _outcome(reply: Reply) -> str:
+    """How a question went, for the metrics: answered, declined or refused."""
+    if isinstance(reply, AnswerReply):
+        return "answered" if reply.answer.answered else "declined"
+    return "refused"
 
 
 def _sure(reply: Reply | None) -> Reply:

@@ -231,6 +231,14 @@ class Database:
                     raise
                 raise StorageError(problem) from error
 
+    async def reachable(self) -> bool:
+        """Whether a trivial query answers now (for /readyz); never raises."""
+        try:
+            async with self.read(), self.connection.execute("SELECT 1") as cursor:
+                return await cursor.fetchone() is not None
+        except (sqlite3.Error, ValueError, DatabaseError):
+            return False
+
     async def run(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Execute one statement; return how many rows it changed."""
         async with self.connection.execute(sql, tuple(params)) as cursor:

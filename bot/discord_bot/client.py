@@ -30,7 +30,7 @@ from bot.core.present import (
 )
 from bot.discord_bot.context import NO_PINGS, Interaction
 from bot.discord_bot.render import render_document
-from bot.discord_bot.sending import send_notice
+from bot.discord_bot.sending import acknowledged_too_late, send_notice
 from bot.discord_bot.shutdown import InFlight
 from bot.discord_bot.views import LiveViews
 
@@ -77,6 +77,8 @@ class SamizdatTree(app_commands.CommandTree[discord.Client]):
         return True
 
     async def on_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
+        if acknowledged_too_late(interaction, getattr(error, "original", error)):
+            return
         message = error_message(error)
         if message is OUT_OF_DATE:
             # Discord offered a command this code does not have (or has differently).
@@ -106,6 +108,8 @@ class SamizdatBot(commands.Bot):
         )
         self.config = config
         self._core = core
+        # Read by `acknowledged_too_late`, which has only the interaction's client.
+        self.metrics = core.metrics if core is not None else None
         self.live_views = LiveViews()
         self.in_flight = InFlight()
 
@@ -114,6 +118,10 @@ class SamizdatBot(commands.Bot):
         if self._core is None:
             raise RuntimeError("this client was built to sync commands, not to answer them")
         return self._core
+
+    async def gateway_connected(self) -> bool:
+        """For /readyz: the gateway said READY and the connection is open."""
+        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:

@@ -22,6 +22,7 @@ from bot.config import Config
 from bot.core.commands import Core
 from bot.discord_bot.client import SamizdatBot
 from bot.errors import StartupError
+from bot.observability.health import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ async def run_discord(
     *,
     stop: asyncio.Event | None = None,
     guild_ready_timeout: float = 2.0,
+    readiness: Readiness | None = None,
 ) -> None:
     """Run the bot until `stop` is set, then close the gateway; raise `DiscordSetupError`
     for what the operator must fix. Answers in progress when `stop` is set are finished
@@ -120,7 +122,8 @@ async def run_discord(
 
     Without `stop`, SIGINT and SIGTERM stop the bot. A caller running several platforms
     should pass one `stop` for all of them and own the signals itself. The caller owns
-    `core` and closes its database after this returns.
+    `core` and closes its database after this returns. The gateway's state is reported to
+    `readiness` (as "discord") while the bot runs.
     """
     token = _token(config)
     own_signals = stop is None
@@ -135,6 +138,8 @@ async def run_discord(
             previous[sig] = handler
     try:
         async with SamizdatBot(config, core, guild_ready_timeout=guild_ready_timeout) as bot:
+            if readiness is not None:
+                readiness.add("discord", bot.gateway_connected)
             await _login(bot, token)
             gateway = asyncio.create_task(bot.connect(), name="discord-gateway")
             stopping = asyncio.create_task(stop.wait(), name="discord-stop")
@@ -159,6 +164,8 @@ async def run_discord(
                     raise explained from None
                 raise
     finally:
+        if readiness is not None:
+            readiness.remove("discord")
         for sig, handler in previous.items():
             loop.remove_signal_handler(sig)
             signal.signal(sig, handler)

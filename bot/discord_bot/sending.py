@@ -9,12 +9,35 @@ deferral still reaches only the person who asked.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 
 import discord
 
 from bot.discord_bot.context import NO_PINGS, Interaction
 from bot.discord_bot.render import Outgoing, clip
+from bot.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+# Discord's answer to a response after its three-second deadline: the interaction is gone.
+UNKNOWN_INTERACTION = 10062
+
+
+def acknowledged_too_late(interaction: Interaction, error: BaseException) -> bool:
+    """Count and log a response Discord refused because its deadline had passed.
+
+    Nothing can be sent for that interaction any more, so the caller stops there. A steady
+    count means the event loop is too busy (or the host too slow) to answer within 3 s.
+    """
+    if not (isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION):
+        return False
+    metrics = getattr(interaction.client, "metrics", None)
+    if isinstance(metrics, Metrics):
+        metrics.discord_late_acknowledgements.inc()
+    log.warning("an interaction in channel %s was acknowledged too late", interaction.channel_id)
+    return True
+
 
 _DEFERRED_PUBLIC = "samizdat.deferred_public"
 _ANSWERED = "samizdat.answered"

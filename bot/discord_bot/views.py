@@ -25,7 +25,7 @@ from bot.core.replies import AnswerReply, Confirmation, Refusal
 from bot.core.requests import Feedback
 from bot.discord_bot.context import NO_PINGS, Interaction, caller_of
 from bot.discord_bot.render import render_passage_page
-from bot.discord_bot.sending import defer, send_notice
+from bot.discord_bot.sending import acknowledged_too_late, defer, send_notice
 from bot.discord_bot.shutdown import InFlight
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ class _View(discord.ui.View):
     async def on_error(
         self, interaction: Interaction, error: Exception, item: discord.ui.Item[Any]
     ) -> None:
+        if acknowledged_too_late(interaction, error):
+            return
         log.error("button %r failed", item, exc_info=error)
         with contextlib.suppress(discord.HTTPException):
             await send_notice(interaction, APOLOGY)

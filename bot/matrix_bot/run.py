@@ -18,7 +18,10 @@ from typing import Any
 from bot.config import MatrixConfig
 from bot.core.commands import Core
 from bot.matrix_bot.commands import CommandHandler
+from bot.matrix_bot.observe import outbox_depth, sync_connected, watch_syncs
+from bot.matrix_bot.outbox import Outbox
 from bot.matrix_bot.sync import PLATFORM, AdapterState, MatrixConnection
+from bot.observability.health import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +55,13 @@ async def run_matrix(
     state: AdapterState,
     *,
     stop: asyncio.Event | None = None,
+    readiness: Readiness | None = None,
 ) -> None:
     """Run the Matrix adapter until `stop` is set, SIGINT/SIGTERM arrive, or it is cancelled.
 
     Pass one shared `stop` to every adapter when several run in one process (`samizdat run
-    all`): signal handlers are per process, so with a `stop` given this installs none.
+    all`): signal handlers are per process, so with a `stop` given this installs none. The
+    sync is reported to `readiness` (as "matrix") and to the core's metrics.
     """
     connection = MatrixConnection(config, data_dir, state)
     handler = CommandHandler(
@@ -71,9 +76,21 @@ async def run_matrix(
     own_signals = stop is None
     stop_event = stop if stop is not None else asyncio.Event()
 
+    metrics = core.metrics
+    # The same key as the connection's own outbox: read at scrape time for its depth.
+    depth = outbox_depth(Outbox(state, f"matrix.outbox.{config.user_id}"), metrics)
+    metrics.add_refresher(depth)
+    if readiness is not None:
+        readiness.add("matrix", sync_connected(connection.client, metrics))
+
     async def serve() -> None:
         await connection.login()
-        await connection.run(handler.handle)
+        watcher = asyncio.create_task(watch_syncs(connection.client, metrics))
+        try:
+            await connection.run(handler.handle)
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
     try:
         with _stop_on_signals(stop_event) if own_signals else contextlib.nullcontext():
@@ -95,4 +112,7 @@ async def run_matrix(
                 await asyncio.gather(serving, stopping, return_exceptions=True)
         log.info("Matrix adapter stopped")
     finally:
+        metrics.remove_refresher(depth)
+        if readiness is not None:
+            readiness.remove("matrix")
         await connection.close()
