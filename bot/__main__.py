@@ -192,6 +192,7 @@ async def _run_adapters(app: App, platform: str) -> int:
                 app.state,
                 stop=stop,
                 readiness=app.readiness,
+                locks=app.locks,
             )
         )
     tasks = [asyncio.create_task(run) for run in runs]

@@ -25,6 +25,7 @@ from bot.core.activity import ActivityLog
 from bot.core.adapter_state import AdapterState
 from bot.core.commands import Core
 from bot.core.database import Database, open_database
+from bot.core.exclusive import FileLocks, ProcessLocks
 from bot.core.store import SettingsStore
 from bot.library.loader import bundled_library_dir, load_library
 from bot.observability.health import Readiness
@@ -48,6 +49,7 @@ class App:
     core: Core
     metrics: Metrics
     readiness: Readiness
+    locks: ProcessLocks
 
 
 def library_folders(config: Config) -> list[Path]:
@@ -156,6 +158,7 @@ async def open_app(
                 core=core,
                 metrics=metrics,
                 readiness=readiness,
+                locks=FileLocks(config.database_path),
             )
         finally:
             readiness.remove("database")

@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.config import MatrixConfig
 from bot.core.commands import Core
+from bot.core.exclusive import ProcessLocks
 from bot.matrix_bot.commands import CommandHandler
 from bot.matrix_bot.observe import outbox_depth, sync_connected, watch_syncs
 from bot.matrix_bot.outbox import Outbox
@@ -56,13 +57,34 @@ async def run_matrix(
     *,
     stop: asyncio.Event | None = None,
     readiness: Readiness | None = None,
+    locks: ProcessLocks | None = None,
 ) -> None:
     """Run the Matrix adapter until `stop` is set, SIGINT/SIGTERM arrive, or it is cancelled.
 
     Pass one shared `stop` to every adapter when several run in one process (`samizdat run
     all`): signal handlers are per process, so with a `stop` given this installs none. The
     sync is reported to `readiness` (as "matrix") and to the core's metrics.
+
+    With `locks` (the CLI always passes the app's), the account is locked for this process
+    first: a second process for the same account and database refuses to start.
     """
+    if locks is None:
+        await _run_matrix(config, data_dir, core, state, stop=stop, readiness=readiness)
+        return
+    where = f"matrix:{config.user_id}"
+    async with locks.hold(where, f"the Matrix account {config.user_id}"):
+        await _run_matrix(config, data_dir, core, state, stop=stop, readiness=readiness)
+
+
+async def _run_matrix(
+    config: MatrixConfig,
+    data_dir: Path,
+    core: Core,
+    state: AdapterState,
+    *,
+    stop: asyncio.Event | None,
+    readiness: Readiness | None,
+) -> None:
     connection = MatrixConnection(config, data_dir, state)
     handler = CommandHandler(
         core=core,

@@ -17,6 +17,7 @@ from bot.core.activity import ActivityLog
 from bot.core.adapter_state import AdapterState
 from bot.core.commands import Core
 from bot.core.database import Database, StorageError, open_database
+from bot.core.exclusive import FileLocks
 from bot.core.places import Caller, Where
 from bot.core.replies import Refusal, RefusalReason
 from bot.core.requests import Feedback
@@ -48,6 +49,7 @@ def app(db: aiosqlite.Connection, tmp_config: Config, bundled_engine: AnswerEngi
         core=core,
         metrics=core.metrics,
         readiness=Readiness(),
+        locks=FileLocks(tmp_config.database_path),
     )
 
 
