@@ -26,6 +26,9 @@ from bot.core.adapter_state import AdapterState
 from bot.core.commands import Core
 from bot.core.database import Database, open_database
 from bot.core.exclusive import FileLocks, ProcessLocks
+from bot.core.limits import Limiter, SharedRateLimiter
+from bot.core.postgres import PostgresLocks, open_postgres
+from bot.core.storage import Storage
 from bot.core.store import SettingsStore
 from bot.library.loader import bundled_library_dir, load_library
 from bot.observability.health import Readiness
@@ -129,15 +132,15 @@ async def open_app(
     )
     report = engine.report
     metrics.index_loaded(report.documents, report.passages, report.built_at)
-    async with open_database(config.database_path) as connection:
-        database = Database(connection)
-        store = SettingsStore(database)
-        activity = ActivityLog(database)
+    async with _open_storage(config) as (storage, locks, limiter, local):
+        store = SettingsStore(storage)
+        activity = ActivityLog(storage)
         core = Core(
             engine,
             store,
             activity,
             config.limits,
+            rate_limiter=limiter,
             search_results=config.retrieval.top_k,
             metrics=metrics,
         )
@@ -147,19 +150,41 @@ async def open_app(
             return loaded.report.passages > 0
 
         readiness.add("index", index_loaded)
-        readiness.add("database", database.reachable)
+        readiness.add("database", storage.reachable)
         try:
             yield App(
                 config=config,
                 engine=engine,
                 store=store,
                 activity=activity,
-                state=AdapterState(database),
+                state=AdapterState(local),
                 core=core,
                 metrics=metrics,
                 readiness=readiness,
-                locks=FileLocks(config.database_path),
+                locks=locks,
             )
         finally:
             readiness.remove("database")
             readiness.remove("index")
+
+
+@asynccontextmanager
+async def _open_storage(
+    config: Config,
+) -> AsyncIterator[tuple[Storage, ProcessLocks, Limiter | None, Database]]:
+    """The stores' database, the locks and flood limits that go with it, and the SQLite file.
+
+    By default everything is in the one SQLite file and the limits in memory. With a
+    PostgreSQL `database_url`, settings, logs, limits and locks are shared there by every
+    process; the Matrix adapter's own state (sync token, outbox, handled events) stays in the
+    local SQLite file for now: one process serves an account, and the lock says which.
+    """
+    async with open_database(config.database_path) as connection:
+        local = Database(connection)
+        url = config.postgres_url
+        if url is None:
+            yield local, FileLocks(config.database_path), None, local
+            return
+        async with open_postgres(url) as shared:
+            limiter = SharedRateLimiter(shared, config.limits.place_questions_per_minute)
+            yield shared, PostgresLocks(url), limiter, local

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from types import UnionType
@@ -154,6 +155,11 @@ class Config(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database: OptionalPath = Field(None, description="SQLite file; empty = <data_dir>/samizdat.db.")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host/db for a fleet of processes, or "
+        "sqlite:///path; empty = the SQLite file `database`. Set SAMIZDAT_DATABASE_URL.",
+    )
     log_level: LogLevel = Field(
         "INFO", description="The bot's own log level; other libraries log at INFO at most."
     )
@@ -187,15 +193,56 @@ class Config(BaseSettings):
         """A blank data_dir would write the database and index into the current folder."""
         return default_data_dir() if _blank_is_none(value) is None else value
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _known_database_url(cls, value: object) -> object:
+        """Only the two backends Samizdat has; the message never repeats the URL (a secret)."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if not isinstance(raw, str) or not raw.strip().startswith(_DATABASE_SCHEMES):
+            raise ValueError("must start with postgresql://, postgres:// or sqlite:///")
+        return raw.strip()
+
     @property
     def secrets(self) -> list[SecretStr]:
         """Every secret configured, so the log can be kept free of them."""
-        found = [getattr(getattr(self, s), k) for s, k in (key.split(".") for key in secret_keys())]
-        return [secret for secret in found if isinstance(secret, SecretStr)]
+        found = [_value_at(self, key) for key in secret_keys()]
+        secrets = [secret for secret in found if isinstance(secret, SecretStr)]
+        # A URL's password alone is logged by some libraries: it is a secret of its own.
+        password = self.postgres_password
+        return secrets + ([SecretStr(password)] if password else [])
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL URL when the bot keeps its data there, else None (SQLite)."""
+        url = self.database_url.get_secret_value() if self.database_url else None
+        return url if url is not None and url.startswith(("postgresql://", "postgres://")) else None
+
+    @property
+    def postgres_password(self) -> str | None:
+        url = self.postgres_url
+        if url is None:
+            return None
+        return urllib.parse.urlsplit(url).password or None
 
     @property
     def database_path(self) -> Path:
+        url = self.database_url.get_secret_value() if self.database_url else None
+        if url is not None and url.startswith("sqlite:///"):
+            return Path(urllib.parse.unquote(url.removeprefix("sqlite:///")))
         return self.database or self.data_dir / "samizdat.db"
+
+
+_DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+
+
+def _value_at(config: Config, key: str) -> object:
+    """The value of a dotted key (`matrix.password`) or a top-level one (`database_url`)."""
+    value: object = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
 
 
 class ConfigError(Exception):
@@ -257,8 +304,10 @@ def secret_keys() -> list[str]:
 def _check_secrets_not_in_file(data: Mapping[str, object], path: Path) -> None:
     """A secret in a file that is shared, copied and committed is a secret no longer."""
     for key in secret_keys():
-        section, name = key.split(".")
-        table = data.get(section)
+        *sections, name = key.split(".")
+        table: object = data
+        for section in sections:
+            table = table.get(section) if isinstance(table, dict) else None
         if isinstance(table, dict) and name in table:
             raise ConfigError(
                 f"`{key}` must not be in the configuration file {path}: secrets come only from "

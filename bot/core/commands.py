@@ -21,7 +21,7 @@ from bot.core import present as words
 from bot.core.activity import ActivityLog
 from bot.core.admin import PlaceAdmin
 from bot.core.database import StorageError
-from bot.core.limits import RateLimiter
+from bot.core.limits import Limiter, RateLimiter
 from bot.core.parse import parse, read_typed
 from bot.core.places import Caller, Where
 from bot.core.refusals import arguments_too_long, refuse, storage_refusal
@@ -93,7 +93,7 @@ class Core:
         store: SettingsStore,
         activity: ActivityLog,
         limits: LimitsConfig,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: Limiter | None = None,
         search_results: int = 5,
         metrics: Metrics | None = None,
     ) -> None:
@@ -187,7 +187,7 @@ class Core:
             assert isinstance(settings, ServerSettings)  # gated: read above
             verb = "ask" if isinstance(request, Ask) else "search"
             text = request.question if isinstance(request, Ask) else request.query
-            checked = self._check_question(text, settings, caller, where, verb)
+            checked = await self._check_question(text, settings, caller, where, verb)
             if isinstance(checked, Refusal):
                 return checked
             await self._acknowledge(acknowledge, command, settings, where, from_mention)
@@ -457,7 +457,7 @@ class Core:
 
     # -- checks ---------------------------------------------------------------------------
 
-    def _check_question(
+    async def _check_question(
         self, raw: str, settings: ServerSettings, caller: Caller, where: Where, verb: str
     ) -> str | Refusal:
         """The cleaned question, or the reason it will not be answered here and now."""
@@ -475,7 +475,7 @@ class Core:
         over = (
             None
             if caller.is_admin
-            else self._rate.check(where.place, caller.user_id, settings.cooldown_seconds)
+            else await self._rate.check(where.place, caller.user_id, settings.cooldown_seconds)
         )
         if over is not None:
             kind, wait = over

@@ -84,7 +84,7 @@ def _holder(fd: int) -> str | None:
 
 
 def already_running(what: str, database: str, holder: str | None) -> AlreadyRunningError:
-    who = f"process {holder}" if holder else "another process"
+    who = (f"process {holder}" if holder.isdigit() else holder) if holder else "another process"
     return AlreadyRunningError(
         f"{what} is already served by {who} with the database {database}; one process "
         "serves it at a time (its event stream cannot be split): stop the other process, "

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.core.database import Database, stamp
+from bot.core.database import stamp
 from bot.core.replies import AuditEntry
 from bot.core.settings import (
     MAX_CHANNELS_PER_LIST,
@@ -31,6 +31,7 @@ from bot.core.settings import (
     too_many_channels,
     unknown_setting,
 )
+from bot.core.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ AUDIT_ROWS_PER_PLACE = 1000
 AUDIT_KEPT = timedelta(days=730)
 
 _CHANNEL_FIELDS = ("allowed_channels", "denied_channels")
+# Where a settings change is announced to other processes; the payload is the place.
+_SETTINGS_CHANNEL = "settings"
 # How a write that replaces unreadable stored settings is audited, and how much of them.
 _UNREADABLE = "(unreadable stored settings)"
 _UNREADABLE_AUDITED_CHARS = 1000
@@ -123,7 +126,7 @@ class SettingsStore:
 
     def __init__(
         self,
-        database: Database,
+        database: Storage,
         *,
         audit_per_place: int = AUDIT_ROWS_PER_PLACE,
         audit_kept: timedelta = AUDIT_KEPT,
@@ -134,14 +137,36 @@ class SettingsStore:
         self._audit_per_place = audit_per_place
         self._audit_kept = audit_kept
         self._warned: set[tuple[str, str]] = set()
+        # Only where other processes announce their changes (PostgreSQL) can what was read
+        # be kept: a change anywhere evicts the place within milliseconds.
+        self._cached: dict[str, _StoredRow] | None = {} if database.notifies else None
+        self._evictions = 0
+        if self._cached is not None:
+            database.listen(_SETTINGS_CHANNEL, self._forget)
 
     # -- settings -------------------------------------------------------------------------
 
     async def get(self, place: str) -> ServerSettings:
         """The place's settings; a place nobody configured reads the defaults."""
-        async with self._database.read():
-            row = await self._load(place)
+        row = None if self._cached is None else self._cached.get(place)
+        if row is None:
+            evictions = self._evictions
+            async with self._database.read():
+                row = await self._load(place)
+            # A change announced while this read was on its way may be newer than the row.
+            if self._cached is not None and evictions == self._evictions:
+                self._cached[place] = row
         return ServerSettings.model_validate(row.usable)
+
+    def _forget(self, place: str) -> None:
+        """Another process (or this one) changed `place`; "" means anything may have changed."""
+        if self._cached is None:
+            return
+        self._evictions += 1
+        if place:
+            self._cached.pop(place, None)
+        else:
+            self._cached.clear()
 
     async def set(
         self, place: str, name: str, value: object, user_id: str
@@ -222,15 +247,12 @@ class SettingsStore:
         A channel-list change records the channels removed as `old_value` and those added as
         `new_value`, not the whole lists, so each record stays as small as the change.
         """
-        async with (
-            self._database.read(),
-            self._database.connection.execute(
+        async with self._database.read():
+            rows = await self._database.fetchall(
                 "SELECT at, place, user_id, setting, old_value, new_value FROM audit_log"
                 " WHERE place = ? ORDER BY id DESC LIMIT ?",
                 (place, max(limit, 0)),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            )
         return [
             AuditEntry(
                 at=datetime.fromisoformat(at),
@@ -249,10 +271,9 @@ class SettingsStore:
 
     async def _load(self, place: str) -> _StoredRow:
         """The place's stored settings; what this version cannot use is said once, and kept."""
-        async with self._database.connection.execute(
+        found = await self._database.fetchone(
             "SELECT data FROM place_settings WHERE place = ?", (place,)
-        ) as cursor:
-            found = await cursor.fetchone()
+        )
         row = _stored_row(None if found is None else str(found[0]))
         if row.unreadable is not None:
             self._warn_once(place, "", "settings of %s are not a JSON object; using the defaults")
@@ -271,6 +292,8 @@ class SettingsStore:
             log.warning(message, place, *([name] if name else []))
 
     async def _save(self, place: str, stored: dict[str, Any], now: datetime) -> None:
+        self._forget(place)
+        await self._database.notify(_SETTINGS_CHANNEL, place)
         if stored:
             await self._database.run(
                 "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, ?)"
