@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from bot.answers.compose import Composer
@@ -26,6 +27,8 @@ from bot.core.adapter_state import AdapterState
 from bot.core.commands import Core
 from bot.core.database import Database, open_database
 from bot.core.exclusive import FileLocks, ProcessLocks
+from bot.core.followups import Followups
+from bot.core.kept_answers import KeptAnswers
 from bot.core.limits import Limiter, SharedRateLimiter
 from bot.core.postgres import PostgresLocks, open_postgres
 from bot.core.storage import Storage
@@ -143,6 +146,12 @@ async def open_app(
             rate_limiter=limiter,
             search_results=config.retrieval.top_k,
             metrics=metrics,
+            followups=Followups(
+                engine,
+                KeptAnswers(
+                    storage, lifetime=timedelta(seconds=config.discord.view_timeout_seconds)
+                ),
+            ),
         )
         loaded = engine
 

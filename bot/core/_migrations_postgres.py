@@ -93,4 +93,20 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX questions_asked_by_asker ON questions_asked (place, user_id, at)",
         "CREATE INDEX questions_asked_by_user ON questions_asked (user_id)",
     ),
+    # 5: answers whose buttons may still be clicked.
+    (
+        """
+        CREATE TABLE kept_answers (
+            id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at       TEXT NOT NULL,
+            place    TEXT NOT NULL,
+            user_id  TEXT NOT NULL,
+            question TEXT NOT NULL,
+            passages TEXT NOT NULL,
+            cited    TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX kept_answers_by_place ON kept_answers (place, id)",
+        "CREATE INDEX kept_answers_by_user ON kept_answers (user_id)",
+    ),
 )

@@ -103,6 +103,7 @@ class ActivityLog:
                 ("DELETE FROM unanswered WHERE user_id = ?", (user_id,)),
                 ("DELETE FROM feedback WHERE user_id = ?", (user_id,)),
                 ("DELETE FROM questions_asked WHERE user_id = ?", (user_id,)),
+                ("DELETE FROM kept_answers WHERE user_id = ?", (user_id,)),
                 ("UPDATE audit_log SET user_id = ? WHERE user_id = ?", (FORGOTTEN_USER, user_id)),
             ):
                 total += await self._database.run(sql, params)
@@ -120,6 +121,7 @@ class ActivityLog:
                 ("DELETE FROM unanswered WHERE place = ?", (place,)),
                 ("DELETE FROM feedback WHERE place = ?", (place,)),
                 ("DELETE FROM questions_asked WHERE place = ?", (place,)),
+                ("DELETE FROM kept_answers WHERE place = ?", (place,)),
                 (
                     "UPDATE audit_log SET user_id = ? WHERE place = ? AND user_id != ?",
                     (FORGOTTEN_USER, place, FORGOTTEN_USER),

@@ -21,6 +21,7 @@ from bot.core import present as words
 from bot.core.activity import ActivityLog
 from bot.core.admin import PlaceAdmin
 from bot.core.database import StorageError
+from bot.core.followups import Followups
 from bot.core.limits import Limiter, RateLimiter
 from bot.core.parse import parse, read_typed
 from bot.core.places import Caller, Where
@@ -96,6 +97,7 @@ class Core:
         rate_limiter: Limiter | None = None,
         search_results: int = 5,
         metrics: Metrics | None = None,
+        followups: Followups | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -105,6 +107,14 @@ class Core:
         self._rate = rate_limiter or RateLimiter(limits.place_questions_per_minute)
         self._search_results = search_results
         self.metrics = metrics or Metrics()
+        self._followups = followups
+
+    @property
+    def followups(self) -> Followups:
+        """Answers kept for their buttons (built by `open_app`)."""
+        if self._followups is None:
+            raise RuntimeError("this core was built without a place to keep answers")
+        return self._followups
 
     # -- the dispatcher -------------------------------------------------------------------
 

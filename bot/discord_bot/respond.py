@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.core.places import Where
+from bot.core.places import Caller, Where
 from bot.core.replies import AnswerReply, Refusal
 from bot.core.requests import Mention, Request
 from bot.discord_bot.context import (
@@ -25,7 +25,7 @@ from bot.discord_bot.context import (
 )
 from bot.discord_bot.render import THREAD_NAME_LIMIT, clip, render, render_answer
 from bot.discord_bot.sending import defer, send, send_notice
-from bot.discord_bot.views import AnswerView
+from bot.discord_bot.views import AnswerButtons
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import SamizdatBot
@@ -50,9 +50,10 @@ async def respond(bot: SamizdatBot, interaction: Interaction, request: Request) 
     if not isinstance(reply, AnswerReply):
         await send(interaction, render(reply), ephemeral=reply.private)
         return
-    view = answer_view(bot, reply, interaction.user.id, where)
+    view = await answer_buttons(bot, reply, caller_of(interaction), where)
     message = await send(interaction, [render_answer(reply)], ephemeral=reply.private, view=view)
-    view.message = message
+    if view is not None:
+        view.message = message
     if message is not None and reply.in_thread:
         await _open_thread(interaction.channel, message.id, reply)
 
@@ -60,7 +61,8 @@ async def respond(bot: SamizdatBot, interaction: Interaction, request: Request) 
 async def respond_to_mention(bot: SamizdatBot, message: discord.Message, text: str) -> None:
     """Answer a message that mentions the bot, in reply to it, or stay silent."""
     where = where_of_message(message)
-    reply = await bot.core.handle(Mention(text), caller_of_message(message), where)
+    caller = caller_of_message(message)
+    reply = await bot.core.handle(Mention(text), caller, where)
     if reply is None:
         return
     if not isinstance(reply, AnswerReply):
@@ -70,24 +72,32 @@ async def respond_to_mention(bot: SamizdatBot, message: discord.Message, text: s
         else:  # pragma: no cover - a mention is a question
             log.warning("a mention got a %s", type(reply).__name__)
         return
-    view = answer_view(bot, reply, message.author.id, where)
+    view = await answer_buttons(bot, reply, caller, where)
     outgoing = render_answer(reply)
-    view.message = await message.reply(
-        **outgoing.kwargs(), view=view, mention_author=False, allowed_mentions=NO_PINGS
+    sent = await message.reply(
+        **outgoing.kwargs(),
+        view=view or discord.ui.View(),  # an empty view sends no buttons
+        mention_author=False,
+        allowed_mentions=NO_PINGS,
     )
+    if view is not None:
+        view.message = sent
     if reply.in_thread:
-        await _open_thread(message.channel, view.message.id, reply)
+        await _open_thread(message.channel, sent.id, reply)
 
 
-def answer_view(bot: SamizdatBot, reply: AnswerReply, asker_id: int, where: Where) -> AnswerView:
-    """The buttons under an answer: passages for the asker, feedback for everyone."""
-    return AnswerView(
-        bot.core,
-        reply,
-        asker_id=asker_id,
-        where=where,
+async def answer_buttons(
+    bot: SamizdatBot, reply: AnswerReply, caller: Caller, where: Where
+) -> AnswerButtons | None:
+    """The buttons under an answer, naming it as the core kept it; None if it could not be
+    kept (the answer then goes without buttons that could not work)."""
+    answer_id = await bot.core.followups.keep(reply, caller, where)
+    if answer_id is None:
+        return None
+    return AnswerButtons(
+        answer_id,
+        has_passages=bool(reply.answer.passages),
         timeout=bot.config.discord.view_timeout_seconds,
-        live=bot.live_views,
     )
 
 

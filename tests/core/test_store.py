@@ -26,6 +26,7 @@ import aiosqlite
 import pytest
 from postgres_harness import PostgresServer
 
+from bot.answers.model import Answer, Citation, RetrievedPassage
 from bot.core._migrations import MIGRATIONS
 from bot.core.activity import FORGOTTEN_USER, ActivityLog
 from bot.core.adapter_state import AdapterState
@@ -42,6 +43,7 @@ from bot.core.database import (
     open_database,
     schema_version,
 )
+from bot.core.kept_answers import KeptAnswers
 from bot.core.limits import SharedRateLimiter
 from bot.core.postgres import PostgresDatabase, open_postgres
 from bot.core.settings import MAX_CHANNELS_PER_LIST, ServerSettings, SettingValueError
@@ -527,6 +529,68 @@ async def test_forgetting_a_person_forgets_when_they_asked(
     assert await count(database, "questions_asked") == 0
 
 
+# -- answers kept for their buttons ----------------------------------------------------------
+
+
+def _answer(question: str) -> Answer:
+    passages = [
+        RetrievedPassage(
+            passage_id=f"doc:{n}",
+            doc_id="doc",
+            title="T",
+            author="A",
+            section="S",
+            score=1 / n,
+            text="x",
+        )
+        for n in (1, 2)
+    ]
+    return Answer(
+        question=question,
+        answered=True,
+        text="x [1]",
+        citations=[
+            Citation(
+                marker=1,
+                passage_id="doc:2",
+                doc_id="doc",
+                title="T",
+                author="A",
+                section="S",
+                quote="x",
+            )
+        ],
+        passages=passages,
+        closest=[],
+    )
+
+
+async def test_a_kept_answer_comes_back_until_its_lifetime_ends(database: Storage) -> None:
+    now = [WHEN]
+    database.clock = lambda: now[0]
+    kept = KeptAnswers(database, lifetime=timedelta(minutes=10), per_place=2)
+    first = await kept.keep(PLACE, "discord:7", _answer("why?"))
+    back = await KeptAnswers(database, lifetime=timedelta(minutes=10)).get(first)
+    assert back is not None
+    assert (back.place, back.user_id, back.question) == (PLACE, "discord:7", "why?")
+    assert back.passages == (("doc:1", 1.0), ("doc:2", 0.5)) and back.cited == ("doc:2",)
+
+    now[0] = WHEN + timedelta(minutes=11)
+    assert await kept.get(first) is None, "older than the buttons' lifetime"
+    assert await kept.get(first + 1000) is None
+
+
+async def test_each_place_keeps_its_newest_answers_and_forgetting_removes_them(
+    database: Storage, activity: ActivityLog
+) -> None:
+    kept = KeptAnswers(database, lifetime=timedelta(minutes=10), per_place=2)
+    numbers = [await kept.keep(PLACE, "discord:7", _answer(f"q{n}?")) for n in range(3)]
+    other = await kept.keep("discord:2", "discord:8", _answer("elsewhere?"))
+    assert await kept.get(numbers[0]) is None and await kept.get(numbers[2]) is not None
+    assert await activity.forget_user("discord:7") == 2
+    assert await kept.get(numbers[2]) is None and await kept.get(other) is not None
+
+
 # -- adapter state --------------------------------------------------------------------------
 
 
@@ -605,6 +669,10 @@ SEED = {
     3: [
         "INSERT INTO handled_events VALUES ('matrix', '$seen', '9999-01-01T00:00:00+00:00')",
         "INSERT INTO kv VALUES ('matrix.next_batch', 's42')",
+    ],
+    5: [
+        "INSERT INTO kept_answers (at, place, user_id, question, passages, cited)"
+        " VALUES ('2025-01-05T00:00:00.000000+00:00', 'discord:1', 'discord:5', 'q?', '[]', '[]')"
     ],
     4: ["INSERT INTO questions_asked (at, place, user_id) VALUES (1.5, 'discord:1', 'discord:5')"],
 }
