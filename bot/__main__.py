@@ -74,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run = commands.add_parser("run", help="run the bot on a chat platform")
     run.add_argument("platform", choices=["discord", "matrix", "all"])
+    run.add_argument(
+        "--shards",
+        metavar="IDS",
+        help='Discord shards this process runs, e.g. "0-3" (with --shard-count)',
+    )
+    run.add_argument(
+        "--shard-count", type=int, metavar="N", help="Discord shards of the whole fleet"
+    )
     discord = commands.add_parser("discord", help="Discord maintenance")
     discord_commands = discord.add_subparsers(dest="discord_command", required=True)
     sync = discord_commands.add_parser("sync", help="register the slash commands with Discord")
@@ -180,7 +188,9 @@ async def _run_adapters(app: App, platform: str) -> int:
     if "discord" in wanted:
         from bot.discord_bot.run import run_discord
 
-        runs.append(run_discord(config, app.core, stop=stop, readiness=app.readiness))
+        runs.append(
+            run_discord(config, app.core, stop=stop, readiness=app.readiness, locks=app.locks)
+        )
     if "matrix" in wanted:
         from bot.matrix_bot.run import run_matrix
 
@@ -305,10 +315,31 @@ def _train(config: Config, files: list[Path], output: Path | None) -> int:
     return 0
 
 
+def _with_shards(config: Config, args: argparse.Namespace) -> Config:
+    """The configuration with `run --shards/--shard-count` in force, validated like the file."""
+    shards, count = getattr(args, "shards", None), getattr(args, "shard_count", None)
+    if shards is None and count is None:
+        return config
+    from pydantic import ValidationError
+
+    from bot.config import DiscordConfig, describe_validation_error
+
+    values = config.discord.model_dump()
+    values.update(
+        shards=shards if shards is not None else values["shards"],
+        shard_count=count if count is not None else values["shard_count"],
+    )
+    try:
+        discord = DiscordConfig.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(f"--shards/--shard-count: {describe_validation_error(exc)}") from None
+    return config.model_copy(update={"discord": discord})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        config = _config(args.config)
+        config = _with_shards(_config(args.config), args)
     except ConfigError as exc:
         print(f"samizdat: {exc}", file=sys.stderr)
         return 2

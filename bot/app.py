@@ -192,8 +192,16 @@ async def _open_storage(
         local = Database(connection)
         url = config.postgres_url
         if url is None:
-            yield local, FileLocks(config.database_path), None, local
+            files = FileLocks(config.database_path)
+            try:
+                yield local, files, None, local
+            finally:
+                files.close()
             return
         async with open_postgres(url) as shared:
             limiter = SharedRateLimiter(shared, config.limits.place_questions_per_minute)
-            yield shared, PostgresLocks(url), limiter, local
+            locks = PostgresLocks(url)
+            try:
+                yield shared, locks, limiter, local
+            finally:
+                locks.close()

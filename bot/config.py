@@ -28,6 +28,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -111,6 +112,48 @@ class DiscordConfig(_Section):
         False, description="Read messages that mention the bot (needs the privileged intent)."
     )
     view_timeout_seconds: float = Field(600, gt=0)
+    shards: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+        None,
+        description='The shards this process runs, e.g. "0-3" or "0,2,4-5"; needs shard_count.',
+    )
+    shard_count: int | None = Field(
+        None, ge=1, le=100_000, description="Shards of the whole fleet (all processes)."
+    )
+
+    @model_validator(mode="after")
+    def _shards_fit_the_count(self) -> DiscordConfig:
+        if (self.shards is None) != (self.shard_count is None):
+            raise ValueError(
+                'shards and shard_count go together (e.g. shards = "0-3", shard_count = 16)'
+            )
+        if self.shards is not None and self.shard_count is not None:
+            parse_shards(self.shards, self.shard_count)
+        return self
+
+    @property
+    def shard_ids(self) -> list[int] | None:
+        """The shards this process runs, or None when it runs unsharded (the default)."""
+        if self.shards is None or self.shard_count is None:
+            return None
+        return parse_shards(self.shards, self.shard_count)
+
+
+def parse_shards(spec: str, count: int) -> list[int]:
+    """Shard ids from "0-3" or "0,2,4-5"; each below `count`, none twice."""
+    ids: list[int] = []
+    for part in spec.replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            raise ValueError(f"shards: {part!r} is not a shard number or a range like 0-3")
+        low, high = int(first), int(last or first)
+        if low > high or high >= count:
+            raise ValueError(
+                f"shards: {part!r} must lie within 0-{count - 1} (shard_count {count})"
+            )
+        ids.extend(range(low, high + 1))
+    if len(set(ids)) != len(ids):
+        raise ValueError("shards: a shard is named twice")
+    return ids
 
 
 class MatrixConfig(_Section):

@@ -11,6 +11,7 @@ stale lock behind. The file holds the holder's process id, for the message.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -37,6 +38,15 @@ class ProcessLocks(Protocol):
         """
         ...
 
+    async def take_turn(self, name: str, hold_for: float) -> None:
+        """Wait until no process holds `name`, then hold it for `hold_for` seconds (released
+        by itself): turns taken this way are at least `hold_for` apart across processes."""
+        ...
+
+    def close(self) -> None:
+        """Release every turn still held: the process is stopping."""
+        ...
+
 
 def lock_file(database: Path, name: str) -> Path:
     """The lock file for `name` beside `database`: the name hashed, so any name fits."""
@@ -49,11 +59,34 @@ class FileLocks:
 
     def __init__(self, database: Path) -> None:
         self._database = database
+        self._turns: set[int] = set()
 
     @contextlib.asynccontextmanager
     async def hold(self, name: str, what: str) -> AsyncIterator[None]:
         with self._held(name, what):
             yield
+
+    async def take_turn(self, name: str, hold_for: float) -> None:
+        path = lock_file(self._database, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            # flock blocks: in a thread, so the event loop never waits on another process.
+            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._turns.add(fd)
+        asyncio.get_running_loop().call_later(hold_for, self._end_turn, fd)
+
+    def _end_turn(self, fd: int) -> None:
+        if fd in self._turns:
+            self._turns.discard(fd)
+            os.close(fd)  # closing releases the lock
+
+    def close(self) -> None:
+        for fd in list(self._turns):
+            self._end_turn(fd)
 
     @contextlib.contextmanager
     def _held(self, name: str, what: str) -> Iterator[None]:

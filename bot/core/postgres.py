@@ -304,6 +304,7 @@ class PostgresLocks:
 
     def __init__(self, url: str) -> None:
         self._url = url
+        self._turns: set[asyncpg.Connection] = set()
 
     @asynccontextmanager
     async def hold(self, name: str, what: str) -> AsyncIterator[None]:
@@ -328,6 +329,26 @@ class PostgresLocks:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.close(), 5)
+
+    async def take_turn(self, name: str, hold_for: float) -> None:
+        connection = await asyncpg.connect(self._url, timeout=_CONNECT_TIMEOUT)
+        try:
+            await connection.execute("SELECT pg_advisory_lock($1)", lock_key(name))
+        except BaseException:
+            connection.terminate()
+            raise
+        # Ending the session releases the lock; the server notices a closed socket at once.
+        self._turns.add(connection)
+        asyncio.get_running_loop().call_later(hold_for, self._end_turn, connection)
+
+    def _end_turn(self, connection: asyncpg.Connection) -> None:
+        self._turns.discard(connection)
+        connection.terminate()
+
+    def close(self) -> None:
+        """End every turn still held (the process is stopping)."""
+        for connection in list(self._turns):
+            self._end_turn(connection)
 
 
 def lock_key(name: str) -> int:
