@@ -14,8 +14,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN groupadd --system --gid 10001 samizdat \
     && useradd --system --uid 10001 --gid samizdat --home-dir /home/samizdat --create-home samizdat \
-    && mkdir -p /data \
-    && chown samizdat:samizdat /data
+    && mkdir -p /data/index \
+    && chown -R samizdat:samizdat /data
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
