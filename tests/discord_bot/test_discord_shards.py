@@ -17,7 +17,9 @@ from bot.__main__ import _parser, _with_shards
 from bot.answers.engine import AnswerEngine
 from bot.app import App, open_app
 from bot.config import Config, ConfigError, DiscordConfig
+from bot.discord_bot import run_discord
 from bot.discord_bot.shards import ShardedSamizdatBot
+from bot.observability.health import Readiness
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,3 +107,39 @@ def test_shards_on_the_command_line_are_checked_like_the_configuration() -> None
         args = _parser().parse_args(["run", "discord", *wrong])
         with pytest.raises(ConfigError, match="shard"):
             _with_shards(Config(), args)
+
+
+async def test_samizdat_run_discord_with_shards_runs_exactly_those(
+    tmp_path: Path, engine: AnswerEngine
+) -> None:
+    """The CLI's path: run_discord picks the sharded bot and the app's locks for turns."""
+    discord = DiscordConfig(token=SecretStr("fake-token"), shards="1-2", shard_count=3)
+    config = Config(data_dir=tmp_path, discord=discord)
+    readiness = Readiness()
+    stop = asyncio.Event()
+    async with (
+        ShardedDiscord(shard_count=3, max_concurrency=3, identify_spacing=SPACING) as fake,
+        open_app(config, engine=engine) as app,
+    ):
+        running = asyncio.create_task(
+            run_discord(
+                config,
+                app.core,
+                stop=stop,
+                guild_ready_timeout=0.05,
+                readiness=readiness,
+                locks=app.locks,
+            )
+        )
+        try:
+            for _ in range(200):
+                if (await readiness.report()).get("discord"):
+                    break
+                await asyncio.sleep(0.05)
+            assert await readiness.report() == {"discord": True}
+            assert fake.connected_shards == {1, 2}
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 15)
+    assert fake.violations == []
+    assert sorted(shard for shard, _ in fake.shard_identifies) == [1, 2]
