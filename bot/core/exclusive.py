@@ -4,9 +4,13 @@ A Matrix account has one sync stream, which cannot be split: two processes synci
 account with the same database would both answer every question. `ProcessLocks` lets the
 second one find that out at start and refuse with a clear message instead.
 
+`take_turn` is the other use: turns spaced in time across processes (a Discord shard's
+IDENTIFY, one per start bucket every 5 seconds).
+
 With SQLite the lock is an `flock` on a small file beside the database: the kernel releases
 it when its holder exits, however it exits (SIGKILL included), so a crash never leaves a
-stale lock behind. The file holds the holder's process id, for the message.
+stale lock behind. The file holds the holder's process id, for the message. With
+PostgreSQL it is a session advisory lock (`bot.core.postgres.PostgresLocks`).
 """
 
 from __future__ import annotations
