@@ -94,7 +94,7 @@ def _utcnow() -> datetime:
 
 def describe_url(url: str) -> str:
     """The server and database of a URL, without its user or password, for messages."""
-    tail = url.split("@", 1)[-1] if "@" in url else url.split("://", 1)[-1]
+    tail = url.rsplit("@", 1)[-1] if "@" in url else url.split("://", 1)[-1]
     return f"postgresql://{tail.split('?', 1)[0]}"
 
 
