@@ -322,7 +322,7 @@ def _with_shards(config: Config, args: argparse.Namespace) -> Config:
         return config
     from pydantic import ValidationError
 
-    from bot.config import DiscordConfig, describe_validation_error
+    from bot.config import DiscordConfig
 
     values = config.discord.model_dump()
     values.update(
@@ -332,7 +332,8 @@ def _with_shards(config: Config, args: argparse.Namespace) -> Config:
     try:
         discord = DiscordConfig.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(f"--shards/--shard-count: {describe_validation_error(exc)}") from None
+        said = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigError(f"--shards/--shard-count: {said}") from None
     return config.model_copy(update={"discord": discord})
 
 
