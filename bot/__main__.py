@@ -74,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run = commands.add_parser("run", help="run the bot on a chat platform")
     run.add_argument("platform", choices=["discord", "matrix", "all"])
+    run.add_argument(
+        "--shards",
+        metavar="IDS",
+        help='Discord shards this process runs, e.g. "0-3" (with --shard-count)',
+    )
+    run.add_argument(
+        "--shard-count", type=int, metavar="N", help="Discord shards of the whole fleet"
+    )
     discord = commands.add_parser("discord", help="Discord maintenance")
     discord_commands = discord.add_subparsers(dest="discord_command", required=True)
     sync = discord_commands.add_parser("sync", help="register the slash commands with Discord")
@@ -102,6 +110,8 @@ def _start_logging(config: Config, command: str | None) -> None:
 async def _run(args: argparse.Namespace, config: Config) -> int:
     from bot.app import open_app
     from bot.console import chat as console
+    from bot.observability.health import Readiness
+    from bot.observability.metrics import Metrics
 
     command = args.command or "chat"
     if command == "index":
@@ -117,7 +127,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         where = f"server {args.guild}" if args.guild else "every server (may take a while)"
         print(f"synced {len(names)} commands to {where}: {', '.join(sorted(names))}")
         return 0
-    async with open_app(config) as app:
+    async with open_app(config, metrics=Metrics(), readiness=Readiness()) as app:
         if command == "chat":
             _chat_streams()
             await console.chat(app.core)
@@ -151,6 +161,13 @@ def _chat_streams() -> None:
 
 async def _run_platforms(app: App, platform: str) -> int:
     """Run the chosen adapters until a signal, sharing one stop so all of them stop together."""
+    from bot.observability.health import serve_health
+
+    async with serve_health(app.config.health, app.readiness, app.metrics):
+        return await _run_adapters(app, platform)
+
+
+async def _run_adapters(app: App, platform: str) -> int:
     from bot.errors import StartupError
 
     config = app.config
@@ -178,11 +195,23 @@ async def _run_platforms(app: App, platform: str) -> int:
     if "discord" in wanted:
         from bot.discord_bot.run import run_discord
 
-        runs.append(run_discord(config, app.core, stop=stop))
+        runs.append(
+            run_discord(config, app.core, stop=stop, readiness=app.readiness, locks=app.locks)
+        )
     if "matrix" in wanted:
         from bot.matrix_bot.run import run_matrix
 
-        runs.append(run_matrix(config.matrix, config.data_dir, app.core, app.state, stop=stop))
+        runs.append(
+            run_matrix(
+                config.matrix,
+                config.data_dir,
+                app.core,
+                app.state,
+                stop=stop,
+                readiness=app.readiness,
+                locks=app.locks,
+            )
+        )
     tasks = [asyncio.create_task(run) for run in runs]
     try:
         # The first adapter to end (or fail) stops the others, so a half-running bot never
@@ -293,10 +322,32 @@ def _train(config: Config, files: list[Path], output: Path | None) -> int:
     return 0
 
 
+def _with_shards(config: Config, args: argparse.Namespace) -> Config:
+    """The configuration with `run --shards/--shard-count` in force, validated like the file."""
+    shards, count = getattr(args, "shards", None), getattr(args, "shard_count", None)
+    if shards is None and count is None:
+        return config
+    from pydantic import ValidationError
+
+    from bot.config import DiscordConfig
+
+    values = config.discord.model_dump()
+    values.update(
+        shards=shards if shards is not None else values["shards"],
+        shard_count=count if count is not None else values["shard_count"],
+    )
+    try:
+        discord = DiscordConfig.model_validate(values)
+    except ValidationError as exc:
+        said = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigError(f"--shards/--shard-count: {said}") from None
+    return config.model_copy(update={"discord": discord})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        config = _config(args.config)
+        config = _with_shards(_config(args.config), args)
     except ConfigError as exc:
         print(f"samizdat: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from bot.answers.compose import Composer
@@ -25,8 +26,16 @@ from bot.core.activity import ActivityLog
 from bot.core.adapter_state import AdapterState
 from bot.core.commands import Core
 from bot.core.database import Database, open_database
+from bot.core.exclusive import FileLocks, ProcessLocks
+from bot.core.followups import Followups
+from bot.core.kept_answers import KeptAnswers
+from bot.core.limits import Limiter, SharedRateLimiter
+from bot.core.postgres import PostgresLocks, open_postgres
+from bot.core.storage import Storage
 from bot.core.store import SettingsStore
 from bot.library.loader import bundled_library_dir, load_library
+from bot.observability.health import Readiness
+from bot.observability.metrics import Metrics
 from bot.retrieval.index import load_or_build, progress_reporter
 from bot.retrieval.retriever import EmptyLibraryError, Retriever
 from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
@@ -44,6 +53,9 @@ class App:
     activity: ActivityLog
     state: AdapterState
     core: Core
+    metrics: Metrics
+    readiness: Readiness
+    locks: ProcessLocks
 
 
 def library_folders(config: Config) -> list[Path]:
@@ -99,8 +111,20 @@ def build_engine(
 
 
 @asynccontextmanager
-async def open_app(config: Config, engine: AnswerEngine | None = None) -> AsyncIterator[App]:
-    """Build (or reuse) the engine, open the database, and close it again on the way out."""
+async def open_app(
+    config: Config,
+    engine: AnswerEngine | None = None,
+    *,
+    metrics: Metrics | None = None,
+    readiness: Readiness | None = None,
+) -> AsyncIterator[App]:
+    """Build (or reuse) the engine, open the database, and close it again on the way out.
+
+    `metrics` and `readiness` are the entry point's (fresh ones otherwise): the index and the
+    database are registered with them here, the adapters add their own checks.
+    """
+    metrics = metrics or Metrics()
+    readiness = readiness or Readiness()
     if engine is None:
         engine = await asyncio.to_thread(build_engine, config)
     log.info(
@@ -109,16 +133,75 @@ async def open_app(config: Config, engine: AnswerEngine | None = None) -> AsyncI
         engine.report.passages,
         "loaded" if engine.report.from_cache else "built",
     )
-    async with open_database(config.database_path) as connection:
-        database = Database(connection)
-        store = SettingsStore(database)
-        activity = ActivityLog(database)
-        core = Core(engine, store, activity, config.limits, search_results=config.retrieval.top_k)
-        yield App(
-            config=config,
-            engine=engine,
-            store=store,
-            activity=activity,
-            state=AdapterState(database),
-            core=core,
+    report = engine.report
+    metrics.index_loaded(report.documents, report.passages, report.built_at)
+    async with _open_storage(config) as (storage, locks, limiter, local):
+        store = SettingsStore(storage)
+        activity = ActivityLog(storage)
+        core = Core(
+            engine,
+            store,
+            activity,
+            config.limits,
+            rate_limiter=limiter,
+            search_results=config.retrieval.top_k,
+            metrics=metrics,
+            followups=Followups(
+                engine,
+                KeptAnswers(
+                    storage, lifetime=timedelta(seconds=config.discord.view_timeout_seconds)
+                ),
+            ),
         )
+        loaded = engine
+
+        async def index_loaded() -> bool:
+            return loaded.report.passages > 0
+
+        readiness.add("index", index_loaded)
+        readiness.add("database", storage.reachable)
+        try:
+            yield App(
+                config=config,
+                engine=engine,
+                store=store,
+                activity=activity,
+                state=AdapterState(local),
+                core=core,
+                metrics=metrics,
+                readiness=readiness,
+                locks=locks,
+            )
+        finally:
+            readiness.remove("database")
+            readiness.remove("index")
+
+
+@asynccontextmanager
+async def _open_storage(
+    config: Config,
+) -> AsyncIterator[tuple[Storage, ProcessLocks, Limiter | None, Database]]:
+    """The stores' database, the locks and flood limits that go with it, and the SQLite file.
+
+    By default everything is in the one SQLite file and the limits in memory. With a
+    PostgreSQL `database_url`, settings, logs, limits and locks are shared there by every
+    process; the Matrix adapter's own state (sync token, outbox, handled events) stays in the
+    local SQLite file for now: one process serves an account, and the lock says which.
+    """
+    async with open_database(config.database_path) as connection:
+        local = Database(connection)
+        url = config.postgres_url
+        if url is None:
+            files = FileLocks(config.database_path)
+            try:
+                yield local, files, None, local
+            finally:
+                files.close()
+            return
+        async with open_postgres(url) as shared:
+            limiter = SharedRateLimiter(shared, config.limits.place_questions_per_minute)
+            locks = PostgresLocks(url)
+            try:
+                yield shared, locks, limiter, local
+            finally:
+                locks.close()

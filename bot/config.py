@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from types import UnionType
@@ -27,6 +28,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -112,6 +114,48 @@ class DiscordConfig(_Section):
     # Under 900: Discord lets a bot edit an interaction's reply (to disable its buttons)
     # for 15 minutes only.
     view_timeout_seconds: float = Field(600, gt=0, lt=900)
+    shards: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+        None,
+        description='The shards this process runs, e.g. "0-3" or "0,2,4-5"; needs shard_count.',
+    )
+    shard_count: int | None = Field(
+        None, ge=1, le=100_000, description="Shards of the whole fleet (all processes)."
+    )
+
+    @model_validator(mode="after")
+    def _shards_fit_the_count(self) -> DiscordConfig:
+        if (self.shards is None) != (self.shard_count is None):
+            raise ValueError(
+                'shards and shard_count go together (e.g. shards = "0-3", shard_count = 16)'
+            )
+        if self.shards is not None and self.shard_count is not None:
+            parse_shards(self.shards, self.shard_count)
+        return self
+
+    @property
+    def shard_ids(self) -> list[int] | None:
+        """The shards this process runs, or None when it runs unsharded (the default)."""
+        if self.shards is None or self.shard_count is None:
+            return None
+        return parse_shards(self.shards, self.shard_count)
+
+
+def parse_shards(spec: str, count: int) -> list[int]:
+    """Shard ids from "0-3" or "0,2,4-5"; each below `count`, none twice."""
+    ids: list[int] = []
+    for part in spec.replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            raise ValueError(f"shards: {part!r} is not a shard number or a range like 0-3")
+        low, high = int(first), int(last or first)
+        if low > high or high >= count:
+            raise ValueError(
+                f"shards: {part!r} must lie within 0-{count - 1} (shard_count {count})"
+            )
+        ids.extend(range(low, high + 1))
+    if len(set(ids)) != len(ids):
+        raise ValueError("shards: a shard is named twice")
+    return ids
 
 
 class MatrixConfig(_Section):
@@ -127,6 +171,14 @@ class MatrixConfig(_Section):
     bot_admins: list[str] = Field(default_factory=list)
     backlog_max_age_seconds: int = Field(600, ge=0)
     encryption: bool = True
+
+
+class HealthConfig(_Section):
+    """The HTTP endpoint for health checks and Prometheus metrics (off unless enabled)."""
+
+    enabled: bool = Field(False, description="Serve /healthz, /readyz and /metrics.")
+    host: str = Field("127.0.0.1", min_length=1, description="Address to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on (0: any free one).")
 
 
 def default_data_dir() -> Path:
@@ -148,6 +200,11 @@ class Config(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database: OptionalPath = Field(None, description="SQLite file; empty = <data_dir>/samizdat.db.")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host/db for a fleet of processes, or "
+        "sqlite:///path; empty = the SQLite file `database`. Set SAMIZDAT_DATABASE_URL.",
+    )
     log_level: LogLevel = Field(
         "INFO", description="The bot's own log level; other libraries log at INFO at most."
     )
@@ -161,6 +218,7 @@ class Config(BaseSettings):
     limits: LimitsConfig = LimitsConfig()
     discord: DiscordConfig = DiscordConfig()
     matrix: MatrixConfig = MatrixConfig()
+    health: HealthConfig = HealthConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -180,15 +238,56 @@ class Config(BaseSettings):
         """A blank data_dir would write the database and index into the current folder."""
         return default_data_dir() if _blank_is_none(value) is None else value
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _known_database_url(cls, value: object) -> object:
+        """Only the two backends Samizdat has; the message never repeats the URL (a secret)."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if not isinstance(raw, str) or not raw.strip().startswith(_DATABASE_SCHEMES):
+            raise ValueError("must start with postgresql://, postgres:// or sqlite:///")
+        return raw.strip()
+
     @property
     def secrets(self) -> list[SecretStr]:
         """Every secret configured, so the log can be kept free of them."""
-        found = [getattr(getattr(self, s), k) for s, k in (key.split(".") for key in secret_keys())]
-        return [secret for secret in found if isinstance(secret, SecretStr)]
+        found = [_value_at(self, key) for key in secret_keys()]
+        secrets = [secret for secret in found if isinstance(secret, SecretStr)]
+        # A URL's password alone is logged by some libraries: it is a secret of its own.
+        password = self.postgres_password
+        return secrets + ([SecretStr(password)] if password else [])
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL URL when the bot keeps its data there, else None (SQLite)."""
+        url = self.database_url.get_secret_value() if self.database_url else None
+        return url if url is not None and url.startswith(("postgresql://", "postgres://")) else None
+
+    @property
+    def postgres_password(self) -> str | None:
+        url = self.postgres_url
+        if url is None:
+            return None
+        return urllib.parse.urlsplit(url).password or None
 
     @property
     def database_path(self) -> Path:
+        url = self.database_url.get_secret_value() if self.database_url else None
+        if url is not None and url.startswith("sqlite:///"):
+            return Path(urllib.parse.unquote(url.removeprefix("sqlite:///")))
         return self.database or self.data_dir / "samizdat.db"
+
+
+_DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+
+
+def _value_at(config: Config, key: str) -> object:
+    """The value of a dotted key (`matrix.password`) or a top-level one (`database_url`)."""
+    value: object = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
 
 
 class ConfigError(Exception):
@@ -250,8 +349,10 @@ def secret_keys() -> list[str]:
 def _check_secrets_not_in_file(data: Mapping[str, object], path: Path) -> None:
     """A secret in a file that is shared, copied and committed is a secret no longer."""
     for key in secret_keys():
-        section, name = key.split(".")
-        table = data.get(section)
+        *sections, name = key.split(".")
+        table: object = data
+        for section in sections:
+            table = table.get(section) if isinstance(table, dict) else None
         if isinstance(table, dict) and name in table:
             raise ConfigError(
                 f"`{key}` must not be in the configuration file {path}: secrets come only from "

@@ -1,5 +1,5 @@
 """Fixtures shared by the whole suite: the bundled library's engine, a config in tmp_path,
-and one Synapse for every test folder that talks to Matrix."""
+one Synapse for every test folder that talks to Matrix, and one PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from postgres_harness import PostgresServer
 
 from bot.answers.engine import AnswerEngine
 from bot.app import App, build_engine, open_app
@@ -45,3 +46,14 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server on 127.0.0.1 for the session; each test makes its own database."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()

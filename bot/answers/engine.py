@@ -7,6 +7,7 @@ are synchronous and pure given the library, with async wrappers that run them in
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,11 +53,27 @@ class AnswerEngine:
     def answer(self, question: str, options: ComposeOptions | None = None) -> Answer:
         return self.composer.compose(question, options or self.defaults)
 
+    def answer_timed(
+        self, question: str, options: ComposeOptions | None = None
+    ) -> tuple[Answer, float]:
+        """The answer, and the seconds spent finding its candidate passages (for metrics)."""
+        started = time.perf_counter()
+        prepared = self.composer.prepare(question)
+        candidates = self.composer.candidates(prepared)
+        retrieval = time.perf_counter() - started
+        answer = self.composer.compose_prepared(prepared, candidates, options or self.defaults)
+        return answer, retrieval
+
     async def asearch(self, query: str, k: int) -> list[Hit]:
         return await asyncio.to_thread(self.search, query, k)
 
     async def aanswer(self, question: str, options: ComposeOptions | None = None) -> Answer:
         return await asyncio.to_thread(self.answer, question, options)
+
+    async def aanswer_timed(
+        self, question: str, options: ComposeOptions | None = None
+    ) -> tuple[Answer, float]:
+        return await asyncio.to_thread(self.answer_timed, question, options)
 
 
 def compose_options(

@@ -1,10 +1,11 @@
 """The settings database's schema history, and the runner that brings a file up to date.
 
 Migrations are numbered and append-only: once released, a step is never edited, only followed
-by a new one, so every database ever written can reach the current schema. The version lives
-in `PRAGMA user_version`, which SQLite keeps in the file header and changes inside the same
-transaction as the step itself, so a crash leaves a file at one version or the next, never
-between them.
+by a new one, so every database ever written can reach the current schema. Each step has a
+PostgreSQL twin of the same number in `bot.core._migrations_postgres`; a test holds the two
+lists to the same tables and indexes. The version lives in `PRAGMA user_version`, which
+SQLite keeps in the file header and changes inside the same transaction as the step itself,
+so a crash leaves a file at one version or the next, never between them.
 """
 
 from __future__ import annotations
@@ -123,6 +124,38 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
           AND json_type(item.value, '$.queued_at') IN ('real', 'integer')
         """,
         "DELETE FROM kv WHERE key LIKE 'matrix.outbox.%'",
+    ),
+    # 5: questions asked, for cooldowns and per-place budgets that hold across processes
+    # (PostgreSQL fleets; one SQLite process keeps them in memory). `at` is Unix time.
+    (
+        """
+        CREATE TABLE questions_asked (
+            id      INTEGER PRIMARY KEY,
+            at      REAL NOT NULL,
+            place   TEXT NOT NULL,
+            user_id TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX questions_asked_by_place ON questions_asked (place, at)",
+        "CREATE INDEX questions_asked_by_asker ON questions_asked (place, user_id, at)",
+        "CREATE INDEX questions_asked_by_user ON questions_asked (user_id)",
+    ),
+    # 6: answers whose buttons may still be clicked, on whichever process receives the click
+    # and after a restart: the asker, the question, and the passages' ids and scores.
+    (
+        """
+        CREATE TABLE kept_answers (
+            id       INTEGER PRIMARY KEY,
+            at       TEXT NOT NULL,
+            place    TEXT NOT NULL,
+            user_id  TEXT NOT NULL,
+            question TEXT NOT NULL,
+            passages TEXT NOT NULL,
+            cited    TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX kept_answers_by_place ON kept_answers (place, id)",
+        "CREATE INDEX kept_answers_by_user ON kept_answers (user_id)",
     ),
 )
 

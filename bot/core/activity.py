@@ -10,8 +10,9 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.core.database import Database, stamp
+from bot.core.database import stamp
 from bot.core.replies import UnansweredQuestion
+from bot.core.storage import Storage
 
 # What an audit record says about a person who asked to be forgotten.
 FORGOTTEN_USER = "(forgotten)"
@@ -22,7 +23,7 @@ class ActivityLog:
 
     def __init__(
         self,
-        database: Database,
+        database: Storage,
         *,
         unanswered_per_place: int = 500,
         feedback_per_place: int = 2000,
@@ -49,15 +50,12 @@ class ActivityLog:
         self, place: str, limit: int = 20, include_askers: bool = False
     ) -> list[UnansweredQuestion]:
         """The place's latest unanswered questions, newest first; askers only when asked for."""
-        async with (
-            self._database.read(),
-            self._database.connection.execute(
+        async with self._database.read():
+            rows = await self._database.fetchall(
                 "SELECT question, at, place, channel, user_id FROM unanswered"
                 " WHERE place = ? ORDER BY id DESC LIMIT ?",
                 (place, max(limit, 0)),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            )
         return [
             UnansweredQuestion(
                 question=question,
@@ -104,6 +102,8 @@ class ActivityLog:
             for sql, params in (
                 ("DELETE FROM unanswered WHERE user_id = ?", (user_id,)),
                 ("DELETE FROM feedback WHERE user_id = ?", (user_id,)),
+                ("DELETE FROM questions_asked WHERE user_id = ?", (user_id,)),
+                ("DELETE FROM kept_answers WHERE user_id = ?", (user_id,)),
                 ("UPDATE audit_log SET user_id = ? WHERE user_id = ?", (FORGOTTEN_USER, user_id)),
             ):
                 total += await self._database.run(sql, params)
@@ -120,6 +120,8 @@ class ActivityLog:
             for sql, params in (
                 ("DELETE FROM unanswered WHERE place = ?", (place,)),
                 ("DELETE FROM feedback WHERE place = ?", (place,)),
+                ("DELETE FROM questions_asked WHERE place = ?", (place,)),
+                ("DELETE FROM kept_answers WHERE place = ?", (place,)),
                 (
                     "UPDATE audit_log SET user_id = ? WHERE place = ? AND user_id != ?",
                     (FORGOTTEN_USER, place, FORGOTTEN_USER),

@@ -10,6 +10,7 @@ read once per request, here; no adapter reads them.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from bot import __version__
@@ -20,7 +21,8 @@ from bot.core import present as words
 from bot.core.activity import ActivityLog
 from bot.core.admin import PlaceAdmin
 from bot.core.database import StorageError
-from bot.core.limits import RateLimiter
+from bot.core.followups import Followups
+from bot.core.limits import Limiter, RateLimiter
 from bot.core.parse import parse, read_typed
 from bot.core.places import Caller, Where
 from bot.core.refusals import arguments_too_long, refuse, storage_refusal
@@ -75,6 +77,7 @@ from bot.core.text import (
     quote_typed,
     without_references,
 )
+from bot.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +100,10 @@ class Core:
         store: SettingsStore,
         activity: ActivityLog,
         limits: LimitsConfig,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: Limiter | None = None,
         search_results: int = 5,
+        metrics: Metrics | None = None,
+        followups: Followups | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -107,6 +112,15 @@ class Core:
         self._limits = limits
         self._rate = rate_limiter or RateLimiter(limits.place_questions_per_minute)
         self._search_results = search_results
+        self.metrics = metrics or Metrics()
+        self._followups = followups
+
+    @property
+    def followups(self) -> Followups:
+        """Answers kept for their buttons (built by `open_app`)."""
+        if self._followups is None:
+            raise RuntimeError("this core was built without a place to keep answers")
+        return self._followups
 
     # -- the dispatcher -------------------------------------------------------------------
 
@@ -147,6 +161,8 @@ class Core:
         reply = await self._run(
             request, caller, where, settings, from_mention, acknowledge, revising
         )
+        if isinstance(request, Ask):
+            self.metrics.question(where.place, _outcome(reply))
         return self._addressed(reply, request, where, listening, from_mention)
 
     def _mention(
@@ -195,7 +211,7 @@ class Core:
             assert isinstance(settings, ServerSettings)  # gated: read above
             verb = "ask" if isinstance(request, Ask) else "search"
             text = request.question if isinstance(request, Ask) else request.query
-            checked = self._check_question(text, settings, caller, where, verb, revising)
+            checked = await self._check_question(text, settings, caller, where, verb, revising)
             if isinstance(checked, Refusal):
                 return checked
             await self._acknowledge(acknowledge, command, settings, where, from_mention)
@@ -325,7 +341,9 @@ class Core:
             config=self.engine.config,
             max_sources=settings.sources_shown,
         )
-        answer = await self.engine.aanswer(question, options)
+        started = time.perf_counter()
+        answer, retrieval = await self.engine.aanswer_timed(question, options)
+        self.metrics.answered_in(where.place, time.perf_counter() - started, retrieval)
         if not answer.answered:
             if mostly_non_latin(question):
                 answer = answer.model_copy(update={"text": f"{answer.text} {words.TRY_ENGLISH}"})
@@ -463,7 +481,7 @@ class Core:
 
     # -- checks ---------------------------------------------------------------------------
 
-    def _check_question(
+    async def _check_question(
         self,
         raw: str,
         settings: ServerSettings,
@@ -487,7 +505,7 @@ class Core:
         over = (
             None
             if caller.is_admin
-            else self._rate.check(
+            else await self._rate.check(
                 where.place, caller.user_id, 0 if revising else settings.cooldown_seconds
             )
         )
@@ -529,6 +547,13 @@ def _private(
     if command.gated:
         return isinstance(settings, ServerSettings) and _wants_private(settings, where)
     return True
+
+
+def _outcome(reply: Reply) -> str:
+    """How a question went, for the metrics: answered, declined or refused."""
+    if isinstance(reply, AnswerReply):
+        return "answered" if reply.answer.answered else "declined"
+    return "refused"
 
 
 def _sure(reply: Reply | None) -> Reply:

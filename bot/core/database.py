@@ -231,10 +231,37 @@ class Database:
                     raise
                 raise StorageError(problem) from error
 
+    async def reachable(self) -> bool:
+        """Whether a trivial query answers now (for /readyz); never raises."""
+        try:
+            async with self.read(), self.connection.execute("SELECT 1") as cursor:
+                return await cursor.fetchone() is not None
+        except (sqlite3.Error, ValueError, DatabaseError):
+            return False
+
     async def run(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Execute one statement; return how many rows it changed."""
         async with self.connection.execute(sql, tuple(params)) as cursor:
             return cursor.rowcount
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
+        async with self.connection.execute(sql, tuple(params)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else tuple(row)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        async with self.connection.execute(sql, tuple(params)) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
+    # One process owns an SQLite file's settings at a time as far as caching goes: nothing is
+    # announced, so stores read every time (a `samizdat chat` beside a running bot included).
+    notifies = False
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """Nothing to announce: with SQLite, stores cache nothing."""
+
+    def listen(self, channel: str, listener: Callable[[str], None]) -> None:
+        """Nothing is ever announced with SQLite."""
 
     async def prune(self, table: str, place: str, keep: int) -> None:
         # `table` is one of our own constant names, never user input.

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.core.database import Database, stamp
+from bot.core.database import stamp
 from bot.core.replies import AuditEntry
 from bot.core.settings import (
     MAX_CHANNELS_PER_LIST,
@@ -31,6 +31,7 @@ from bot.core.settings import (
     too_many_channels,
     unknown_setting,
 )
+from bot.core.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ AUDIT_ROWS_PER_PLACE = 1000
 AUDIT_KEPT = timedelta(days=730)
 
 _CHANNEL_FIELDS = ("allowed_channels", "denied_channels")
+# Where a settings change is announced to other processes; the payload is the place.
+_SETTINGS_CHANNEL = "settings"
 # How a write that replaces unreadable stored settings is audited, and how much of them.
 _UNREADABLE = "(unreadable stored settings)"
 _UNREADABLE_AUDITED_CHARS = 1000
@@ -135,7 +138,7 @@ class SettingsStore:
 
     def __init__(
         self,
-        database: Database,
+        database: Storage,
         *,
         audit_per_place: int = AUDIT_ROWS_PER_PLACE,
         audit_kept: timedelta = AUDIT_KEPT,
@@ -146,22 +149,39 @@ class SettingsStore:
         self._audit_per_place = audit_per_place
         self._audit_kept = audit_kept
         self._warned: set[tuple[str, str]] = set()
-        self._snapshots: dict[str, ServerSettings] = {}
+        # What was read is kept, so a busy place's questions do not queue on the database
+        # (Discord wants an answer within 3 s): dropped by every change made here and, where
+        # other processes announce theirs (PostgreSQL), by theirs within milliseconds.
+        self._cached: dict[str, ServerSettings] = {}
+        self._evictions = 0
+        if database.notifies:
+            database.listen(_SETTINGS_CHANNEL, self._forget)
 
     # -- settings -------------------------------------------------------------------------
 
     async def get(self, place: str) -> ServerSettings:
         """The place's settings; a place nobody configured reads the defaults."""
-        snapshot = self._snapshots.get(place)
-        if snapshot is not None:
-            return snapshot
+        settings = self._cached.get(place)
+        if settings is not None:
+            return settings
+        evictions = self._evictions
         async with self._database.read():
             row = await self._load(place)
-            settings = ServerSettings.model_validate(row.usable)
-            if len(self._snapshots) >= SNAPSHOTS_KEPT:
-                self._snapshots.clear()
-            self._snapshots[place] = settings
+        settings = ServerSettings.model_validate(row.usable)
+        # A change announced while this read was on its way may be newer than the row.
+        if evictions == self._evictions:
+            if len(self._cached) >= SNAPSHOTS_KEPT:
+                self._cached.clear()
+            self._cached[place] = settings
         return settings
+
+    def _forget(self, place: str) -> None:
+        """Another process (or this one) changed `place`; "" means anything may have changed."""
+        self._evictions += 1
+        if place:
+            self._cached.pop(place, None)
+        else:
+            self._cached.clear()
 
     async def set(
         self, place: str, name: str, value: object, user_id: str
@@ -242,15 +262,12 @@ class SettingsStore:
         A channel-list change records the channels removed as `old_value` and those added as
         `new_value`, not the whole lists, so each record stays as small as the change.
         """
-        async with (
-            self._database.read(),
-            self._database.connection.execute(
+        async with self._database.read():
+            rows = await self._database.fetchall(
                 "SELECT at, place, user_id, setting, old_value, new_value FROM audit_log"
                 " WHERE place = ? ORDER BY id DESC LIMIT ?",
                 (place, max(limit, 0)),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            )
         return [
             AuditEntry(
                 at=datetime.fromisoformat(at),
@@ -269,10 +286,9 @@ class SettingsStore:
 
     async def _load(self, place: str) -> _StoredRow:
         """The place's stored settings; what this version cannot use is said once, and kept."""
-        async with self._database.connection.execute(
+        found = await self._database.fetchone(
             "SELECT data FROM place_settings WHERE place = ?", (place,)
-        ) as cursor:
-            found = await cursor.fetchone()
+        )
         row = _stored_row(None if found is None else str(found[0]))
         if row.unreadable is not None:
             self._warn_once(place, "", "settings of %s are not a JSON object; using the defaults")
@@ -292,7 +308,8 @@ class SettingsStore:
 
     async def _save(self, place: str, stored: dict[str, Any], now: datetime) -> None:
         # Dropped even if the transaction then fails: the next read takes what was kept.
-        self._snapshots.pop(place, None)
+        self._forget(place)
+        await self._database.notify(_SETTINGS_CHANNEL, place)
         if stored:
             await self._database.run(
                 "INSERT INTO place_settings (place, data, updated_at) VALUES (?, ?, ?)"

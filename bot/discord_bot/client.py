@@ -30,9 +30,9 @@ from bot.core.present import (
 )
 from bot.discord_bot.context import NO_PINGS, Interaction
 from bot.discord_bot.render import render_document
-from bot.discord_bot.sending import UNKNOWN_INTERACTION, expired, send_notice
+from bot.discord_bot.sending import acknowledged_too_late, send_notice
 from bot.discord_bot.shutdown import InFlight
-from bot.discord_bot.views import REPLY_EDITABLE_SECONDS, LiveViews
+from bot.discord_bot.views import BUTTONS, REPLY_EDITABLE_SECONDS, is_ours
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,7 @@ class SamizdatTree(app_commands.CommandTree[discord.Client]):
 
     async def on_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
         original = getattr(error, "original", error)
-        if expired(original):
-            name = interaction.command.qualified_name if interaction.command else "?"
-            log.warning(
-                "/%s: the interaction expired before the bot acknowledged it (Discord %d)",
-                name,
-                UNKNOWN_INTERACTION,
-            )
+        if acknowledged_too_late(interaction, original):
             return
         message = error_message(error)
         if message is OUT_OF_DATE:
@@ -123,8 +117,9 @@ class SamizdatBot(commands.Bot):
         )
         self.config = config
         self._core = core
-        self.live_views = LiveViews()
         self.reply_editable_seconds = reply_editable_seconds
+        # Read by `acknowledged_too_late`, which has only the interaction's client.
+        self.metrics = core.metrics if core is not None else None
         self.in_flight = InFlight()
 
     @property
@@ -133,7 +128,12 @@ class SamizdatBot(commands.Bot):
             raise RuntimeError("this client was built to sync commands, not to answer them")
         return self._core
 
+    async def gateway_connected(self) -> bool:
+        """For /readyz: the gateway said READY and the connection is open."""
+        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
+
     async def setup_hook(self) -> None:
+        self.add_dynamic_items(*BUTTONS)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
 
@@ -146,16 +146,17 @@ class SamizdatBot(commands.Bot):
         await super().close()
 
     async def on_interaction(self, interaction: Interaction, /) -> None:
-        """Answer a click on a button that no live view owns, which discord.py drops.
+        """Answer a click on a button that is not one of ours, which discord.py drops.
 
-        Without this, buttons on messages sent before a restart fail in Discord with
-        "This interaction failed"; with it, the person learns to ask again.
+        Our buttons (`BUTTONS`) answer wherever and whenever they are clicked; a button of
+        an older version, before they named their answer, would otherwise fail in Discord
+        with "This interaction failed". With this, the person learns to ask again.
         """
         if interaction.type is not discord.InteractionType.component:
             return
         data: dict[str, object] = dict(interaction.data or {})
         custom_id = data.get("custom_id")
-        if not isinstance(custom_id, str) or self.live_views.answers(custom_id):
+        if not isinstance(custom_id, str) or is_ours(custom_id):
             return
         log.info("a button that expired was clicked in channel %s", interaction.channel_id)
         with contextlib.suppress(discord.HTTPException, discord.InteractionResponded):

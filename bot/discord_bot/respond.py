@@ -8,12 +8,11 @@ ephemeral flags, message replies, buttons, threads).
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import discord
 
-from bot.core.places import Where
+from bot.core.places import Caller, Where
 from bot.core.replies import AnswerReply, Refusal
 from bot.core.requests import Mention, Request
 from bot.discord_bot.context import (
@@ -26,7 +25,7 @@ from bot.discord_bot.context import (
 )
 from bot.discord_bot.render import THREAD_NAME_LIMIT, clip, render, render_answer
 from bot.discord_bot.sending import defer, rate_limited, send, send_notice
-from bot.discord_bot.views import AnswerView
+from bot.discord_bot.views import AnswerButtons
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import SamizdatBot
@@ -37,9 +36,6 @@ log = logging.getLogger(__name__)
 async def respond(bot: SamizdatBot, interaction: Interaction, request: Request) -> None:
     """Answer an interaction: the core acknowledges slow work, with the reply's visibility,
     before it starts, because the deferral decides who sees the reply that fills it."""
-    # The token this reply is edited with lives from now on (the interaction is minutes old
-    # at most by the time it arrives: Discord gives 3 s to acknowledge it).
-    expires_at = time.monotonic() + bot.reply_editable_seconds
     where = where_of(interaction)
 
     async def acknowledge(private: bool) -> None:
@@ -54,9 +50,12 @@ async def respond(bot: SamizdatBot, interaction: Interaction, request: Request) 
     if not isinstance(reply, AnswerReply):
         await send(interaction, render(reply), ephemeral=reply.private)
         return
-    view = answer_view(bot, reply, interaction.user.id, where, expires_at)
+    view = await answer_buttons(
+        bot, reply, caller_of(interaction), where, token_life=bot.reply_editable_seconds
+    )
     message = await send(interaction, [render_answer(reply)], ephemeral=reply.private, view=view)
-    view.message = message
+    if view is not None:
+        view.message = message
     if message is not None and reply.in_thread:
         await _open_thread(interaction.channel, message.id, reply)
 
@@ -64,7 +63,8 @@ async def respond(bot: SamizdatBot, interaction: Interaction, request: Request) 
 async def respond_to_mention(bot: SamizdatBot, message: discord.Message, text: str) -> None:
     """Answer a message that mentions the bot, in reply to it, or stay silent."""
     where = where_of_message(message)
-    reply = await bot.core.handle(Mention(text), caller_of_message(message), where)
+    caller = caller_of_message(message)
+    reply = await bot.core.handle(Mention(text), caller, where)
     if reply is None:
         return
     if not isinstance(reply, AnswerReply):
@@ -74,38 +74,46 @@ async def respond_to_mention(bot: SamizdatBot, message: discord.Message, text: s
         else:  # pragma: no cover - a mention is a question
             log.warning("a mention got a %s", type(reply).__name__)
         return
-    view = answer_view(bot, reply, message.author.id, where)
+    view = await answer_buttons(bot, reply, caller, where)
     outgoing = render_answer(reply)
-    view.message = await rate_limited(
+    sent = await rate_limited(
         lambda: message.reply(
-            **outgoing.kwargs(), view=view, mention_author=False, allowed_mentions=NO_PINGS
+            **outgoing.kwargs(),
+            view=view or discord.ui.View(),  # an empty view sends no buttons
+            mention_author=False,
+            allowed_mentions=NO_PINGS,
         )
     )
+    if view is not None:
+        view.message = sent
     if reply.in_thread:
-        await _open_thread(message.channel, view.message.id, reply)
+        await _open_thread(message.channel, sent.id, reply)
 
 
-def answer_view(
+async def answer_buttons(
     bot: SamizdatBot,
     reply: AnswerReply,
-    asker_id: int,
+    caller: Caller,
     where: Where,
-    expires_at: float | None = None,
-) -> AnswerView:
-    """The buttons under an answer: passages for the asker, feedback for everyone.
+    *,
+    token_life: float | None = None,
+) -> AnswerButtons | None:
+    """The buttons under an answer, naming it as the core kept it; None if it could not be
+    kept (the answer then goes without buttons that could not work).
 
-    `expires_at` is when the message stops being editable (an interaction's reply); a reply
-    to a mention is the bot's own message, editable for good.
+    `token_life` is how long the message stays editable (an interaction's reply is edited
+    with its token; a reply to a mention is the bot's own message, editable for good): the
+    buttons are greyed out before then. Clicks reach the registered buttons, not this view,
+    so they never stretch its life.
     """
-    return AnswerView(
-        bot.core,
-        reply,
-        asker_id=asker_id,
-        where=where,
-        timeout=bot.config.discord.view_timeout_seconds,
-        live=bot.live_views,
-        expires_at=expires_at,
-        editable_seconds=bot.reply_editable_seconds,
+    answer_id = await bot.core.followups.keep(reply, caller, where)
+    if answer_id is None:
+        return None
+    timeout = bot.config.discord.view_timeout_seconds
+    return AnswerButtons(
+        answer_id,
+        has_passages=bool(reply.answer.passages),
+        timeout=timeout if token_life is None else min(timeout, token_life),
     )
 
 

@@ -21,7 +21,9 @@ import discord
 from bot.config import Config
 from bot.core.commands import Core
 from bot.discord_bot.client import SamizdatBot
+from bot.discord_bot.shards import ShardedSamizdatBot, Turns
 from bot.errors import StartupError
+from bot.observability.health import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,8 @@ async def run_discord(
     *,
     stop: asyncio.Event | None = None,
     guild_ready_timeout: float = 2.0,
+    readiness: Readiness | None = None,
+    locks: Turns | None = None,
 ) -> None:
     """Run the bot until `stop` is set, then close the gateway; raise `DiscordSetupError`
     for what the operator must fix. Answers in progress when `stop` is set are finished
@@ -120,7 +124,9 @@ async def run_discord(
 
     Without `stop`, SIGINT and SIGTERM stop the bot. A caller running several platforms
     should pass one `stop` for all of them and own the signals itself. The caller owns
-    `core` and closes its database after this returns.
+    `core` and closes its database after this returns. The gateway's state is reported to
+    `readiness` (as "discord") while the bot runs. With `discord.shards` configured, only
+    those shards run, taking IDENTIFY turns through `locks` (the app's `ProcessLocks`).
     """
     token = _token(config)
     own_signals = stop is None
@@ -134,7 +140,9 @@ async def run_discord(
             loop.add_signal_handler(sig, stop.set)
             previous[sig] = handler
     try:
-        async with SamizdatBot(config, core, guild_ready_timeout=guild_ready_timeout) as bot:
+        async with _bot(config, core, locks, guild_ready_timeout) as bot:
+            if readiness is not None:
+                readiness.add("discord", bot.gateway_connected)
             await _login(bot, token)
             gateway = asyncio.create_task(bot.connect(), name="discord-gateway")
             stopping = asyncio.create_task(stop.wait(), name="discord-stop")
@@ -159,9 +167,21 @@ async def run_discord(
                     raise explained from None
                 raise
     finally:
+        if readiness is not None:
+            readiness.remove("discord")
         for sig, handler in previous.items():
             loop.remove_signal_handler(sig)
             signal.signal(sig, handler)
+
+
+def _bot(
+    config: Config, core: Core, locks: Turns | None, guild_ready_timeout: float
+) -> SamizdatBot:
+    """The unsharded bot by default; with `discord.shards`, this process's shards."""
+    if config.discord.shard_ids is None:
+        return SamizdatBot(config, core, guild_ready_timeout=guild_ready_timeout)
+    log.info("running shards %s of %d", config.discord.shards, config.discord.shard_count or 0)
+    return ShardedSamizdatBot(config, core, turns=locks, guild_ready_timeout=guild_ready_timeout)
 
 
 async def sync_commands(config: Config, guild_id: int | None = None) -> list[str]:

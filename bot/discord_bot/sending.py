@@ -19,6 +19,7 @@ import discord
 
 from bot.discord_bot.context import NO_PINGS, Interaction
 from bot.discord_bot.render import Outgoing, clip
+from bot.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,26 @@ def expired(error: BaseException) -> bool:
     """Whether `error` says the interaction ran out before the bot answered it: nothing
     can be sent for it any more, and it is a fact about load, not a bug to trace."""
     return isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION
+
+
+def acknowledged_too_late(interaction: Interaction, error: BaseException) -> bool:
+    """Count and log (one line) a response Discord refused because its deadline had passed.
+
+    Nothing can be sent for that interaction any more, so the caller stops there. A steady
+    count means the event loop is too busy (or the host too slow) to answer within 3 s.
+    """
+    if not expired(error):
+        return False
+    metrics = getattr(interaction.client, "metrics", None)
+    if isinstance(metrics, Metrics):
+        metrics.discord_late_acknowledgements.inc()
+    command = interaction.command
+    log.warning(
+        "%s: the interaction expired before the bot acknowledged it (Discord %d)",
+        f"/{command.qualified_name}" if command is not None else "a button",
+        UNKNOWN_INTERACTION,
+    )
+    return True
 
 
 async def rate_limited(call: Callable[[], Awaitable[T]]) -> T:

@@ -17,8 +17,11 @@ from typing import Any
 
 from bot.config import MatrixConfig
 from bot.core.commands import Core
+from bot.core.exclusive import ProcessLocks
 from bot.matrix_bot.commands import CommandHandler
+from bot.matrix_bot.observe import outbox_depth, sync_connected, watch_syncs
 from bot.matrix_bot.sync import AdapterState, MatrixConnection
+from bot.observability.health import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +61,35 @@ async def run_matrix(
     state: AdapterState,
     *,
     stop: asyncio.Event | None = None,
+    readiness: Readiness | None = None,
+    locks: ProcessLocks | None = None,
 ) -> None:
     """Run the Matrix adapter until `stop` is set, SIGINT/SIGTERM arrive, or it is cancelled.
 
     Pass one shared `stop` to every adapter when several run in one process (`samizdat run
-    all`): signal handlers are per process, so with a `stop` given this installs none.
+    all`): signal handlers are per process, so with a `stop` given this installs none. The
+    sync is reported to `readiness` (as "matrix") and to the core's metrics.
+
+    With `locks` (the CLI always passes the app's), the account is locked for this process
+    first: a second process for the same account and database refuses to start.
     """
+    if locks is None:
+        await _run_matrix(config, data_dir, core, state, stop=stop, readiness=readiness)
+        return
+    where = f"matrix:{config.user_id}"
+    async with locks.hold(where, f"the Matrix account {config.user_id}"):
+        await _run_matrix(config, data_dir, core, state, stop=stop, readiness=readiness)
+
+
+async def _run_matrix(
+    config: MatrixConfig,
+    data_dir: Path,
+    core: Core,
+    state: AdapterState,
+    *,
+    stop: asyncio.Event | None,
+    readiness: Readiness | None,
+) -> None:
     connection = MatrixConnection(config, data_dir, state)
     handler = CommandHandler(
         core=core,
@@ -75,9 +101,21 @@ async def run_matrix(
     own_signals = stop is None
     stop_event = stop if stop is not None else asyncio.Event()
 
+    metrics = core.metrics
+    # The connection's own outbox, read at scrape time for its depth.
+    depth = outbox_depth(state, connection.client.user_id, metrics)
+    metrics.add_refresher(depth)
+    if readiness is not None:
+        readiness.add("matrix", sync_connected(connection.client, metrics))
+
     async def serve() -> None:
         await connection.login()
-        await connection.run(handler.handle)
+        watcher = asyncio.create_task(watch_syncs(connection.client, metrics))
+        try:
+            await connection.run(handler.handle)
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
     try:
         with _stop_on_signals(stop_event) if own_signals else contextlib.nullcontext():
@@ -100,4 +138,7 @@ async def run_matrix(
                 await asyncio.gather(serving, stopping, return_exceptions=True)
         log.info("Matrix adapter stopped")
     finally:
+        metrics.remove_refresher(depth)
+        if readiness is not None:
+            readiness.remove("matrix")
         await connection.close()

@@ -17,10 +17,12 @@ from bot.core.activity import ActivityLog
 from bot.core.adapter_state import AdapterState
 from bot.core.commands import Core
 from bot.core.database import Database, StorageError, open_database
+from bot.core.exclusive import FileLocks
 from bot.core.places import Caller, Where
 from bot.core.replies import Refusal, RefusalReason
 from bot.core.requests import Feedback
 from bot.core.store import SettingsStore
+from bot.observability.health import Readiness
 
 KRONSTADT = "why did the kronstadt sailors rebel"
 # A question the library declines, long enough that recording it needs room on the disk.
@@ -45,6 +47,9 @@ def app(db: aiosqlite.Connection, tmp_config: Config, bundled_engine: AnswerEngi
         activity=activity,
         state=AdapterState(database),
         core=core,
+        metrics=core.metrics,
+        readiness=Readiness(),
+        locks=FileLocks(tmp_config.database_path),
     )
 
 

@@ -1,4 +1,10 @@
-"""The settings store against real SQLite files: defaults, audit, migrations, races, crashes."""
+"""The stores against real databases: defaults, audit, migrations, races, crashes.
+
+The store tests are one contract suite: each runs against a real SQLite file and a real
+PostgreSQL database (the `backend` parameter), as mautrix runs its database tests. Tests of
+what only a file can suffer (damage, a full disk, another program's file) and of the Matrix
+adapter's state (kept in SQLite) run against SQLite alone.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import signal
 import sqlite3
 import struct
@@ -17,7 +24,10 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+from postgres_harness import PostgresServer
 
+from bot.answers.model import Answer, Citation, RetrievedPassage
+from bot.core._migrations import MIGRATIONS
 from bot.core.activity import FORGOTTEN_USER, ActivityLog
 from bot.core.adapter_state import AdapterState
 from bot.core.database import (
@@ -33,7 +43,11 @@ from bot.core.database import (
     open_database,
     schema_version,
 )
+from bot.core.kept_answers import KeptAnswers
+from bot.core.limits import SharedRateLimiter
+from bot.core.postgres import PostgresDatabase, open_postgres
 from bot.core.settings import MAX_CHANNELS_PER_LIST, ServerSettings, SettingValueError
+from bot.core.storage import Storage
 from bot.core.store import SettingsStore
 from bot.errors import describe_startup_error
 
@@ -50,44 +64,74 @@ async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
         yield conn
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+    """The stores' database, once per backend, with a fixed clock."""
+    if request.param == "sqlite":
+        async with open_database(tmp_path / "data" / "samizdat.db") as conn:
+            yield Database(conn, clock=lambda: WHEN)
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    async with open_postgres(server.new_database()) as shared:
+        shared.clock = lambda: WHEN
+        yield shared
+
+
 @pytest.fixture
-def database(db: aiosqlite.Connection) -> Database:
+def sqlite_database(db: aiosqlite.Connection) -> Database:
     return Database(db, clock=lambda: WHEN)
 
 
 @pytest.fixture
-def store(database: Database) -> SettingsStore:
+def store(database: Storage) -> SettingsStore:
     return SettingsStore(database)
 
 
 @pytest.fixture
-def activity(database: Database) -> ActivityLog:
+def activity(database: Storage) -> ActivityLog:
     return ActivityLog(database)
 
 
 @pytest.fixture
-def state(database: Database) -> AdapterState:
-    return AdapterState(database)
+def state(sqlite_database: Database) -> AdapterState:
+    return AdapterState(sqlite_database)
 
 
-async def rows(db: aiosqlite.Connection, sql: str, *params: object) -> list[tuple[object, ...]]:
-    async with db.execute(sql, params) as cursor:
-        return [tuple(row) for row in await cursor.fetchall()]
+async def rows(
+    target: aiosqlite.Connection | Storage, sql: str, *params: object
+) -> list[tuple[object, ...]]:
+    """Rows of any statement, on a raw SQLite connection or through a backend's own."""
+    if isinstance(target, aiosqlite.Connection):
+        async with target.execute(sql, params) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+    async with target.write():
+        return await target.fetchall(sql, params)
 
 
-async def count(db: aiosqlite.Connection, table: str) -> int:
+async def idle(database: Storage) -> bool:
+    """No transaction is left open on the backend's connection."""
+    if isinstance(database, Database):
+        return not database.connection.in_transaction
+    assert isinstance(database, PostgresDatabase)
+    connection = database._connection
+    return connection is None or not connection.is_in_transaction()
+
+
+async def count(db: aiosqlite.Connection | Storage, table: str) -> int:
     (total,) = (await rows(db, f"SELECT COUNT(*) FROM {table}"))[0]
     assert isinstance(total, int)
     return total
 
 
-async def stored_data(db: aiosqlite.Connection, place: str = PLACE) -> object:
+async def stored_data(db: aiosqlite.Connection | Storage, place: str = PLACE) -> object:
     [(data,)] = await rows(db, "SELECT data FROM place_settings WHERE place = ?", place)
     assert isinstance(data, str)
     return json.loads(data)
 
 
-async def store_settings(db: aiosqlite.Connection, data: object, place: str = PLACE) -> None:
+async def store_settings(
+    db: aiosqlite.Connection | Storage, data: object, place: str = PLACE
+) -> None:
     """Write a place's settings row as another Samizdat (or a hand) could have left it."""
     text = data if isinstance(data, str) else json.dumps(data)
     await rows(
@@ -116,14 +160,14 @@ async def fill_disk(db: aiosqlite.Connection) -> None:
 
 
 async def test_unknown_place_reads_defaults_and_writes_nothing(
-    db: aiosqlite.Connection, store: SettingsStore
+    database: Storage, store: SettingsStore
 ) -> None:
     assert await store.get("matrix:!nowhere:example.org") == DEFAULTS
-    assert await count(db, "place_settings") == 0
-    assert await count(db, "audit_log") == 0
+    assert await count(database, "place_settings") == 0
+    assert await count(database, "audit_log") == 0
 
 
-async def test_set_get_reset_round_trip(db: aiosqlite.Connection, store: SettingsStore) -> None:
+async def test_set_get_reset_round_trip(database: Storage, store: SettingsStore) -> None:
     assert await store.set(PLACE, "sources_shown", 5, "discord:42") == (3, 5)
     old_new = await store.set(PLACE, "answer_length", "detailed", "discord:42")
     assert old_new == ("brief", "detailed")
@@ -132,7 +176,7 @@ async def test_set_get_reset_round_trip(db: aiosqlite.Connection, store: Setting
     assert await store.get("discord:2") == DEFAULTS
 
     # Only the changed fields are stored, so a later default still reaches this place.
-    [(data,)] = await rows(db, "SELECT data FROM place_settings WHERE place = ?", PLACE)
+    [(data,)] = await rows(database, "SELECT data FROM place_settings WHERE place = ?", PLACE)
     assert isinstance(data, str)
     assert json.loads(data) == {"answer_length": "detailed", "sources_shown": 5}
 
@@ -141,12 +185,12 @@ async def test_set_get_reset_round_trip(db: aiosqlite.Connection, store: Setting
     assert (await store.get(PLACE)).sources_shown == 3
     assert await store.reset(PLACE, None, "discord:42") == ["answer_length"]
     assert await store.get(PLACE) == DEFAULTS
-    assert await count(db, "place_settings") == 0
-    assert await count(db, "audit_log") == 4
+    assert await count(database, "place_settings") == 0
+    assert await count(database, "audit_log") == 4
 
 
 async def test_a_change_is_read_at_once_though_settings_are_kept_in_memory(
-    store: SettingsStore, db: aiosqlite.Connection
+    store: SettingsStore, database: Storage
 ) -> None:
     # Read once (kept), then every kind of change: each is seen by the next read.
     assert (await store.get(PLACE)).sources_shown == DEFAULTS.sources_shown
@@ -158,8 +202,16 @@ async def test_a_change_is_read_at_once_though_settings_are_kept_in_memory(
     assert (await store.get(PLACE)).allowed_channels == ()
     await store.reset(PLACE, None, "discord:1")
     assert await store.get(PLACE) == DEFAULTS
-    # What was read is kept: a row written behind the store's back is not seen (the bot's
-    # processes each keep their own places), while a place never read is.
+
+
+async def test_settings_read_are_kept_in_memory(
+    sqlite_database: Database, db: aiosqlite.Connection
+) -> None:
+    # One SQLite file has one bot process: a row written behind the store's back is not
+    # seen once the place was read (so a burst of questions does not queue on the file),
+    # while a place never read is. (PostgreSQL's announcements are tested in test_postgres.)
+    store = SettingsStore(sqlite_database)
+    assert await store.get(PLACE) == DEFAULTS
     await store_settings(db, {"sources_shown": 2})
     assert await store.get(PLACE) == DEFAULTS
     await store_settings(db, {"sources_shown": 2}, place="matrix:!r")
@@ -177,12 +229,12 @@ async def test_a_change_is_read_at_once_though_settings_are_kept_in_memory(
     ],
 )
 async def test_invalid_value_is_refused_and_nothing_written(
-    db: aiosqlite.Connection, store: SettingsStore, name: str, value: object
+    database: Storage, store: SettingsStore, name: str, value: object
 ) -> None:
     with pytest.raises(SettingValueError, match=name):
         await store.set(PLACE, name, value, "discord:42")
-    assert await count(db, "place_settings") == 0
-    assert await count(db, "audit_log") == 0
+    assert await count(database, "place_settings") == 0
+    assert await count(database, "audit_log") == 0
     # The refused write left no transaction open behind it.
     assert await store.set(PLACE, "enabled", False, "discord:42") == (True, False)
 
@@ -212,17 +264,17 @@ async def test_audit_records_who_where_what_and_when(store: SettingsStore) -> No
 
 
 async def test_stored_fields_this_version_refuses_fall_back_to_defaults(
-    db: aiosqlite.Connection, store: SettingsStore
+    database: Storage, store: SettingsStore
 ) -> None:
-    await store_settings(db, {"retired_field": 1, "sources_shown": 99, "cooldown_seconds": 7})
+    await store_settings(database, {"retired_field": 1, "sources_shown": 99, "cooldown_seconds": 7})
     assert await store.get(PLACE) == ServerSettings.model_validate({"cooldown_seconds": 7})
 
 
 async def test_stored_fields_this_version_refuses_survive_writes_and_changes_are_audited(
-    db: aiosqlite.Connection, store: SettingsStore, caplog: pytest.LogCaptureFixture
+    database: Storage, store: SettingsStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A field a newer release added, and a value a later rule refuses.
-    await store_settings(db, {"from_the_future": "x", "sources_shown": 99})
+    await store_settings(database, {"from_the_future": "x", "sources_shown": 99})
     with caplog.at_level(logging.WARNING, logger="bot.core.store"):
         for _ in range(3):
             assert await store.get(PLACE) == DEFAULTS
@@ -232,13 +284,13 @@ async def test_stored_fields_this_version_refuses_survive_writes_and_changes_are
     assert any("sources_shown" in w for w in warned)
 
     await store.set(PLACE, "show_quotes", False, "discord:42")
-    assert await stored_data(db) == {
+    assert await stored_data(database) == {
         "from_the_future": "x",
         "show_quotes": False,
         "sources_shown": 99,
     }
     await store.allow_channel(PLACE, "history", "discord:42")
-    data = await stored_data(db)
+    data = await stored_data(database)
     assert isinstance(data, dict)
     assert (data["from_the_future"], data["sources_shown"]) == ("x", 99)
 
@@ -250,28 +302,28 @@ async def test_stored_fields_this_version_refuses_survive_writes_and_changes_are
     # Resetting everything resets what this version knows, and keeps what it does not.
     reset = await store.reset(PLACE, None, "discord:42")
     assert reset == ["allowed_channels", "show_quotes", "sources_shown"]
-    assert await stored_data(db) == {"from_the_future": "x"}
+    assert await stored_data(database) == {"from_the_future": "x"}
     assert await store.get(PLACE) == DEFAULTS
-    assert await count(db, "audit_log") == 3 + 3
+    assert await count(database, "audit_log") == 3 + 3
 
 
 async def test_a_refused_value_reset_alone_is_audited(
-    db: aiosqlite.Connection, store: SettingsStore
+    database: Storage, store: SettingsStore
 ) -> None:
-    await store_settings(db, {"cooldown_seconds": -1})
+    await store_settings(database, {"cooldown_seconds": -1})
     assert await store.reset(PLACE, "cooldown_seconds", "discord:42") == ["cooldown_seconds"]
     [change] = await store.recent_changes(PLACE)
     assert (change.setting, change.old_value, change.new_value) == ("cooldown_seconds", "-1", "5")
-    assert await count(db, "place_settings") == 0
+    assert await count(database, "place_settings") == 0
 
 
 async def test_unreadable_stored_settings_replaced_by_a_write_are_audited(
-    db: aiosqlite.Connection, store: SettingsStore
+    database: Storage, store: SettingsStore
 ) -> None:
-    await store_settings(db, "{not json")
+    await store_settings(database, "{not json")
     assert await store.get(PLACE) == DEFAULTS
     await store.set(PLACE, "enabled", False, "discord:42")
-    assert await stored_data(db) == {"enabled": False}
+    assert await stored_data(database) == {"enabled": False}
     changes = await store.recent_changes(PLACE)
     assert {(c.setting, c.old_value, c.new_value) for c in changes} == {
         ("enabled", "true", "false"),
@@ -280,11 +332,11 @@ async def test_unreadable_stored_settings_replaced_by_a_write_are_audited(
 
 
 async def test_a_channel_edit_keeps_a_refused_list_it_does_not_touch(
-    db: aiosqlite.Connection, store: SettingsStore
+    database: Storage, store: SettingsStore
 ) -> None:
-    await store_settings(db, {"denied_channels": 7})
+    await store_settings(database, {"denied_channels": 7})
     await store.allow_channel(PLACE, "history", "discord:42")
-    assert await stored_data(db) == {"allowed_channels": ["history"], "denied_channels": 7}
+    assert await stored_data(database) == {"allowed_channels": ["history"], "denied_channels": 7}
     settings = await store.deny_channel(PLACE, "memes", "discord:42")
     assert settings.denied_channels == ("memes",)
     [change] = await store.recent_changes(PLACE, limit=1)
@@ -295,9 +347,7 @@ async def test_a_channel_edit_keeps_a_refused_list_it_does_not_touch(
     )
 
 
-async def test_channels_allow_deny_and_clear(
-    db: aiosqlite.Connection, store: SettingsStore
-) -> None:
+async def test_channels_allow_deny_and_clear(database: Storage, store: SettingsStore) -> None:
     await store.allow_channel(PLACE, "history", "discord:42")
     settings = await store.allow_channel(PLACE, "books", "discord:42")
     assert settings.allowed_channels == ("history", "books")
@@ -313,13 +363,13 @@ async def test_channels_allow_deny_and_clear(
     assert (settings.allowed_channels, settings.denied_channels) == (("history",), ("memes",))
     assert await store.get(PLACE) == settings
 
-    audited = await count(db, "audit_log")
+    audited = await count(database, "audit_log")
     await store.allow_channel(PLACE, "history", "discord:42")  # already allowed: no change
-    assert await count(db, "audit_log") == audited
+    assert await count(database, "audit_log") == audited
 
     settings = await store.clear_channels(PLACE, None, "discord:42")
     assert (settings.allowed_channels, settings.denied_channels) == ((), ())
-    assert await count(db, "place_settings") == 0
+    assert await count(database, "place_settings") == 0
     last = await store.recent_changes(PLACE, limit=2)
     assert {(e.setting, e.old_value, e.new_value) for e in last} == {
         ("allowed_channels", '["history"]', "[]"),
@@ -328,14 +378,16 @@ async def test_channels_allow_deny_and_clear(
 
 
 async def test_channel_changes_audit_only_what_was_added_or_removed(
-    db: aiosqlite.Connection, store: SettingsStore
+    database: Storage, store: SettingsStore
 ) -> None:
     ids = [str(10**19 + n) for n in range(200)]  # Discord-sized snowflakes
     for channel in ids:
         await store.allow_channel(PLACE, channel, "discord:42")
     await store.deny_channel(PLACE, ids[0], "discord:42")
 
-    audited = await rows(db, "SELECT setting, old_value, new_value FROM audit_log ORDER BY id")
+    audited = await rows(
+        database, "SELECT setting, old_value, new_value FROM audit_log ORDER BY id"
+    )
     assert len(audited) == 200 + 2
     assert audited[0] == ("allowed_channels", "[]", json.dumps([ids[0]]))
     assert audited[-2:] == [
@@ -360,15 +412,15 @@ async def test_channel_changes_audit_only_what_was_added_or_removed(
     ids=["101 characters", "100,000 characters", "space", "mention", "code", "link", "invisible"],
 )
 async def test_channel_names_no_platform_has_are_refused(
-    db: aiosqlite.Connection, store: SettingsStore, name: str
+    database: Storage, store: SettingsStore, name: str
 ) -> None:
     with pytest.raises(SettingValueError, match="not a channel") as refused:
         await store.allow_channel(PLACE, name, "discord:42")
     assert len(str(refused.value)) < 200
     with pytest.raises(SettingValueError, match="not a channel"):
         await store.deny_channel(PLACE, name, "discord:42")
-    assert await count(db, "place_settings") == 0
-    assert await count(db, "audit_log") == 0
+    assert await count(database, "place_settings") == 0
+    assert await count(database, "audit_log") == 0
 
 
 @pytest.mark.parametrize("name", ["x" * 100, "1234567890123456789", "история", "!room:example.org"])
@@ -377,10 +429,10 @@ async def test_channel_names_of_real_channels_are_accepted(store: SettingsStore,
 
 
 async def test_a_channel_list_cannot_grow_past_its_bound(
-    db: aiosqlite.Connection, store: SettingsStore
+    database: Storage, store: SettingsStore
 ) -> None:
     full = [str(n) for n in range(MAX_CHANNELS_PER_LIST)]
-    await store_settings(db, {"allowed_channels": full})
+    await store_settings(database, {"allowed_channels": full})
     with pytest.raises(SettingValueError, match=f"at most {MAX_CHANNELS_PER_LIST}"):
         await store.allow_channel(PLACE, "one-more", "discord:42")
     assert (await store.get(PLACE)).allowed_channels == tuple(full)
@@ -392,12 +444,12 @@ async def test_a_channel_list_cannot_grow_past_its_bound(
 
 
 async def test_a_list_longer_than_the_bound_from_before_still_reads_and_shrinks(
-    db: aiosqlite.Connection, store: SettingsStore
+    database: Storage, store: SettingsStore
 ) -> None:
     # An older version let lists grow; they keep working (an allow list that vanished would
     # open every channel), and can only shrink.
     long_list = [str(n) for n in range(MAX_CHANNELS_PER_LIST + 5)]
-    await store_settings(db, {"allowed_channels": long_list})
+    await store_settings(database, {"allowed_channels": long_list})
     assert len((await store.get(PLACE)).allowed_channels) == len(long_list)
     with pytest.raises(SettingValueError):
         await store.allow_channel(PLACE, "one-more", "discord:42")
@@ -406,12 +458,11 @@ async def test_a_list_longer_than_the_bound_from_before_still_reads_and_shrinks(
 
 
 async def test_audit_log_keeps_a_bounded_number_of_recent_records_per_place(
-    db: aiosqlite.Connection,
+    database: Storage,
 ) -> None:
     now = [WHEN]
-    store = SettingsStore(
-        Database(db, clock=lambda: now[0]), audit_per_place=3, audit_kept=timedelta(days=30)
-    )
+    database.clock = lambda: now[0]
+    store = SettingsStore(database, audit_per_place=3, audit_kept=timedelta(days=30))
     for value in range(10, 16):
         await store.set(PLACE, "cooldown_seconds", value, "discord:42")
     await store.set("discord:2", "cooldown_seconds", 9, "discord:42")
@@ -428,8 +479,8 @@ async def test_audit_log_keeps_a_bounded_number_of_recent_records_per_place(
 # -- questions, feedback, forgetting --------------------------------------------------------
 
 
-async def test_unanswered_newest_first_pruned_and_askers_hidden(db: aiosqlite.Connection) -> None:
-    activity = ActivityLog(Database(db), unanswered_per_place=3)
+async def test_unanswered_newest_first_pruned_and_askers_hidden(database: Storage) -> None:
+    activity = ActivityLog(database, unanswered_per_place=3)
     for n in range(5):
         await activity.record_unanswered(PLACE, "history", f"discord:{n}", f"question {n}?")
     await activity.record_unanswered("discord:2", None, "discord:9", "elsewhere?")
@@ -441,27 +492,132 @@ async def test_unanswered_newest_first_pruned_and_askers_hidden(db: aiosqlite.Co
     assert items[0].at.tzinfo is not None
     named = await activity.unanswered(PLACE, limit=1, include_askers=True)
     assert [(i.question, i.user_id) for i in named] == [("question 4?", "discord:4")]
-    assert await count(db, "unanswered") == 4
+    assert await count(database, "unanswered") == 4
 
 
 async def test_forget_user_deletes_questions_feedback_and_unnames_audit(
-    db: aiosqlite.Connection, store: SettingsStore, activity: ActivityLog
+    database: Storage, store: SettingsStore, activity: ActivityLog
 ) -> None:
     await activity.record_unanswered(PLACE, None, "discord:7", "who built Rome?")
     await activity.record_unanswered(PLACE, None, "discord:8", "when was Carthage founded?")
     await activity.record_feedback(PLACE, "discord:7", "who?", ["doc#1", "doc#2"], helpful=True)
     await store.set(PLACE, "enabled", False, "discord:7")
-    [(ids, helpful)] = await rows(db, "SELECT passage_ids, helpful FROM feedback")
+    [(ids, helpful)] = await rows(database, "SELECT passage_ids, helpful FROM feedback")
     assert (ids, helpful) == ('["doc#1", "doc#2"]', 1)
 
     assert await activity.forget_user("discord:7") == 3
     assert [i.user_id for i in await activity.unanswered(PLACE, include_askers=True)] == [
         "discord:8"
     ]
-    assert await count(db, "feedback") == 0
+    assert await count(database, "feedback") == 0
     [change] = await store.recent_changes(PLACE)
     assert (change.user_id, change.new_value) == (FORGOTTEN_USER, "false")
     assert await activity.forget_user("discord:7") == 0
+
+
+# -- flood limits shared by processes ------------------------------------------------------
+
+
+async def test_a_cooldown_holds_across_processes_sharing_the_database(
+    database: Storage,
+) -> None:
+    now = [1_000.0]
+    first, second = (
+        SharedRateLimiter(database, 30, clock=lambda: now[0]),
+        SharedRateLimiter(database, 30, clock=lambda: now[0]),
+    )
+    assert await first.check(PLACE, "discord:7", 10) is None
+    assert await second.check(PLACE, "discord:7", 10) == ("cooldown", 10.0)
+    now[0] += 4
+    assert await second.check(PLACE, "discord:7", 10) == ("cooldown", 6.0)
+    assert await second.check(PLACE, "discord:8", 10) is None, "another person may ask"
+    assert await second.check("discord:2", "discord:7", 10) is None, "so may they elsewhere"
+    now[0] += 6
+    assert await second.check(PLACE, "discord:7", 10) is None
+    assert await first.check(PLACE, "discord:7", 0) is None, "no cooldown, no wait"
+
+
+async def test_a_place_budget_is_shared_and_frees_up_after_a_minute(database: Storage) -> None:
+    now = [1_000.0]
+    limiters = [SharedRateLimiter(database, 3, clock=lambda: now[0]) for _ in range(3)]
+    for n, limiter in enumerate(limiters):
+        assert await limiter.check(PLACE, f"discord:{n}", 0) is None
+        now[0] += 1
+    assert await limiters[0].check(PLACE, "discord:9", 0) == ("budget", 57.0)
+    assert await limiters[0].check("discord:2", "discord:9", 0) is None
+    now[0] += 57
+    assert await limiters[1].check(PLACE, "discord:9", 0) is None
+
+
+async def test_forgetting_a_person_forgets_when_they_asked(
+    database: Storage, activity: ActivityLog
+) -> None:
+    await SharedRateLimiter(database, 30).check(PLACE, "discord:7", 5)
+    assert await count(database, "questions_asked") == 1
+    assert await activity.forget_user("discord:7") == 1
+    assert await count(database, "questions_asked") == 0
+
+
+# -- answers kept for their buttons ----------------------------------------------------------
+
+
+def _answer(question: str) -> Answer:
+    passages = [
+        RetrievedPassage(
+            passage_id=f"doc:{n}",
+            doc_id="doc",
+            title="T",
+            author="A",
+            section="S",
+            score=1 / n,
+            text="x",
+        )
+        for n in (1, 2)
+    ]
+    return Answer(
+        question=question,
+        answered=True,
+        text="x [1]",
+        citations=[
+            Citation(
+                marker=1,
+                passage_id="doc:2",
+                doc_id="doc",
+                title="T",
+                author="A",
+                section="S",
+                quote="x",
+            )
+        ],
+        passages=passages,
+        closest=[],
+    )
+
+
+async def test_a_kept_answer_comes_back_until_its_lifetime_ends(database: Storage) -> None:
+    now = [WHEN]
+    database.clock = lambda: now[0]
+    kept = KeptAnswers(database, lifetime=timedelta(minutes=10), per_place=2)
+    first = await kept.keep(PLACE, "discord:7", _answer("why?"))
+    back = await KeptAnswers(database, lifetime=timedelta(minutes=10)).get(first)
+    assert back is not None
+    assert (back.place, back.user_id, back.question) == (PLACE, "discord:7", "why?")
+    assert back.passages == (("doc:1", 1.0), ("doc:2", 0.5)) and back.cited == ("doc:2",)
+
+    now[0] = WHEN + timedelta(minutes=11)
+    assert await kept.get(first) is None, "older than the buttons' lifetime"
+    assert await kept.get(first + 1000) is None
+
+
+async def test_each_place_keeps_its_newest_answers_and_forgetting_removes_them(
+    database: Storage, activity: ActivityLog
+) -> None:
+    kept = KeptAnswers(database, lifetime=timedelta(minutes=10), per_place=2)
+    numbers = [await kept.keep(PLACE, "discord:7", _answer(f"q{n}?")) for n in range(3)]
+    other = await kept.keep("discord:2", "discord:8", _answer("elsewhere?"))
+    assert await kept.get(numbers[0]) is None and await kept.get(numbers[2]) is not None
+    assert await activity.forget_user("discord:7") == 2
+    assert await kept.get(numbers[2]) is None and await kept.get(other) is not None
 
 
 # -- adapter state --------------------------------------------------------------------------
@@ -492,8 +648,9 @@ async def test_key_values_round_trip(state: AdapterState) -> None:
 
 
 async def test_a_full_disk_is_a_storage_error_and_the_store_carries_on(
-    db: aiosqlite.Connection, store: SettingsStore, activity: ActivityLog
+    db: aiosqlite.Connection, sqlite_database: Database
 ) -> None:
+    store, activity = SettingsStore(sqlite_database), ActivityLog(sqlite_database)
     await fill_disk(db)
     saved = 0
     with pytest.raises(StorageError) as refused:
@@ -552,6 +709,11 @@ SEED = {
         "INSERT INTO handled_events VALUES ('matrix', '$q2', '9999-01-01T00:00:00+00:00',"
         " '$reply', 0)",
     ],
+    5: ["INSERT INTO questions_asked (at, place, user_id) VALUES (1.5, 'discord:1', 'discord:5')"],
+    6: [
+        "INSERT INTO kept_answers (at, place, user_id, question, passages, cited)"
+        " VALUES ('2025-01-05T00:00:00.000000+00:00', 'discord:1', 'discord:5', 'q?', '[]', '[]')"
+    ],
 }
 
 
@@ -565,10 +727,12 @@ async def test_every_older_database_is_upgraded_with_its_data(
 ) -> None:
     path = tmp_path / "old.db"
     async with aiosqlite.connect(path, isolation_level=None) as conn:
-        assert await migrate(conn, upto=old_version) == old_version
+        # Each version's rows written by that version, before the next step ran.
         for version in range(1, old_version + 1):
+            assert await migrate(conn, upto=version) == version
             for statement in SEED[version]:
                 await rows(conn, statement)
+        assert await migrate(conn, upto=old_version) == old_version
 
     async with open_database(path) as db:
         assert await schema_version(db) == SCHEMA_VERSION
@@ -597,7 +761,10 @@ async def test_every_older_database_is_upgraded_with_its_data(
             ]
         if old_version >= 4:
             assert await state.reply_id("matrix", "$q2") == "$reply"
-            assert [o.txn_id for o in await state.outbox("@bot:hs")] == ["samizdat-$e"]
+            outbox = [o.txn_id for o in await state.outbox("@bot:hs")]
+            assert outbox == ["samizdat-$q", "samizdat-$e"]  # moved by step 4, then queued
+        if old_version >= 5:
+            assert await rows(db, "SELECT at, user_id FROM questions_asked") == [(1.5, "discord:5")]
         # Every table of the latest schema is there and usable, whatever the start.
         await activity.record_feedback(PLACE, "discord:5", "q", ["a#1"], helpful=True)
         await state.kv_set("k", "v")
@@ -606,18 +773,26 @@ async def test_every_older_database_is_upgraded_with_its_data(
 
 async def test_a_failing_step_is_rolled_back_whole(tmp_path: Path) -> None:
     path = tmp_path / "clash.db"
+    *earlier, last = MIGRATIONS[SCHEMA_VERSION - 1]
+    clash = re.search(r"CREATE (TABLE|INDEX) (\w+)", last)
+    assert clash is not None and earlier, "the last step should end with a table or index"
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         await migrate(conn, upto=SCHEMA_VERSION - 1)
-        # A column the last step adds, already there: that step must fail after creating its
-        # table, and fail whole.
-        await rows(conn, "ALTER TABLE handled_events ADD COLUMN reply_id TEXT")
+        # What the last step's last statement creates, already there: the step must fail
+        # there, and fail whole, taking back what its earlier statements made.
+        await rows(conn, "CREATE TABLE scratch (user_id TEXT)")
+        if clash[1] == "INDEX":
+            await rows(conn, f"CREATE INDEX {clash[2]} ON scratch (user_id)")
+        else:
+            await rows(conn, f"CREATE TABLE {clash[2]} (key TEXT)")
     with pytest.raises(DatabaseError, match=f"version {SCHEMA_VERSION}"):
         async with open_database(path):
             pytest.fail("a half-upgraded database was opened")
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         assert await schema_version(conn) == SCHEMA_VERSION - 1
-        tables = await rows(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        assert ("outbox",) not in tables
+        tables = {name for (name,) in await rows(conn, "SELECT name FROM sqlite_master")}
+        made_earlier = set(re.findall(r"CREATE (?:TABLE|INDEX) (\w+)", " ".join(earlier)))
+        assert made_earlier and not made_earlier & tables
 
 
 async def test_new_database_is_wal_with_foreign_keys(db: aiosqlite.Connection) -> None:
@@ -745,7 +920,7 @@ async def test_connection_is_closed_when_the_body_fails(tmp_path: Path) -> None:
 
 
 async def test_concurrent_changes_from_many_tasks_lose_nothing(
-    db: aiosqlite.Connection, store: SettingsStore
+    database: Storage, store: SettingsStore
 ) -> None:
     places = [f"discord:{n}" for n in range(20)]
 
@@ -757,7 +932,7 @@ async def test_concurrent_changes_from_many_tasks_lose_nothing(
 
     await asyncio.gather(*(change(place, k) for place in places for k in range(10)))
 
-    assert await count(db, "audit_log") == 200
+    assert await count(database, "audit_log") == 200
     defaults = DEFAULTS.model_dump(mode="json")
     for place in places:
         settings = (await store.get(place)).model_dump(mode="json")
@@ -766,7 +941,7 @@ async def test_concurrent_changes_from_many_tasks_lose_nothing(
             ("command_prefix", {f"p{k}" for k in range(0, 10, 2)}),
         ):
             history = await rows(
-                db,
+                database,
                 "SELECT old_value, new_value FROM audit_log"
                 " WHERE place = ? AND setting = ? ORDER BY id",
                 place,
@@ -780,7 +955,7 @@ async def test_concurrent_changes_from_many_tasks_lose_nothing(
 
 
 async def test_cancelled_changes_leave_no_transaction_behind(
-    db: aiosqlite.Connection, store: SettingsStore
+    database: Storage, store: SettingsStore
 ) -> None:
     # Cancel a change at every point it can be suspended; each time, the change happened
     # with its audit record or not at all, and the next change still goes through.
@@ -793,18 +968,26 @@ async def test_cancelled_changes_leave_no_transaction_behind(
             await task
         await store.set(PLACE, "cooldown_seconds", steps, "discord:2")
         assert (await store.get(PLACE)).cooldown_seconds == steps
-    audited = await rows(db, "SELECT old_value, new_value FROM audit_log ORDER BY id")
+    audited = await rows(database, "SELECT old_value, new_value FROM audit_log ORDER BY id")
     assert audited[-1][1] == "11"
     assert [old for old, _ in audited] == ["5", *[new for _, new in audited][:-1]]
-    assert not db.in_transaction
+    assert await idle(database)
 
 
-async def test_changes_reported_by_a_killed_writer_survive(tmp_path: Path) -> None:
-    path = tmp_path / "killed.db"
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_changes_reported_by_a_killed_writer_survive(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """Every change a writer reported before SIGKILL is there after, with its audit record."""
+    if backend == "sqlite":
+        target = str(tmp_path / "killed.db")
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        target = server.new_database()
     writer = await asyncio.create_subprocess_exec(
         sys.executable,
         str(WRITER),
-        str(path),
+        target,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -824,17 +1007,23 @@ async def test_changes_reported_by_a_killed_writer_survive(tmp_path: Path) -> No
     assert len(reported) == 60, errors.decode()
     assert writer.returncode == -signal.SIGKILL
 
-    async with open_database(path) as db:
-        assert await rows(db, "PRAGMA integrity_check") == [("ok",)]
+    async with contextlib.AsyncExitStack() as opened:
+        database: Storage
+        if backend == "sqlite":
+            db = await opened.enter_async_context(open_database(Path(target)))
+            assert await rows(db, "PRAGMA integrity_check") == [("ok",)]
+            database = Database(db)
+        else:
+            database = await opened.enter_async_context(open_postgres(target))
         audit = {
             user: (place, new)
             for user, place, new in await rows(
-                db, "SELECT user_id, place, new_value FROM audit_log"
+                database, "SELECT user_id, place, new_value FROM audit_log"
             )
         }
         for i, place, value in reported:
             assert audit[f"writer-{i}"] == (place, value)
-        store = SettingsStore(Database(db))
+        store = SettingsStore(database)
         for place in {place for _, place, _ in reported}:
             [latest] = await store.recent_changes(place, limit=1)
             assert str((await store.get(place)).cooldown_seconds) == latest.new_value

@@ -218,6 +218,9 @@ class FakeDiscord:
         self.ack_deadline = ack_deadline
         self.reject_token = False
         self.identify_close_code: int | None = None  # e.g. 4004 bad token, 4014 intents
+        # What GET /gateway/bot says: shards Discord recommends, IDENTIFYs per 5 seconds.
+        self.recommended_shards = 1
+        self.max_concurrency = 1
         self.application_id = 100000000000000001
         self.bot_user = {
             "id": "100000000000000002",
@@ -812,6 +815,19 @@ class FakeDiscord:
             return _json(self._application())
         if path == "/gateway" and method == "GET":
             return _json({"url": self.gateway_url})
+        if path == "/gateway/bot" and method == "GET":
+            return _json(
+                {
+                    "url": self.gateway_url,
+                    "shards": self.recommended_shards,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 1000,
+                        "reset_after": 86_400_000,
+                        "max_concurrency": self.max_concurrency,
+                    },
+                }
+            )
         if parts[0] == "applications" and parts[-1] == "commands":
             return self._commands(method, path, body)
         if parts[0] == "channels":

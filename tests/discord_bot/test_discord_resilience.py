@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import pytest
@@ -237,27 +238,40 @@ async def test_an_expired_interaction_is_one_warning_line_not_a_traceback(
     assert not any(r.levelno >= logging.ERROR for r in ours)
 
 
-async def test_buttons_from_before_a_restart_say_they_expired(fake: FakeDiscord, app: App) -> None:
+async def test_buttons_from_before_a_restart_still_work(fake: FakeDiscord, app: App) -> None:
+    """Each button names its kept answer, so a bot with nothing in memory answers it."""
     async with running_bot(fake, app):
         record = await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
         [answer] = await fake.wait_for_reply(record)
         show = _buttons(answer)["Show passages"]["custom_id"]
         pager = await fake.click(answer, show)
         [pages] = await fake.wait_for_reply(pager)
+        first_page = copy.deepcopy(pages["embeds"])  # the fake edits its messages in place
 
     async with running_bot(fake, app):  # the restarted bot has no views in memory
-        clicks = [
-            await fake.click(answer, show),
-            await fake.click(answer, _buttons(answer)["Helpful"]["custom_id"], user=fake.other),
-            await fake.click(pages, _buttons(pages)["Next"]["custom_id"]),
-        ]
-        notices = [await fake.wait_for_reply(click) for click in clicks]
+        again = await fake.click(answer, show)
+        vote = await fake.click(answer, _buttons(answer)["Helpful"]["custom_id"], user=fake.other)
+        turn = await fake.click(pages, _buttons(pages)["Next"]["custom_id"])
+        [reopened] = await fake.wait_for_reply(again)
+        [thanks] = await fake.wait_for_reply(vote)
+        await fake.wait_until(lambda: turn.callback_type == 7)
 
     assert len(fake.identifies) == 2
-    for click, [notice] in zip(clicks, notices, strict=True):
-        assert click.callback_type == 4
-        assert notice["flags"] & EPHEMERAL and notice["content"] == EXPIRED
-    assert fake.messages[int(pages["id"])]["embeds"] == pages["embeds"], "the page stays as it was"
+    assert reopened["flags"] & EPHEMERAL and reopened["embeds"] == first_page
+    assert "Thanks" in thanks["content"]
+    turned = fake.messages[int(pages["id"])]
+    assert turned["embeds"][0]["footer"]["text"].startswith("Passage 2 of ")
+
+
+async def test_a_button_whose_answer_was_forgotten_says_it_expired(
+    fake: FakeDiscord, bot: SamizdatBot, app: App
+) -> None:
+    record = await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
+    [answer] = await fake.wait_for_reply(record)
+    assert await app.activity.forget_user(str(fake.member.id)) >= 1
+    click = await fake.click(answer, _buttons(answer)["Show passages"]["custom_id"])
+    [notice] = await fake.wait_for_reply(click)
+    assert notice["flags"] & EPHEMERAL and notice["content"] == EXPIRED
 
 
 async def test_live_buttons_are_not_mistaken_for_expired_ones(
