@@ -23,6 +23,7 @@ from pathlib import Path
 from bot.answers.assemble import BuildProgress, ShelfEngines, ShelfLibrary
 from bot.answers.engine import AnswerEngine
 from bot.config import LibraryConfig, RetrievalConfig
+from bot.library.catalogue import title_from_filename
 from bot.library.formats import Extracted, Problem, Unreadable
 from bot.library.loader import Document
 from bot.library.segmentation import Passage
@@ -346,7 +347,9 @@ class Shelves:
     ) -> tuple[ShelfEntry, tuple[Passage, ...]]:
         """Catalogue entry and passages of a new document, its file and passages stored."""
         meta = extracted.metadata
-        title = _short(fields.title or meta.title, MAX_TITLE) or "Untitled document"
+        heading = next((b.text for b in extracted.blocks if b.kind == "heading"), None)
+        named = title_from_filename(upload.name) if upload.name else None
+        title = _short(fields.title or meta.title or heading or named, MAX_TITLE) or "Untitled"
         author = _short(fields.author or meta.author, MAX_NAME) or "Unknown author"
         year = fields.year if fields.year is not None else meta.year
         source = _short(fields.source or meta.source, MAX_SOURCE) or ""
