@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,16 @@ class Upload:
 
     data: bytes
     name: str = ""
+
+
+class UploadUnavailable(Exception):
+    """The platform could not hand the file over (a download failed); the message says why."""
+
+
+UploadFetch = Callable[[], Awaitable[Upload]]
+"""A platform's download of an attached file, run once the core has acknowledged the
+command (a download may take longer than a platform waits for an acknowledgement).
+Raises `UploadUnavailable`."""
 
 
 @dataclass(frozen=True)

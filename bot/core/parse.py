@@ -92,6 +92,8 @@ def read_typed(message: Typed, prefix: str) -> Request | None:
     """A chat message as a request: a prefixed command of ours, a mention, or nothing."""
     if message.text.startswith(prefix):
         command = parse_prefixed(message.text[len(prefix) :])
+        if isinstance(command, LibraryAdd) and message.attachment is not None:
+            return replace(command, fetch=message.attachment, declared_size=message.attachment_size)
         if command is not None:
             return command
     if message.mention is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.answers.shelves import DocumentFields, Upload
+from bot.answers.shelves import DocumentFields, Upload, UploadFetch
 
 ChannelAction = Literal["allow", "deny", "clear"]
 
@@ -105,6 +105,10 @@ class LibraryAdd:
     reference: str = ""  # what was typed to name the file (the terminal's path)
     shared: bool = False
     not_opened: str | None = None  # why the adapter could not open `reference`, if it could not
+    # A platform's attachment is fetched by the core, after it acknowledged the command, and
+    # only when the size the platform declares for it is within the limit.
+    fetch: UploadFetch | None = None
+    declared_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,10 @@ class Typed:
 
     text: str
     mention: str | None = None
+    # The file the message replies to, if it replies to one (Matrix's `m.file`): what a
+    # `library add` typed in reply to it adds.
+    attachment: UploadFetch | None = None
+    attachment_size: int | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from bot.answers.shelves import (
     SHELF_FULL,
     ShelfError,
     Shelves,
+    UploadUnavailable,
 )
 from bot.core import present as words
 from bot.core.database import StorageError
@@ -51,12 +52,21 @@ class ShelfAdmin:
         if request.not_opened is not None:
             shown = quote_typed(request.reference, MAX_SHOWN_PATH)
             return refuse(RefusalReason.NOT_FOUND, words.cannot_open(shown, request.not_opened))
-        if request.upload is None:
+        limit = shelves.max_upload_bytes
+        if request.declared_size is not None and request.declared_size > limit:
+            return refuse(RefusalReason.INVALID, words.unreadable("too_large", str(limit)))
+        upload = request.upload
+        if upload is None and request.fetch is not None:
+            try:
+                upload = await request.fetch()
+            except UploadUnavailable as error:
+                return refuse(
+                    RefusalReason.NOT_FOUND, words.could_not("fetch the file", str(error))
+                )
+        if upload is None:
             return refuse(RefusalReason.INVALID, words.NO_FILE)
         try:
-            added = await shelves.add(
-                place, request.upload, request.fields, caller.user_id, include_shared
-            )
+            added = await shelves.add(place, upload, request.fields, caller.user_id, include_shared)
         except Unreadable as error:
             return refuse(RefusalReason.INVALID, words.unreadable(error.problem, error.detail))
         except ShelfError as error:
