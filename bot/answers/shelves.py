@@ -56,6 +56,8 @@ class Upload:
 
     data: bytes
     name: str = ""
+    # What the platform says the file weighs, when it was not downloaded for being too large.
+    declared_size: int | None = None
 
 
 class UploadUnavailable(Exception):

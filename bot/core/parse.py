@@ -93,7 +93,7 @@ def read_typed(message: Typed, prefix: str) -> Request | None:
     if message.text.startswith(prefix):
         command = parse_prefixed(message.text[len(prefix) :])
         if isinstance(command, LibraryAdd) and message.attachment is not None:
-            return replace(command, fetch=message.attachment, declared_size=message.attachment_size)
+            return replace(command, fetch=message.attachment)
         if command is not None:
             return command
     if message.mention is not None:

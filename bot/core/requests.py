@@ -152,7 +152,6 @@ class Typed:
     # The file the message replies to, if it replies to one (Matrix's `m.file`): what a
     # `library add` typed in reply to it adds.
     attachment: UploadFetch | None = None
-    attachment_size: int | None = None
 
 
 @dataclass(frozen=True)

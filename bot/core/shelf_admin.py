@@ -65,6 +65,8 @@ class ShelfAdmin:
                 )
         if upload is None:
             return refuse(RefusalReason.INVALID, words.NO_FILE)
+        if upload.declared_size is not None and upload.declared_size > limit:
+            return refuse(RefusalReason.INVALID, words.unreadable("too_large", str(limit)))
         try:
             added = await shelves.add(place, upload, request.fields, caller.user_id, include_shared)
         except Unreadable as error:

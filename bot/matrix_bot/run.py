@@ -18,6 +18,7 @@ from typing import Any
 from bot.config import MatrixConfig
 from bot.core.commands import Core
 from bot.matrix_bot.commands import CommandHandler
+from bot.matrix_bot.files import RoomFiles
 from bot.matrix_bot.sync import PLATFORM, AdapterState, MatrixConnection
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ async def run_matrix(
         identity_of=connection.identity_of,
         handled=lambda event_id: state.was_handled(PLATFORM, event_id),
         claim=lambda event_id: state.mark_handled(PLATFORM, event_id),
+        files=RoomFiles(connection.client),
     )
     own_signals = stop is None
     stop_event = stop if stop is not None else asyncio.Event()
