@@ -25,7 +25,7 @@ from bot.answers.assemble import BuildProgress, ShelfEngines, ShelfLibrary
 from bot.answers.engine import AnswerEngine
 from bot.config import LibraryConfig, RetrievalConfig
 from bot.library.catalogue import title_from_filename
-from bot.library.formats import Extracted, Problem, Unreadable
+from bot.library.formats import Extracted, Kind, Problem, Unreadable
 from bot.library.loader import Document
 from bot.library.segmentation import Passage
 from bot.library.shelf import (
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # The place key of the shared shelf: what the operator publishes from the terminal, read
 # by every place that reads the shared library.
 SHARED_SHELF = "shared"
+READERS_AT_ONCE = 2
 MAX_TITLE = 200
 MAX_NAME = 120
 MAX_SOURCE = 300
@@ -123,11 +124,13 @@ class Shelves:
         self._builder = self._bundled
         self._data_dir = data_dir
         self._config = config
-        self._limits = ReadLimits.of(config)
+        self._limits = read_limits(config)
         # (place, reads the shared library) -> the engine questions are answered from now.
         self._engines: dict[tuple[str, bool], AnswerEngine | None] = {}
         self._states: dict[str, ShelfState] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        # Reading workers at once, across places: each may take the memory a file is allowed.
+        self._reading = asyncio.Semaphore(READERS_AT_ONCE)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -247,7 +250,8 @@ class Shelves:
         then nothing has changed."""
         state = await self.state(place)
         self._check_room(state, len(upload.data))
-        extracted = await asyncio.to_thread(read_upload, upload.data, upload.name, self._limits)
+        async with self._reading:
+            extracted = await asyncio.to_thread(read_upload, upload.data, upload.name, self._limits)
         async with self._lock(place):
             state = await self.state(place)
             self._check_room(state, len(upload.data))
@@ -294,7 +298,10 @@ class Shelves:
             entries = []
             for entry in state.entries:
                 data = await asyncio.to_thread(self.folder(place).read, entry.token)
-                extracted = await asyncio.to_thread(read_upload, data, "", self._limits)
+                # The stored name is a token: say Markdown again, which content alone may not.
+                name = "upload.md" if entry.kind is Kind.MARKDOWN else ""
+                async with self._reading:
+                    extracted = await asyncio.to_thread(read_upload, data, name, self._limits)
                 entries.append(await asyncio.to_thread(self._reclean, place, entry, extracted))
             new_state = ShelfState(entries=tuple(entries))
             await self._commit(place, new_state, include_shared, previous, progress)
@@ -406,6 +413,15 @@ class Shelves:
         key = hashlib.sha256(f"{key} {datetime.now(UTC).isoformat()}".encode()).hexdigest()
         self.folder(place).save_passages(entry.doc_id, key, passages)
         return entry.model_copy(update={"passages_key": key, "passages": len(passages)})
+
+
+def read_limits(config: LibraryConfig) -> ReadLimits:
+    """The worker's bounds for reading one upload, from the library settings."""
+    return ReadLimits(
+        max_bytes=config.upload_max_bytes,
+        seconds=config.upload_read_seconds,
+        memory_bytes=config.upload_read_memory_mb * 1_000_000,
+    )
 
 
 def _short(value: str | None, limit: int) -> str | None:

@@ -163,7 +163,9 @@ def _is_epub(data: bytes) -> bool:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
             if "mimetype" in names:
-                declared = archive.read("mimetype")[:64].strip()
+                # Read 64 bytes, never the whole member: a bomb can hide in it too.
+                with archive.open("mimetype") as member:
+                    declared = member.read(64).strip()
                 return declared == b"application/epub+zip"
             return "META-INF/container.xml" in names
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):

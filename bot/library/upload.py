@@ -23,9 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.config import LibraryConfig
 from bot.library._cleaning_common import Block
-from bot.library.formats import Extracted, Kind, Metadata, Problem, Unreadable, extract
+from bot.library.formats import (
+    Extracted,
+    Kind,
+    Metadata,
+    Problem,
+    Unreadable,
+    extract,
+    sniff,
+)
 
 
 @dataclass(frozen=True)
@@ -35,14 +42,6 @@ class ReadLimits:
     max_bytes: int = 20_000_000
     seconds: float = 60.0
     memory_bytes: int = 1_500_000_000
-
-    @classmethod
-    def of(cls, config: LibraryConfig) -> ReadLimits:
-        return cls(
-            max_bytes=config.upload_max_bytes,
-            seconds=config.upload_read_seconds,
-            memory_bytes=config.upload_read_memory_mb * 1_000_000,
-        )
 
 
 def read_upload(data: bytes, name: str, limits: ReadLimits) -> Extracted:
@@ -149,31 +148,42 @@ def _limit_self(memory: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
 
-def _preload() -> None:
-    """Import every parser before the limits apply, so a limit is never spent on imports."""
-    import filetype  # noqa: F401
-    import lxml.html  # noqa: F401
-    import markdown_it  # noqa: F401
-    import mdit_py_plugins.front_matter  # noqa: F401
-    import pdfminer.high_level
-    import pdfminer.pdfdocument  # noqa: F401
-    import readability  # noqa: F401
-    import yaml  # noqa: F401
-    from ebooklib import epub  # noqa: F401
+def _preload(kind: Kind) -> None:
+    """Import the kind's parser before the limits apply, so no limit is spent on imports
+    (and only that parser: the worker starts for every upload)."""
+    if kind is Kind.PDF:
+        import pdfminer.high_level
+        import pdfminer.pdfdocument  # noqa: F401
+    elif kind is Kind.EPUB:
+        import lxml.html
+        from ebooklib import epub  # noqa: F401
+    elif kind is Kind.HTML:
+        import lxml.html
+        import readability  # noqa: F401
+    elif kind is Kind.MARKDOWN:
+        import lxml.html  # noqa: F401
+        import markdown_it  # noqa: F401
+        import mdit_py_plugins.front_matter  # noqa: F401
+        import yaml  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The worker: read the file from stdin, write one JSON answer to stdout."""
+    """The worker: read the file from stdin, write one JSON answer to stdout.
+
+    The type is sniffed before the limits apply (it reads only the file's start and, for a
+    zip, its directory), so that only its parser is imported, unbounded; everything that
+    parses the file runs bounded.
+    """
     parser = argparse.ArgumentParser(prog="python -m bot.library.upload")
     parser.add_argument("--name", default="")
     parser.add_argument("--memory", type=int, required=True)
     parser.add_argument("--cpu-seconds", type=int, required=True)
     args = parser.parse_args(argv)
-    _preload()
     data = sys.stdin.buffer.read()
-    _limit_self(args.memory, args.cpu_seconds)
     answer: dict[str, Any]
     try:
+        _preload(sniff(data, args.name))
+        _limit_self(args.memory, args.cpu_seconds)
         answer = encode_result(extract(data, args.name))
     except Unreadable as refusal:
         answer = {"refused": refusal.problem.value, "detail": refusal.detail}

@@ -17,11 +17,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from bot.answers.engine import AnswerEngine
 from bot.answers.shelves import DocumentFields, Upload
-from bot.app import build_engine, open_app
+from bot.app import open_app
 from bot.config import Config, RetrievalConfig
 from bot.core.places import Caller
 from bot.library.shelf import shelf_folder
@@ -34,11 +32,6 @@ DIGGERS = "Who led the Diggers on St George's Hill?"
 ARAGON = "Who presided over the Council of Aragon?"
 # BM25 alone: embedding 5,000 passages would take minutes, and is not what is tested here.
 PLAIN = RetrievalConfig(semantic="off")
-
-
-@pytest.fixture(scope="module")
-def plain_engine(tmp_path_factory: pytest.TempPathFactory) -> AnswerEngine:
-    return build_engine(Config(data_dir=tmp_path_factory.mktemp("plain"), retrieval=PLAIN))
 
 
 def minutes(passages: int) -> bytes:

@@ -32,32 +32,32 @@ async def terminal(app: App, lines: list[str]) -> str:
 
 
 @pytest.mark.parametrize("kind", list(CASES))
-async def test_add_ask_remove_from_the_terminal(console_app: App, kind: str) -> None:
+async def test_add_ask_remove_from_the_terminal(plain_app: App, kind: str) -> None:
     name, question, fact = CASES[kind]
-    before = await terminal(console_app, [f"ask {question}"])
+    before = await terminal(plain_app, [f"ask {question}"])
     assert fact not in before.split("Sources:")[0]
 
-    added = await terminal(console_app, [f"library add {SHELVES / name}", f"ask {question}"])
+    added = await terminal(plain_app, [f"library add {SHELVES / name}", f"ask {question}"])
     assert "Added · this place's shelf" in added
     answer = added.split(f"ask {question}")[-1] if f"ask {question}" in added else added
     assert fact in answer and "added here · passage" in answer
 
-    elsewhere = await console_app.core.ask(question, Caller("someone"), ELSEWHERE)
+    elsewhere = await plain_app.core.ask(question, Caller("someone"), ELSEWHERE)
     assert isinstance(elsewhere, AnswerReply)
     assert not any(c.shelf == "place" for c in elsewhere.answer.citations)
     assert fact not in elsewhere.answer.text
 
     doc_id = added.split("Added · this place's shelf - `")[1].split("`")[0]
-    removed = await terminal(console_app, [f"library remove {doc_id}", f"ask {question}"])
+    removed = await terminal(plain_app, [f"library remove {doc_id}", f"ask {question}"])
     assert f"Removed · this place's shelf - `{doc_id}`" in removed
     assert "added here" not in removed.split("Questions here no longer search it.")[1]
 
 
-async def test_the_terminal_says_why_a_file_is_refused(console_app: App, tmp_path: Path) -> None:
+async def test_the_terminal_says_why_a_file_is_refused(plain_app: App, tmp_path: Path) -> None:
     renamed = tmp_path / "history.pdf"
     renamed.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(2000))
     printed = await terminal(
-        console_app,
+        plain_app,
         [
             f"library add {SHELVES / 'scanned.pdf'}",
             f"library add {renamed}",
@@ -71,10 +71,10 @@ async def test_the_terminal_says_why_a_file_is_refused(console_app: App, tmp_pat
     assert "Nothing has been added to this place's shelf yet" in printed
 
 
-async def test_the_operator_publishes_to_every_place(console_app: App) -> None:
+async def test_the_operator_publishes_to_every_place(plain_app: App) -> None:
     name, question, fact = CASES["markdown"]
-    published = await terminal(console_app, [f"library publish {SHELVES / name}"])
+    published = await terminal(plain_app, [f"library publish {SHELVES / name}"])
     assert "Added · the shared shelf" in published
-    elsewhere = await console_app.core.ask(question, Caller("someone"), ELSEWHERE)
+    elsewhere = await plain_app.core.ask(question, Caller("someone"), ELSEWHERE)
     assert isinstance(elsewhere, AnswerReply) and fact in elsewhere.answer.text
     assert elsewhere.answer.citations[0].shelf == "shared"

@@ -13,7 +13,7 @@ import pytest
 from bot.answers.engine import AnswerEngine
 from bot.answers.shelves import DocumentFields, Upload
 from bot.app import App, open_app
-from bot.config import Config, LibraryConfig
+from bot.config import Config, LibraryConfig, RetrievalConfig
 from bot.core.parse import parse
 from bot.core.places import CONSOLE_PLACE, Caller, Where
 from bot.core.replies import (
@@ -114,8 +114,8 @@ async def test_an_added_document_answers_here_only_and_is_gone_once_removed(
     assert shelf_files(console_app.config, HERE.place) == ["shelf.json"]
 
 
-async def test_the_admin_given_catalogue_entry_wins_over_the_files_own(console_app: App) -> None:
-    reply = await run(console_app, upload("diggers.md", title="Winstanley's Diggers", year=1649))
+async def test_the_admin_given_catalogue_entry_wins_over_the_files_own(plain_app: App) -> None:
+    reply = await run(plain_app, upload("diggers.md", title="Winstanley's Diggers", year=1649))
     assert isinstance(reply, ShelfReply)
     (entry,) = reply.documents
     assert (entry.doc_id, entry.title, entry.year) == (
@@ -127,17 +127,17 @@ async def test_the_admin_given_catalogue_entry_wins_over_the_files_own(console_a
     assert entry.source == "Written for the Samizdat test suite"
 
 
-async def test_list_show_and_the_audit_log(console_app: App) -> None:
-    await run(console_app, upload("luddites.html"))
-    listed = await run(console_app, LibraryList())
+async def test_list_show_and_the_audit_log(plain_app: App) -> None:
+    await run(plain_app, upload("luddites.html"))
+    listed = await run(plain_app, LibraryList())
     assert isinstance(listed, ShelfReply)
     assert [d.doc_id for d in listed.documents] == ["the-luddite-rising-in-the-west-riding"]
-    shown = await run(console_app, LibraryShow("the-luddite-rising-in-the-west-riding"))
+    shown = await run(plain_app, LibraryShow("the-luddite-rising-in-the-west-riding"))
     assert isinstance(shown, ShelfReply) and shown.documents[0].kind == "html"
-    missing = await run(console_app, LibraryShow("no-such-document"))
+    missing = await run(plain_app, LibraryShow("no-such-document"))
     assert isinstance(missing, Refusal) and missing.reason is RefusalReason.NOT_FOUND
-    await run(console_app, LibraryRemove("the-luddite-rising-in-the-west-riding"))
-    changes = await console_app.store.recent_changes(HERE.place)
+    await run(plain_app, LibraryRemove("the-luddite-rising-in-the-west-riding"))
+    changes = await plain_app.store.recent_changes(HERE.place)
     assert [(c.setting, c.user_id) for c in changes] == [
         ("library.remove", ADMIN.user_id),
         ("library.add", ADMIN.user_id),
@@ -146,16 +146,16 @@ async def test_list_show_and_the_audit_log(console_app: App) -> None:
 
 
 async def test_the_whole_library_lists_the_places_documents_with_their_shelf(
-    console_app: App,
+    plain_app: App,
 ) -> None:
-    await run(console_app, upload("diggers.md"))
-    here = await run(console_app, _library(), reader())
-    elsewhere = await run(console_app, _library(), reader(), ELSEWHERE)
+    await run(plain_app, upload("diggers.md"))
+    here = await run(plain_app, _library(), reader())
+    elsewhere = await run(plain_app, _library(), reader(), ELSEWHERE)
     assert isinstance(here, LibraryReply) and isinstance(elsewhere, LibraryReply)
     shelves = {d.doc_id: d.shelf for d in here.documents}
     assert shelves["the-diggers-of-surrey"] == "place" and shelves["kuzbass"] == "shared"
     assert "the-diggers-of-surrey" not in {d.doc_id for d in elsewhere.documents}
-    search = await run(console_app, Search("Winstanley common treasury"), reader())
+    search = await run(plain_app, Search("Winstanley common treasury"), reader())
     assert isinstance(search, SearchReply)
     assert search.hits[0].doc_id == "the-diggers-of-surrey" and search.hits[0].shelf == "place"
 
@@ -164,7 +164,7 @@ def _library() -> Request:
     return Library()
 
 
-async def test_non_admins_are_refused_and_nothing_changes(console_app: App) -> None:
+async def test_non_admins_are_refused_and_nothing_changes(plain_app: App) -> None:
     for request in (
         upload("diggers.md"),
         LibraryRemove("kuzbass"),
@@ -172,10 +172,10 @@ async def test_non_admins_are_refused_and_nothing_changes(console_app: App) -> N
         LibraryShow("kuzbass"),
         LibraryReindex(),
     ):
-        refusal = await run(console_app, request, MEMBER)
+        refusal = await run(plain_app, request, MEMBER)
         assert isinstance(refusal, Refusal) and refusal.reason is RefusalReason.NOT_ADMIN
-    assert shelf_files(console_app.config, HERE.place) == []
-    assert await console_app.store.recent_changes(HERE.place) == []
+    assert shelf_files(plain_app.config, HERE.place) == []
+    assert await plain_app.store.recent_changes(HERE.place) == []
 
 
 def _zip_bomb() -> bytes:
@@ -202,25 +202,27 @@ HOSTILE = {
 
 @pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
 async def test_a_hostile_upload_is_refused_with_its_reason_and_changes_nothing(
-    console_app: App, case: str
+    plain_app: App, case: str
 ) -> None:
     data, name, words = HOSTILE[case]
-    refusal = await run(console_app, LibraryAdd(Upload(data, name)))
+    refusal = await run(plain_app, LibraryAdd(Upload(data, name)))
     assert isinstance(refusal, Refusal) and words in refusal.message
-    assert shelf_files(console_app.config, HERE.place) == []
-    assert await console_app.store.recent_changes(HERE.place) == []
-    answered = await run(console_app, Ask("What was the Kuzbass colony?"), reader())
+    assert shelf_files(plain_app.config, HERE.place) == []
+    assert await plain_app.store.recent_changes(HERE.place) == []
+    answered = await run(plain_app, Ask("What was the Kuzbass colony?"), reader())
     assert isinstance(answered, AnswerReply) and answered.answer.answered
 
 
 async def test_a_full_shelf_refuses_another_file(
-    tmp_path: Path, bundled_engine: AnswerEngine
+    tmp_path: Path, plain_engine: AnswerEngine
 ) -> None:
     pdf = (SHELVES / "paris-commune.pdf").read_bytes()
     config = Config(
-        data_dir=tmp_path / "data", library=LibraryConfig(shelf_max_bytes=len(pdf) + 2_000)
+        data_dir=tmp_path / "data",
+        library=LibraryConfig(shelf_max_bytes=len(pdf) + 2_000),
+        retrieval=RetrievalConfig(semantic="off"),
     )
-    async with open_app(config, engine=bundled_engine) as app:
+    async with open_app(config, engine=plain_engine) as app:
         assert isinstance(await run(app, upload("paris-commune.pdf")), ShelfReply)
         before = shelf_files(config, HERE.place)
         refusal = await run(app, upload("luddites.html"))
@@ -228,62 +230,74 @@ async def test_a_full_shelf_refuses_another_file(
         assert shelf_files(config, HERE.place) == before
 
 
-async def test_passage_ids_stay_when_other_documents_come_and_go(console_app: App) -> None:
-    await run(console_app, upload("paris-commune.pdf"))
-    engine = await console_app.core.shelves.engine_for(HERE.place, True)  # type: ignore[union-attr]
+async def test_passage_ids_stay_when_other_documents_come_and_go(plain_app: App) -> None:
+    await run(plain_app, upload("paris-commune.pdf"))
+    engine = await plain_app.core.shelves.engine_for(HERE.place, True)  # type: ignore[union-attr]
     assert engine is not None
     before = {p.id: p.text for p in engine.library.passages if p.doc_id.startswith("the-fall")}
-    await run(console_app, upload("diggers.md"))
-    await run(console_app, LibraryRemove("the-diggers-of-surrey"))
-    await run(console_app, upload("luddites.html"))
-    engine = await console_app.core.shelves.engine_for(HERE.place, True)  # type: ignore[union-attr]
+    await run(plain_app, upload("diggers.md"))
+    engine = await plain_app.core.shelves.engine_for(HERE.place, True)  # type: ignore[union-attr]
     assert engine is not None
     after = {p.id: p.text for p in engine.library.passages if p.doc_id.startswith("the-fall")}
     assert before and after == before
-    view = await run(console_app, Source(next(iter(before))), reader())
+    view = await run(plain_app, Source(next(iter(before))), reader())
     assert isinstance(view, PassageView) and view.text == next(iter(before.values()))
 
 
-async def test_a_place_without_the_shared_library_reads_only_its_shelf(console_app: App) -> None:
-    await console_app.store.set(HERE.place, "shared_library", False, ADMIN.user_id)
-    nothing = await run(console_app, Ask("What was the Kuzbass colony?"), reader())
+async def test_reindex_cleans_the_shelf_again_and_it_still_answers(plain_app: App) -> None:
+    added = await run(plain_app, upload("diggers.md"))
+    reindexed = await run(plain_app, LibraryReindex())
+    assert isinstance(added, ShelfReply) and isinstance(reindexed, ShelfReply)
+    assert reindexed.change == "reindexed"
+    assert [d.passages for d in reindexed.documents] == [d.passages for d in added.documents]
+    assert cited(await run(plain_app, Ask("Who led the Diggers on St George's Hill?"), reader()))
+    changes = await plain_app.store.recent_changes(HERE.place)
+    assert changes[0].setting == "library.reindex"
+    # The passages of the first cleaning are gone with the index that used them.
+    passages = [f for f in shelf_files(plain_app.config, HERE.place) if f.startswith("passages/")]
+    assert len(passages) == 1
+
+
+async def test_a_place_without_the_shared_library_reads_only_its_shelf(plain_app: App) -> None:
+    await plain_app.store.set(HERE.place, "shared_library", False, ADMIN.user_id)
+    nothing = await run(plain_app, Ask("What was the Kuzbass colony?"), reader())
     assert isinstance(nothing, Refusal) and "reads no documents" in nothing.message
-    await run(console_app, upload("diggers.md"))
-    own = await run(console_app, _library(), reader())
+    await run(plain_app, upload("diggers.md"))
+    own = await run(plain_app, _library(), reader())
     assert isinstance(own, LibraryReply)
     assert [d.doc_id for d in own.documents] == ["the-diggers-of-surrey"]
-    answer = await run(console_app, Ask("Where did the Diggers dig in April 1649?"), reader())
+    answer = await run(plain_app, Ask("Where did the Diggers dig in April 1649?"), reader())
     assert cited(answer)
 
 
 async def test_a_shelf_is_read_again_after_a_restart(
-    tmp_config: Config, bundled_engine: AnswerEngine
+    tmp_path: Path, plain_engine: AnswerEngine
 ) -> None:
-    async with open_app(tmp_config, engine=bundled_engine) as app:
+    config = Config(data_dir=tmp_path / "data", retrieval=RetrievalConfig(semantic="off"))
+    async with open_app(config, engine=plain_engine) as app:
         await run(app, upload("aragon-collectives.epub"))
         first = cited(await run(app, Ask(ARAGON), reader()))
-    async with open_app(tmp_config, engine=bundled_engine) as app:
+    async with open_app(config, engine=plain_engine) as app:
         again = cited(await run(app, Ask(ARAGON), reader()))
         assert again and again == first
 
 
 async def test_the_operator_publishes_to_the_shared_library_from_the_terminal_only(
-    console_app: App,
+    plain_app: App,
 ) -> None:
-    chat = await run(console_app, LibraryAdd(upload("luddites.html").upload, shared=True))
+    chat = await run(plain_app, LibraryAdd(upload("luddites.html").upload, shared=True))
     assert isinstance(chat, Refusal) and "terminal" in chat.message
     published = await run(
-        console_app, LibraryAdd(upload("luddites.html").upload, shared=True), where=TERMINAL
+        plain_app, LibraryAdd(upload("luddites.html").upload, shared=True), where=TERMINAL
     )
     assert isinstance(published, ShelfReply) and published.shared
     question = "How many Luddites were hanged at York Castle?"
     for where in (HERE, ELSEWHERE):
-        citations = cited(await run(console_app, Ask(question), reader(), where))
+        citations = cited(await run(plain_app, Ask(question), reader(), where))
         assert citations and citations[0][1] == "shared"
-    await run(
-        console_app, LibraryRemove(published.documents[0].doc_id, shared=True), where=TERMINAL
-    )
-    assert not cited(await run(console_app, Ask(question), reader(), ELSEWHERE))
+    await run(plain_app, LibraryRemove(published.documents[0].doc_id, shared=True), where=TERMINAL)
+    after = cited(await run(plain_app, Ask(question), reader(), ELSEWHERE))
+    assert not any(passage.startswith("the-luddite") for passage, _ in after)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.answers.shelves import read_limits
 from bot.config import LibraryConfig
 from bot.library.formats import Kind, Problem, Unreadable
 from bot.library.upload import ReadLimits, read_upload
@@ -34,7 +35,7 @@ def test_the_worker_reads_a_pdf_and_its_info() -> None:
 
 def test_limits_come_from_the_library_settings() -> None:
     config = LibraryConfig(upload_max_bytes=5_000, upload_read_seconds=7, upload_read_memory_mb=300)
-    assert ReadLimits.of(config) == ReadLimits(5_000, 7, 300_000_000)
+    assert read_limits(config) == ReadLimits(5_000, 7, 300_000_000)
 
 
 def test_empty_and_zero_byte_pdf_are_refused_without_starting_a_worker() -> None:
