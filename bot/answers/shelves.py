@@ -329,6 +329,7 @@ class Shelves:
 
         Returns the new engine; None when the place now reads nothing at all.
         """
+        shared_before = self._builder
         engine = await asyncio.to_thread(
             self._engine_over, place, state, include_shared, previous, progress
         )
@@ -345,6 +346,10 @@ class Shelves:
         # built over the old catalogue; it is built again when it is next asked for.
         self._engines[(place, include_shared)] = engine
         self._engines.pop((place, not include_shared), None)
+        if place != SHARED_SHELF and self._builder is not shared_before:
+            # The operator published meanwhile: this engine was built over the old shared
+            # library, so the place's next question builds it again over the new one.
+            self._engines.pop((place, include_shared), None)
         if place == SHARED_SHELF and engine is not None:
             self._share(engine)
         await asyncio.to_thread(folder.prune, committed)

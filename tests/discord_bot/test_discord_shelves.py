@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fake_discord import EPHEMERAL, FakeDiscord, FakeUser, Json
 
+from bot.answers.engine import AnswerEngine
 from bot.app import App
 from bot.core.places import discord_place
 from bot.discord_bot.client import SamizdatBot
@@ -17,6 +18,14 @@ from bot.library.shelf import shelf_folder
 pytestmark = pytest.mark.timeout(120)
 
 SHELVES = Path(__file__).resolve().parents[1] / "data" / "shelves"
+
+
+@pytest.fixture
+def engine(plain_engine: AnswerEngine) -> AnswerEngine:
+    """BM25 alone: embedding four added files would cost seconds, and is tested elsewhere."""
+    return plain_engine
+
+
 FILES = {
     "paris-commune.pdf": ("Where did Gustave Courbet die in 1877?", "Switzerland"),
     "aragon-collectives.epub": ("Who presided over the Council of Aragon?", "Ascaso"),

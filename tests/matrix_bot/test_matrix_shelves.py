@@ -20,6 +20,14 @@ from bot.library.shelf import shelf_folder
 pytestmark = pytest.mark.timeout(240)
 
 SHELVES = Path(__file__).resolve().parents[1] / "data" / "shelves"
+
+
+@pytest.fixture
+def engine(plain_engine: AnswerEngine) -> AnswerEngine:
+    """BM25 alone: embedding four added files would cost seconds, and is tested elsewhere."""
+    return plain_engine
+
+
 # file: (the document id it gets, a question only it answers, a word of the answer)
 FILES = {
     "paris-commune.pdf": (
