@@ -148,3 +148,19 @@ async def test_library_add_without_a_file_says_how(
         text = await human.say(room, "just words")
         refused = await command_on(human, room, text, bot_id, "!samizdat library add")
         assert "not a file" in refused
+
+
+async def test_a_file_sent_before_a_restart_is_fetched_by_its_event(
+    engine: AnswerEngine, tmp_path: Path, bot_id: str, config: Config, login: Login
+) -> None:
+    admin = await login(store_dir=tmp_path / "admin-crypto")
+    async with running_bot(config, engine):
+        room = await room_with_bot(admin, bot_id, encrypted=True, quiet=True)
+        await admin.sync(0)
+        sent = await send_file(admin, room, "diggers.md", encrypted=True)
+        about = await admin.say(room, "!about")
+        await admin.reply_to(about, bot_id)  # the bot has seen the file's event
+    # A new process remembers no file event: it fetches this one and decrypts it.
+    async with running_bot(config, engine):
+        added = await command_on(admin, room, sent, bot_id, "!samizdat library add")
+        assert "Added" in added and "the-diggers-of-surrey" in added
