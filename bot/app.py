@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from bot.answers.compose import Composer
-from bot.answers.engine import AnswerEngine, IndexReport
+from bot.answers.assemble import assemble_engine
+from bot.answers.engine import AnswerEngine
 from bot.answers.learning import ModelSet
+from bot.answers.shelves import Shelves
 from bot.config import Config
 from bot.core.activity import ActivityLog
 from bot.core.adapter_state import AdapterState
@@ -40,7 +41,6 @@ from bot.retrieval.index import load_or_build, progress_reporter
 from bot.retrieval.retriever import EmptyLibraryError, Retriever
 from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
 from bot.semantic.encoder import load_encoder
-from bot.semantic.vectors import Progress, load_or_build_semantic
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,23 @@ def library_folders(config: Config) -> list[Path]:
     return [base, *config.library.extra_paths]
 
 
-def _embedding_progress(what: str, total: int) -> Progress:
-    report = progress_reporter(total, noun=what, verb="embedding", every=1_000)
-    return lambda done, _: report(done, total)
+class _EmbeddingLog:
+    """Progress while the shared library is embedded: a bar on a terminal, else log lines.
+
+    One embedding run (passages, sentences, pairs) after another, each with its own total.
+    """
+
+    def __init__(self) -> None:
+        self._total = -1
+        self._report: Callable[[int, int], None] = lambda done, total: None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != "embedding":
+            return
+        if total != self._total:
+            self._total = total
+            self._report = progress_reporter(total, noun="texts", verb="embedding", every=1_000)
+        self._report(done, total)
 
 
 def build_engine(
@@ -85,29 +99,16 @@ def build_engine(
             f"the library has no readable documents in {', '.join(str(f) for f in chosen)}"
             + (f" ({skipped})" if skipped else "")
         )
-    r = config.retrieval
-    tokenizer = Tokenizer(TokenizerOptions(stemming=r.stemming, stop_words=r.stop_words))
-    index = load_or_build(library, r, tokenizer, cache)
-    retriever = Retriever(library.passages, index.bm25, tokenizer)
-    encoder = load_encoder(r.semantic)
-    semantic = (
-        load_or_build_semantic(library.passages, encoder, cache, index.key, _embedding_progress)
-        if encoder is not None
-        else None
+    chosen_models = models or ModelSet.load()
+    return assemble_engine(
+        library,
+        config.retrieval,
+        config.answers,
+        cache,
+        load_encoder(config.retrieval.semantic),
+        chosen_models.for_mode,
+        progress=_EmbeddingLog(),
     )
-    model = (models or ModelSet.load()).for_mode(semantic is not None)
-    composer = Composer(library, retriever, r, encoder, semantic, model)
-    composer.warm_up()
-    report = IndexReport(
-        documents=len(library.documents),
-        passages=len(library.passages),
-        skipped=tuple((s.file, s.reason) for s in library.skipped),
-        built_at=index.built_at,
-        from_cache=index.loaded_from_cache,
-        engine=retriever.engine_name,
-        semantic_model=encoder.name if semantic is not None and encoder is not None else None,
-    )
-    return AnswerEngine(library, retriever, composer, report, config.answers)
 
 
 @asynccontextmanager
@@ -138,6 +139,8 @@ async def open_app(
     async with _open_storage(config) as (storage, locks, limiter, local):
         store = SettingsStore(storage)
         activity = ActivityLog(storage)
+        shelves = Shelves(engine, config.data_dir, config.library, config.retrieval)
+        await shelves.load_shared()
         core = Core(
             engine,
             store,
@@ -152,6 +155,7 @@ async def open_app(
                     storage, lifetime=timedelta(seconds=config.discord.view_timeout_seconds)
                 ),
             ),
+            shelves=shelves,
         )
         loaded = engine
 

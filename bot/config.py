@@ -71,6 +71,18 @@ class LibraryConfig(_Section):
         default_factory=list, description="More folders of documents added to the library."
     )
     passage_max_chars: int = Field(700, ge=200, le=5000)
+    upload_max_bytes: int = Field(
+        20_000_000, ge=1_000, description="Largest file an admin may add to a shelf, in bytes."
+    )
+    shelf_max_bytes: int = Field(
+        200_000_000, ge=1_000, description="Largest total of one place's added files, in bytes."
+    )
+    upload_read_seconds: float = Field(
+        60, gt=0, le=3600, description="Time one file may take to read before it is refused."
+    )
+    upload_read_memory_mb: int = Field(
+        1500, ge=200, description="Memory the worker that reads one file may use, in MB."
+    )
 
 
 class RetrievalConfig(_Section):

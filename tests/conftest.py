@@ -12,16 +12,34 @@ from postgres_harness import PostgresServer
 
 from bot.answers.engine import AnswerEngine
 from bot.app import App, build_engine, open_app
-from bot.config import Config
+from bot.config import Config, RetrievalConfig
 
 if TYPE_CHECKING:
     from matrix_harness import Synapse
+
+
+PLAIN = RetrievalConfig(semantic="off")
 
 
 @pytest.fixture(scope="session")
 def bundled_engine(tmp_path_factory: pytest.TempPathFactory) -> AnswerEngine:
     """The engine over the bundled library, built once for the session (read-only)."""
     return build_engine(Config(data_dir=tmp_path_factory.mktemp("engine")))
+
+
+@pytest.fixture(scope="session")
+def plain_engine(tmp_path_factory: pytest.TempPathFactory) -> AnswerEngine:
+    """The bundled library ranked by BM25 alone, built once (read-only): for tests that add
+    documents to shelves, where embedding each one would cost seconds and is not the point."""
+    return build_engine(Config(data_dir=tmp_path_factory.mktemp("plain"), retrieval=PLAIN))
+
+
+@pytest.fixture
+async def plain_app(tmp_path: Path, plain_engine: AnswerEngine) -> AsyncIterator[App]:
+    """An app over `plain_engine`, with its own data directory (and so its own shelves)."""
+    config = Config(data_dir=tmp_path / "data", retrieval=PLAIN)
+    async with open_app(config, engine=plain_engine) as app:
+        yield app
 
 
 @pytest.fixture

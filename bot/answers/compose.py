@@ -98,6 +98,11 @@ class Composer:
     def semantic_index(self) -> SemanticIndex | None:
         return self._semantic
 
+    @property
+    def encoder(self) -> Encoder | None:
+        """The embedding model, when the semantic layer is on (a place's engine reuses it)."""
+        return self._encoder
+
     def _passage_terms(self, index: int) -> PassageTerms:
         passage = self._retriever.passages[index]
         tokenizer = self._retriever.tokenizer
@@ -218,7 +223,8 @@ class Composer:
 
     def _answer(self, question: str, ranked: Ranked, choice: Choice) -> Answer:
         passage = choice.window.candidate.passage
-        info = self._library.document(passage.doc_id).info
+        document = self._library.document(passage.doc_id)
+        info = document.info
         quote = choice.window.text
         citation = Citation(
             marker=1,
@@ -229,6 +235,7 @@ class Composer:
             section=passage.section,
             quote=quote,
             caveat=info.satire,
+            shelf=document.shelf,
         )
         # The passage quoted comes first, then the rest by relevance.
         quoted = choice.window.candidate.index
@@ -246,7 +253,8 @@ class Composer:
         )
 
     def _retrieved(self, candidate: Candidate, probability: float) -> RetrievedPassage:
-        info = self._library.document(candidate.passage.doc_id).info
+        document = self._library.document(candidate.passage.doc_id)
+        info = document.info
         return RetrievedPassage(
             passage_id=candidate.passage.id,
             doc_id=candidate.passage.doc_id,
@@ -255,6 +263,7 @@ class Composer:
             section=candidate.passage.section,
             score=round(float(probability), 4),
             text=candidate.passage.text,
+            shelf=document.shelf,
         )
 
     def _decline(self, question: str, ranked: Ranked, limit: int) -> Answer:
@@ -266,7 +275,8 @@ class Composer:
             if key in seen:
                 continue
             seen.add(key)
-            info = self._library.document(passage.doc_id).info
+            document = self._library.document(passage.doc_id)
+            info = document.info
             closest.append(
                 SectionPointer(
                     passage_id=passage.id,
@@ -274,6 +284,7 @@ class Composer:
                     title=info.title,
                     author=info.author,
                     section=passage.section,
+                    shelf=document.shelf,
                 )
             )
             if len(closest) >= limit:

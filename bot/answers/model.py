@@ -5,7 +5,12 @@ Nothing here knows how an answer is displayed; renderers live beside their platf
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
+
+# Which shelf a passage is on: the shared library every place reads, or the place's own.
+Shelf = Literal["shared", "place"]
 
 
 class Citation(BaseModel):
@@ -21,6 +26,7 @@ class Citation(BaseModel):
     section: str
     quote: str
     caveat: str | None = None  # e.g. the text is satire: its claims are not the author's view
+    shelf: Shelf = "shared"
 
 
 class RetrievedPassage(BaseModel):
@@ -35,6 +41,7 @@ class RetrievedPassage(BaseModel):
     section: str
     score: float
     text: str
+    shelf: Shelf = "shared"
 
 
 class SectionPointer(BaseModel):
@@ -47,6 +54,7 @@ class SectionPointer(BaseModel):
     title: str
     author: str
     section: str
+    shelf: Shelf = "shared"
 
 
 class Answer(BaseModel):

@@ -13,16 +13,19 @@ import math
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from bot.answers.model import Answer
+from bot.answers.shelves import Upload
 from bot.console.render import render
 from bot.core.commands import Core
 from bot.core.parse import parse
 from bot.core.places import CONSOLE_PLACE, Caller, Where
 from bot.core.present import TERMINAL_BANNER as BANNER
 from bot.core.replies import AnswerReply, Refusal, Reply
-from bot.core.requests import Mention, Request
+from bot.core.requests import LibraryAdd, Mention, Request
 
 CONSOLE_USER = Caller(user_id="console", is_admin=True)
 # One person at one terminal: every reply is as private as it gets.
@@ -40,6 +43,21 @@ def request_of(line: str) -> Request:
     ):
         return Mention(stripped[len(MENTION) :].lstrip(" :,"))
     return parse(line)
+
+
+def with_local_file(request: Request, max_bytes: int) -> Request:
+    """`library add PATH` in the terminal: the operator's own file, read here as any
+    platform downloads an attachment, and at most one byte past the limit (so the core can
+    refuse a file that is too large without this reading all of it)."""
+    if not isinstance(request, LibraryAdd) or request.upload is not None or not request.reference:
+        return request
+    path = Path(request.reference).expanduser()
+    try:
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)
+    except OSError as error:
+        return replace(request, not_opened=error.strerror or type(error).__name__)
+    return replace(request, upload=Upload(data, path.name))
 
 
 async def chat(
@@ -65,7 +83,12 @@ async def chat(
             return
         if not line.strip():
             continue
-        reply = await core.handle(request_of(line), CONSOLE_USER, HERE)
+        request = request_of(line)
+        if core.shelves is not None:
+            request = await asyncio.to_thread(
+                with_local_file, request, core.shelves.max_upload_bytes
+            )
+        reply = await core.handle(request, CONSOLE_USER, HERE)
         if reply is not None:  # None: the bot stays silent, as it would in a chat
             write(render(reply))
 

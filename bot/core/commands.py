@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from bot import __version__
 from bot.answers.engine import AnswerEngine, compose_options
 from bot.answers.model import RetrievedPassage
+from bot.answers.shelves import ShelfError, Shelves
 from bot.config import LimitsConfig
 from bot.core import present as words
 from bot.core.activity import ActivityLog
@@ -52,6 +53,11 @@ from bot.core.requests import (
     ForgetPlace,
     Help,
     Library,
+    LibraryAdd,
+    LibraryList,
+    LibraryReindex,
+    LibraryRemove,
+    LibraryShow,
     Mention,
     Request,
     Search,
@@ -69,6 +75,7 @@ from bot.core.settings import (
     ServerSettings,
     Visibility,
 )
+from bot.core.shelf_admin import ShelfAdmin
 from bot.core.store import SettingsStore
 from bot.core.text import (
     has_words,
@@ -104,11 +111,14 @@ class Core:
         search_results: int = 5,
         metrics: Metrics | None = None,
         followups: Followups | None = None,
+        shelves: Shelves | None = None,
     ) -> None:
-        self.engine = engine
+        self._engine = engine
+        self.shelves = shelves
         self.store = store
         self.activity = activity
         self._admin = PlaceAdmin(store, activity)
+        self._shelf_admin = ShelfAdmin(shelves, store)
         self._limits = limits
         self._rate = rate_limiter or RateLimiter(limits.place_questions_per_minute)
         self._search_results = search_results
@@ -121,6 +131,32 @@ class Core:
         if self._followups is None:
             raise RuntimeError("this core was built without a place to keep answers")
         return self._followups
+
+    @property
+    def engine(self) -> AnswerEngine:
+        """The shared library's engine (with the operator's shared shelf, once loaded)."""
+        return self._engine if self.shelves is None else self.shelves.shared
+
+    async def _engine_here(
+        self, where: Where, settings: ServerSettings | StorageError
+    ) -> AnswerEngine | Refusal:
+        """The engine this place's questions are answered from: the shared library (unless
+        the place turned it off) and the place's own shelf, never another place's."""
+        if self.shelves is None:
+            return self._engine
+        listening = settings if isinstance(settings, ServerSettings) else ServerSettings()
+        try:
+            engine = await self.shelves.engine_for(where.place, listening.shared_library)
+        except ShelfError as error:
+            log.error("%s: shelf unreadable: %s", where.place, error)
+            return refuse(RefusalReason.STORAGE, words.shelf_damaged())
+        if engine is None:
+            return refuse(RefusalReason.NOT_FOUND, words.NOTHING_HERE)
+        return engine
+
+    @staticmethod
+    def _reads_shared(settings: ServerSettings | StorageError) -> bool:
+        return settings.shared_library if isinstance(settings, ServerSettings) else True
 
     # -- the dispatcher -------------------------------------------------------------------
 
@@ -215,9 +251,12 @@ class Core:
             if isinstance(checked, Refusal):
                 return checked
             await self._acknowledge(acknowledge, command, settings, where, from_mention)
+            engine = await self._engine_here(where, settings)
+            if isinstance(engine, Refusal):
+                return engine
             if isinstance(request, Ask):
-                return await self._ask(checked, settings, caller, where)
-            return await self._search(checked)
+                return await self._ask(engine, checked, settings, caller, where)
+            return await self._search(engine, checked)
         await self._acknowledge(acknowledge, command, settings, where, from_mention)
         return await self._command(request, caller, where, settings)
 
@@ -240,10 +279,26 @@ class Core:
         settings: ServerSettings | StorageError,
     ) -> Reply:
         match request:
-            case Source():
-                return self._source(request.passage_id)
-            case Library():
-                return self._library()
+            case Source() | Library():
+                engine = await self._engine_here(where, settings)
+                if isinstance(engine, Refusal):
+                    return engine
+                if isinstance(request, Source):
+                    return self._source(engine, request.passage_id)
+                return self._library(engine)
+            case LibraryAdd():
+                shared = self._reads_shared(settings)
+                return await self._shelf_admin.add(request, caller, where, shared)
+            case LibraryRemove():
+                shared = self._reads_shared(settings)
+                return await self._shelf_admin.remove(request, caller, where, shared)
+            case LibraryList():
+                return await self._shelf_admin.list(where)
+            case LibraryShow():
+                return await self._shelf_admin.show(request.doc_id, where)
+            case LibraryReindex():
+                shared = self._reads_shared(settings)
+                return await self._shelf_admin.reindex(caller, where, shared)
             case Help():
                 return self.help(caller, where)
             case About():
@@ -329,7 +384,12 @@ class Core:
     # -- everyone -------------------------------------------------------------------------
 
     async def _ask(
-        self, question: str, settings: ServerSettings, caller: Caller, where: Where
+        self,
+        engine: AnswerEngine,
+        question: str,
+        settings: ServerSettings,
+        caller: Caller,
+        where: Where,
     ) -> AnswerReply:
         """Answer a question from the library, or decline and point at the closest sections.
 
@@ -338,11 +398,11 @@ class Core:
         options = compose_options(
             brief=settings.answer_length is AnswerLength.BRIEF,
             strictness=settings.strictness.value,
-            config=self.engine.config,
+            config=engine.config,
             max_sources=settings.sources_shown,
         )
         started = time.perf_counter()
-        answer, retrieval = await self.engine.aanswer_timed(question, options)
+        answer, retrieval = await engine.aanswer_timed(question, options)
         self.metrics.answered_in(where.place, time.perf_counter() - started, retrieval)
         if not answer.answered:
             if mostly_non_latin(question):
@@ -355,9 +415,9 @@ class Core:
                 log.warning("%s: unanswered question not recorded: %s", where.place, error.reason)
         return AnswerReply(answer=answer, show_quotes=settings.show_quotes)
 
-    async def _search(self, query: str) -> SearchReply:
-        hits = await self.engine.asearch(query, self._search_results)
-        documents = self.engine.library
+    async def _search(self, engine: AnswerEngine, query: str) -> SearchReply:
+        hits = await engine.asearch(query, self._search_results)
+        documents = engine.library
         return SearchReply(
             query=query,
             hits=[
@@ -369,17 +429,18 @@ class Core:
                     section=h.passage.section,
                     score=round(h.score, 3),
                     text=h.passage.text,
+                    shelf=documents.document(h.passage.doc_id).shelf,
                 )
                 for h in hits
             ],
         )
 
-    def _source(self, passage_id: str) -> PassageView | Refusal:
+    def _source(self, engine: AnswerEngine, passage_id: str) -> PassageView | Refusal:
         # Ids are short: clip before cleaning, so a pasted page costs nothing.
         wanted = normalize_input(passage_id[: 4 * MAX_PASSAGE_ID]).strip("`'\"<>[]()").lower()
         if not wanted:
             return refuse(RefusalReason.EMPTY, words.NO_PASSAGE_ID)
-        library = self.engine.library
+        library = engine.library
         passage = library.passage(wanted[:MAX_PASSAGE_ID])
         if passage is None and ":" not in wanted:
             passage = library.passage(f"{wanted}:1")
@@ -398,7 +459,8 @@ class Core:
             next_id=ordinals.get(passage.ordinal + 1),
         )
 
-    def _library(self) -> LibraryReply:
+    @staticmethod
+    def _library(engine: AnswerEngine) -> LibraryReply:
         return LibraryReply(
             documents=[
                 DocumentSummary(
@@ -407,8 +469,9 @@ class Core:
                     author=d.info.author,
                     year=d.info.year,
                     passages=len(d.passages),
+                    shelf=d.shelf,
                 )
-                for d in self.engine.library.documents
+                for d in engine.library.documents
             ]
         )
 

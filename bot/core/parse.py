@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import replace
 
+from bot.answers.shelves import DocumentFields
 from bot.core import present as words
 from bot.core.requests import (
     COMMAND_WORDS,
@@ -22,6 +24,11 @@ from bot.core.requests import (
     ForgetPlace,
     Help,
     Library,
+    LibraryAdd,
+    LibraryList,
+    LibraryReindex,
+    LibraryRemove,
+    LibraryShow,
     Mention,
     Request,
     Search,
@@ -39,6 +46,15 @@ from bot.core.text import normalize_input
 # The longest arguments an admin command takes: a setting's name and value, or a channel's
 # name, with room to spare. A longer one is refused before it is cleaned, split or echoed.
 MAX_ADMIN_ARGUMENTS = 200
+
+# `library add <path> title="…" author="…" …` carries a path and a catalogue entry.
+MAX_LIBRARY_ARGUMENTS = 1000
+_LIBRARY_FIELDS = ("title", "author", "year", "source")
+_LIBRARY_VERBS = frozenset({"add", "remove", "list", "show", "reindex", "publish", "unpublish"})
+LIBRARY_USAGE = (
+    "Usage: library | library add <file> [title=… author=… year=… source=…] | "
+    "library remove <id> | library list | library show <id> | library reindex"
+)
 
 # The first word of a typed line names the command; none is longer than this.
 _COMMAND_WORD = re.compile(r"\s*(\S{1,16})(?:\s+|$)")
@@ -76,6 +92,8 @@ def read_typed(message: Typed, prefix: str) -> Request | None:
     """A chat message as a request: a prefixed command of ours, a mention, or nothing."""
     if message.text.startswith(prefix):
         command = parse_prefixed(message.text[len(prefix) :])
+        if isinstance(command, LibraryAdd) and message.attachment is not None:
+            return replace(command, fetch=message.attachment)
         if command is not None:
             return command
     if message.mention is not None:
@@ -90,8 +108,8 @@ def _command(command: str, rest: str) -> Request | None:
         return Search(rest)
     if command == "source":
         return Source(rest)
-    if command == "library" and _blank(rest):
-        return Library()
+    if command == "library":
+        return Library() if _blank(rest) else _library(rest)
     if command == "help" and _blank(rest):
         return Help()
     if command == "about" and _blank(rest):
@@ -117,6 +135,64 @@ def _command(command: str, rest: str) -> Request | None:
             return Unusable(command, usage=words.CHANNELS_USAGE)
         return Channels(verb, channel.strip() or None)
     return Unanswered(show_askers=arguments.lower() == "askers")
+
+
+def _library(rest: str) -> Request:
+    """`library <verb> …`: the shelf's admin commands. A line too long for any honest one
+    comes back unread, so a non-admin's paste is refused for their rights first."""
+    verb_match = _COMMAND_WORD.match(rest)
+    verb = normalize_input(verb_match.group(1)).lower() if verb_match else ""
+    name = f"library {verb}" if verb in _LIBRARY_VERBS else ""
+    if not name:
+        return Unusable("library", usage=LIBRARY_USAGE)
+    if len(rest) > MAX_LIBRARY_ARGUMENTS:
+        return Unusable(name, length=len(rest))
+    arguments = normalize_input(rest[verb_match.end() if verb_match else 0 :])
+    try:
+        parts = shlex.split(arguments)
+    except ValueError:
+        return Unusable(name, usage=LIBRARY_USAGE)
+    if verb == "list" and not parts:
+        return LibraryList()
+    if verb == "reindex" and not parts:
+        return LibraryReindex()
+    if verb in {"remove", "unpublish"} and len(parts) == 1:
+        return LibraryRemove(parts[0], shared=verb == "unpublish")
+    if verb == "show" and len(parts) == 1:
+        return LibraryShow(parts[0])
+    if verb in {"add", "publish"}:
+        adding = _library_add(parts)
+        if adding is None:
+            return Unusable(name, usage=LIBRARY_USAGE)
+        return replace(adding, shared=verb == "publish")
+    return Unusable(name, usage=LIBRARY_USAGE)
+
+
+def _library_add(parts: list[str]) -> LibraryAdd | None:
+    """`library add [<file>] [title=…] [author=…] [year=…] [source=…]`; None if malformed."""
+    reference = ""
+    fields: dict[str, str] = {}
+    for part in parts:
+        key, equals, value = part.partition("=")
+        if equals and key.lower() in _LIBRARY_FIELDS:
+            fields[key.lower()] = value.strip()
+        elif not reference:
+            reference = part
+        else:
+            return None
+    year = fields.get("year")
+    if year is not None and not (year.isdigit() and 0 < int(year) < 10_000):
+        return None
+    return LibraryAdd(
+        upload=None,
+        fields=DocumentFields(
+            title=fields.get("title") or None,
+            author=fields.get("author") or None,
+            year=int(year) if year else None,
+            source=fields.get("source") or None,
+        ),
+        reference=reference,
+    )
 
 
 def _settings(arguments: str) -> Request:

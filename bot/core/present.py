@@ -38,6 +38,7 @@ from bot.core.replies import (
     AboutReply,
     AnswerReply,
     Confirmation,
+    DocumentSummary,
     HelpReply,
     LibraryReply,
     PassageView,
@@ -45,6 +46,7 @@ from bot.core.replies import (
     Reply,
     SearchReply,
     SettingsReply,
+    ShelfReply,
     UnansweredReply,
 )
 
@@ -87,6 +89,8 @@ def _present(reply: Reply) -> Document:
             return _passage(reply)
         case LibraryReply():
             return _library(reply)
+        case ShelfReply():
+            return _shelf(reply)
         case HelpReply():
             return _help(reply)
         case AboutReply():
@@ -131,6 +135,11 @@ def origin(title: str, author: str, section: str) -> Line:
     if section:
         spans += [Text(", § "), Literal(section, NAME_CHARS)]
     return tuple(spans)
+
+
+def shelf_mark(shelf: str) -> Line:
+    """Which shelf a passage is on, said only of a place's own (the shared one is the rule)."""
+    return (Text(" · added here"),) if shelf == "place" else ()
 
 
 # -------------------------------------------------------------------------- answers
@@ -183,6 +192,7 @@ def _sources(citations: Iterable[Citation]) -> Items:
             Item(
                 (
                     *origin(c.title, c.author, c.section),
+                    *shelf_mark(c.shelf),
                     PassageRef(c.passage_id),
                 )
             )
@@ -195,7 +205,13 @@ def _sources(citations: Iterable[Citation]) -> Items:
 def _pointers(pointers: Iterable[SectionPointer]) -> Items:
     return Items(
         tuple(
-            Item((*origin(p.title, p.author, p.section), PassageRef(p.passage_id)))
+            Item(
+                (
+                    *origin(p.title, p.author, p.section),
+                    *shelf_mark(p.shelf),
+                    PassageRef(p.passage_id),
+                )
+            )
             for p in pointers
         )
     )
@@ -216,6 +232,7 @@ def _search(reply: SearchReply) -> Document:
             Item(
                 (
                     *origin(h.title, h.author, h.section),
+                    *shelf_mark(h.shelf),
                     PassageRef(h.passage_id),
                     Text(f" · score {h.score:.2f}"),
                 ),
@@ -284,6 +301,7 @@ def _library(reply: LibraryReply) -> Document:
                     Text(f"{f' ({d.year})' if d.year else ''} — "),
                     Literal(d.author or "unknown author", NAME_CHARS),
                     Text(f" · {d.passages} passages"),
+                    *shelf_mark(d.shelf),
                 )
             )
             for d in reply.documents
@@ -294,6 +312,57 @@ def _library(reply: LibraryReply) -> Document:
         title=(Text("The library"),),
         footer=(Text(f"{len(reply.documents)} documents"),),
     )
+
+
+_SHELF_TITLES = {
+    "added": "Added",
+    "removed": "Removed",
+    "reindexed": "Reindexed",
+    "listed": "Documents added here",
+    "shown": "An added document",
+}
+_SHELF_FOOTERS = {
+    "added": "Questions here search it now.",
+    "removed": "Questions here no longer search it.",
+    "reindexed": "Questions here search the new index now.",
+}
+
+
+def _shelf(reply: ShelfReply) -> Document:
+    """A shelf's documents after a change, its listing, or one document in full."""
+    where = "the shared shelf" if reply.shared else "this place's shelf"
+    items = _capped([_shelf_item(d, reply.change == "shown") for d in reply.documents])
+    if not items:
+        return notice(EMPTY_SHELF)
+    footer = _SHELF_FOOTERS.get(reply.change)
+    total = sum(d.passages for d in reply.documents)
+    return Document(
+        blocks=(Items(items),),
+        title=(Text(f"{_SHELF_TITLES[reply.change]} · {where}"),),
+        footer=(Text(footer if footer else f"{len(reply.documents)} documents, {total} passages"),),
+        tone=Tone.NOTICE if footer else Tone.INFO,
+    )
+
+
+def _shelf_item(d: DocumentSummary, details: bool) -> Item:
+    line: list[Inline] = [
+        Code(d.doc_id),
+        Text(" "),
+        Literal(d.title, TITLE_CHARS, emphasis=True),
+        Text(f"{f' ({d.year})' if d.year else ''} — "),
+        Literal(d.author or "unknown author", NAME_CHARS),
+        Text(f" · {d.passages} passages"),
+    ]
+    if d.added_by is not None:
+        line += [Text(" · added by "), Person(d.added_by)]
+    if d.added_at is not None:
+        line += [Text(" "), Moment(d.added_at)]
+    if details:
+        if d.kind:
+            line.append(Text(f" · from a {d.kind} file"))
+        if d.source:
+            line += [Text(" · source: "), Literal(d.source, NAME_CHARS)]
+    return Item(tuple(line))
 
 
 def _help(reply: HelpReply) -> Document:
@@ -505,6 +574,74 @@ def channel_denied(quoted: str) -> str:
 
 def channel_unlisted(quoted: str) -> str:
     return f"Channel {quoted} is no longer listed."
+
+
+# -------------------------------------------------------------------------- shelves
+
+NO_FILE = (
+    "Attach the file to add (on Discord, the `file` option; on Matrix, reply to the file "
+    "with the command; in the terminal, give its path)."
+)
+NO_SHELVES = "Adding documents is not set up here."
+NOTHING_HERE = (
+    "This place reads no documents: add some with `library add`, or turn `shared_library` back on."
+)
+SHARED_ONLY_IN_TERMINAL = "Only the operator can change the shared library, from the terminal."
+EMPTY_SHELF = "Nothing has been added to this place's shelf yet: `library add` adds a file."
+SAVE_AUDIT = "record that change in the audit log"
+LIBRARY_HEADING = "The library"
+SHELF_HEADING = "This place's shelf"
+SHARED_SHELF_HEADING = "The shared shelf"
+
+_UNREADABLE = {
+    "empty": "That file is empty.",
+    "not_a_document": "That is not a document I can read{detail}. "
+    "Send a PDF, an EPUB, a web page (HTML), Markdown or plain text.",
+    "no_text_layer": "This PDF has no text layer (a scan?): I read text, not pictures of it.",
+    "encrypted": "That PDF is encrypted: send one without a password.",
+    "damaged": "That file could not be read{detail}: it looks damaged, or needed more "
+    "memory than a file may take.",
+    "unpacks_too_large": "That file unpacks to far more than any book (a zip bomb?): refused.",
+    "no_text": "No text could be found in that file.",
+    "too_much_text": "That file holds more text than one document may.",
+    "too_slow": "Reading that file took too long: refused.",
+    "too_much_memory": "Reading that file needed too much memory: refused.",
+}
+
+
+def unreadable(problem: str, detail: str) -> str:
+    """Why a file was refused, in words; `detail` is what it is (or claimed to be)."""
+    if problem == "too_large":
+        return f"That file is larger than the limit of {_megabytes(detail)}."
+    template = _UNREADABLE.get(problem, "That file could not be read.")
+    if problem == "damaged":
+        shown = f" as a {detail}" if detail else ""
+    else:
+        shown = f": it is {detail}" if detail else ""
+    return template.format(detail=shown)
+
+
+def cannot_open(quoted: str, reason: str) -> str:
+    return f"Could not open {quoted}: {reason}."
+
+
+def shelf_full(limit: str) -> str:
+    return f"This place's shelf is full (at most {_megabytes(limit)}): remove a document first."
+
+
+def not_on_shelf(quoted: str) -> str:
+    return f"There is no document {quoted} on this shelf; `library list` shows them."
+
+
+def shelf_damaged() -> str:
+    return "This shelf could not be read; the operator will find the reason in the log."
+
+
+def _megabytes(value: str) -> str:
+    try:
+        return f"{int(value) / 1_000_000:g} MB"
+    except ValueError:
+        return "the limit"
 
 
 # -------------------------------------------------------------------------- what adapters say

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.answers.model import Answer, RetrievedPassage
+from bot.answers.model import Answer, RetrievedPassage, Shelf
 
 
 class _Model(BaseModel):
@@ -57,10 +58,28 @@ class DocumentSummary(_Model):
     author: str
     year: int | None
     passages: int
+    shelf: Shelf = "shared"  # "place": added by this place's admins
+    # Known for added documents only:
+    source: str = ""
+    kind: str | None = None
+    added_by: str | None = None
+    added_at: datetime | None = None
 
 
 class LibraryReply(_Reply):
     documents: list[DocumentSummary]
+
+
+ShelfChange = Literal["added", "removed", "reindexed", "listed", "shown"]
+
+
+class ShelfReply(_Reply):
+    """A shelf's documents: after a change (`added`, `removed`, `reindexed`) those it
+    concerned, or on request (`listed`, `shown`). `shared`: the operator's shared shelf."""
+
+    change: ShelfChange
+    documents: list[DocumentSummary]
+    shared: bool = False
 
 
 class CommandHelp(_Model):
@@ -140,6 +159,7 @@ Reply = (
     | SearchReply
     | PassageView
     | LibraryReply
+    | ShelfReply
     | HelpReply
     | AboutReply
     | SettingsReply

@@ -8,8 +8,10 @@ dispatch, help and "not in this place" all read it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from bot.answers.shelves import DocumentFields, Upload, UploadFetch
 
 ChannelAction = Literal["allow", "deny", "clear"]
 
@@ -91,6 +93,46 @@ class ForgetPlace:
 
 
 @dataclass(frozen=True)
+class LibraryAdd:
+    """Add a file to this place's shelf (or, `shared`, the operator's shared shelf).
+
+    `upload` is the file as the platform delivered it (Discord's attachment, the Matrix file
+    replied to, the terminal's file at `reference`); None when the adapter found none.
+    """
+
+    upload: Upload | None
+    fields: DocumentFields = field(default_factory=DocumentFields)
+    reference: str = ""  # what was typed to name the file (the terminal's path)
+    shared: bool = False
+    not_opened: str | None = None  # why the adapter could not open `reference`, if it could not
+    # A platform's attachment is fetched by the core, after it acknowledged the command, and
+    # only when the size the platform declares for it is within the limit.
+    fetch: UploadFetch | None = None
+    declared_size: int | None = None
+
+
+@dataclass(frozen=True)
+class LibraryRemove:
+    doc_id: str
+    shared: bool = False
+
+
+@dataclass(frozen=True)
+class LibraryList:
+    """The documents on this place's shelf, with who added them and when."""
+
+
+@dataclass(frozen=True)
+class LibraryShow:
+    doc_id: str
+
+
+@dataclass(frozen=True)
+class LibraryReindex:
+    """Clean every document on this place's shelf again and rebuild its index."""
+
+
+@dataclass(frozen=True)
 class Mention:
     """A message that names the bot; `text` is what follows the name, maybe nothing."""
 
@@ -107,6 +149,9 @@ class Typed:
 
     text: str
     mention: str | None = None
+    # The file the message replies to, if it replies to one (Matrix's `m.file`): what a
+    # `library add` typed in reply to it adds.
+    attachment: UploadFetch | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +182,11 @@ Request = (
     | Feedback
     | ForgetMe
     | ForgetPlace
+    | LibraryAdd
+    | LibraryRemove
+    | LibraryList
+    | LibraryShow
+    | LibraryReindex
     | Mention
     | Typed
     | Unusable
@@ -257,6 +307,62 @@ COMMANDS: tuple[Command, ...] = (
         ForgetPlace,
         admin_only=True,
         slow=True,
+    ),
+    Command(
+        "library add",
+        "library add <file> [title=… author=… year=… source=…]",
+        "Add a file (PDF, EPUB, web page, Markdown, text) to this place's own shelf.",
+        LibraryAdd,
+        admin_only=True,
+        slow=True,
+    ),
+    Command(
+        "library remove",
+        "library remove <document id>",
+        "Remove a document from this place's shelf.",
+        LibraryRemove,
+        admin_only=True,
+        slow=True,
+    ),
+    Command(
+        "library list",
+        "library list",
+        "The documents added to this place's shelf, by whom and when.",
+        LibraryList,
+        admin_only=True,
+        slow=True,
+    ),
+    Command(
+        "library show",
+        "library show <document id>",
+        "One added document: its catalogue entry, passages, who added it and when.",
+        LibraryShow,
+        admin_only=True,
+        slow=True,
+    ),
+    Command(
+        "library reindex",
+        "library reindex",
+        "Clean this place's documents again and rebuild its index.",
+        LibraryReindex,
+        admin_only=True,
+        slow=True,
+    ),
+    Command(
+        "library publish",
+        "library publish <file> [title=… author=… year=… source=…]",
+        "Add a file to the shared library every place reads.",
+        None,
+        admin_only=True,
+        only_on=frozenset({"console"}),
+    ),
+    Command(
+        "library unpublish",
+        "library unpublish <document id>",
+        "Remove a document from the shared library.",
+        None,
+        admin_only=True,
+        only_on=frozenset({"console"}),
     ),
     Command(
         "Ask Samizdat",

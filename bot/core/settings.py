@@ -65,6 +65,9 @@ class ServerSettings(BaseModel):
         "!", min_length=1, max_length=5, description="Matrix command prefix."
     )
     respond_to_mentions: bool = Field(True, description="Treat a mention of the bot as a question.")
+    shared_library: bool = Field(
+        True, description="Search the shared library as well as this place's own added documents."
+    )
 
     @field_validator("command_prefix")
     @classmethod

@@ -256,6 +256,14 @@ class SettingsStore:
             place, user_id, lambda a, d: (_drop(a, channel), _drop(d, channel))
         )
 
+    async def record(
+        self, place: str, user_id: str, what: str, old: str | None, new: str | None
+    ) -> None:
+        """Audit a change made elsewhere (a document added to the place's shelf), in the same
+        log and under the same retention as the settings' own changes."""
+        async with self._database.write() as now:
+            await self._audit(now, place, user_id, [(what, old, new)])
+
     async def recent_changes(self, place: str, limit: int = 5) -> list[AuditEntry]:
         """The place's latest setting changes, newest first.
 

@@ -1,4 +1,4 @@
-"""Server settings for admins: the `/samizdat` command group.
+"""Server settings and the server's own shelf, for admins: the `/samizdat` command group.
 
 `default_permissions` only hides the commands in Discord's UI and server owners can change
 it, so every command also checks Manage Server in code, and the core checks `is_admin` again.
@@ -14,10 +14,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.answers.shelves import DocumentFields, Upload, UploadUnavailable
 from bot.core.requests import (
     ChannelAction,
     Channels,
     ForgetPlace,
+    LibraryAdd,
+    LibraryList,
+    LibraryReindex,
+    LibraryRemove,
+    LibraryShow,
     SettingsReset,
     SettingsSet,
     SettingsShow,
@@ -51,6 +57,9 @@ class Admin(commands.Cog):
     )
     forget = app_commands.Group(
         name="forget", description="Delete what the bot keeps about people", parent=samizdat
+    )
+    library = app_commands.Group(
+        name="library", description="Documents this server adds to the library", parent=samizdat
     )
 
     def __init__(self, bot: SamizdatBot) -> None:
@@ -154,6 +163,70 @@ class Admin(commands.Cog):
     async def forget_place(self, interaction: Interaction) -> None:
         """Delete the questions and feedback of everyone in this server."""
         await respond(self.bot, interaction, ForgetPlace())
+
+    @library.command(name="add")
+    @app_commands.describe(
+        file="A PDF, EPUB, web page (HTML), Markdown or text file",
+        title="The title (default: the file's own)",
+        author="The author (default: the file's own)",
+        year="The year it was written or published",
+        source="Where it comes from (a URL, a publisher)",
+    )
+    @_is_admin
+    async def library_add(
+        self,
+        interaction: Interaction,
+        file: discord.Attachment,
+        title: app_commands.Range[str, 1, 200] | None = None,
+        author: app_commands.Range[str, 1, 120] | None = None,
+        year: app_commands.Range[int, 1, 9999] | None = None,
+        source: app_commands.Range[str, 1, 300] | None = None,
+    ) -> None:
+        """Add a file to this server's own shelf; questions here search it at once."""
+
+        async def fetch() -> Upload:
+            try:
+                return Upload(await file.read(), file.filename)
+            except discord.HTTPException as error:
+                raise UploadUnavailable(f"Discord answered {error.status}") from None
+
+        request = LibraryAdd(
+            upload=None,
+            fields=DocumentFields(title=title, author=author, year=year, source=source),
+            fetch=fetch,
+            declared_size=file.size,
+        )
+        await respond(self.bot, interaction, request)
+
+    @library.command(name="remove")
+    @app_commands.describe(document="The document's id (`/samizdat library list` shows them)")
+    @_is_admin
+    async def library_remove(
+        self, interaction: Interaction, document: app_commands.Range[str, 1, 100]
+    ) -> None:
+        """Remove a document from this server's shelf."""
+        await respond(self.bot, interaction, LibraryRemove(document))
+
+    @library.command(name="list")
+    @_is_admin
+    async def library_list(self, interaction: Interaction) -> None:
+        """The documents added to this server's shelf, by whom and when."""
+        await respond(self.bot, interaction, LibraryList())
+
+    @library.command(name="show")
+    @app_commands.describe(document="The document's id")
+    @_is_admin
+    async def library_show(
+        self, interaction: Interaction, document: app_commands.Range[str, 1, 100]
+    ) -> None:
+        """One added document: catalogue entry, passages, who added it and when."""
+        await respond(self.bot, interaction, LibraryShow(document))
+
+    @library.command(name="reindex")
+    @_is_admin
+    async def library_reindex(self, interaction: Interaction) -> None:
+        """Clean this server's documents again and rebuild its index."""
+        await respond(self.bot, interaction, LibraryReindex())
 
 
 async def setup(bot: SamizdatBot) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from bot.library import passage_cache
 from bot.library.catalogue import DocumentInfo, catalogue_for
@@ -35,13 +36,19 @@ log = logging.getLogger(__name__)
 PIPELINE_VERSION = "1"
 NOTES_SECTION = "Notes"
 MAX_DOCUMENT_BYTES = 20_000_000
+
+Shelf = Literal["shared", "place"]
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
 class Document:
+    """A catalogued document and its passages; `shelf` says whether every place reads it
+    (the shared library) or only the place whose admins added it."""
+
     info: DocumentInfo
     passages: tuple[Passage, ...]
+    shelf: Shelf = "shared"
 
 
 @dataclass(frozen=True)

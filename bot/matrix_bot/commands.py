@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.answers.shelves import Upload, UploadFetch
 from bot.core.commands import Core
 from bot.core.places import Caller, Where, matrix_place
 from bot.core.present import APOLOGY
 from bot.core.replies import Reply
 from bot.core.requests import Typed
+from bot.matrix_bot.files import RoomFiles, replied_event
 from bot.matrix_bot.render import Rendered, render, render_notice
 
 log = logging.getLogger(__name__)
@@ -194,16 +196,20 @@ class CommandHandler:
         bot_admins: Iterable[str],
         authority_of: Callable[[str], RoomAuthority],
         identity_of: Callable[[str], BotIdentity],
+        files: RoomFiles | None = None,
     ) -> None:
         self._core = core
         self._outlet = outlet
         self._bot_admins = frozenset(bot_admins)
         self._authority_of = authority_of
         self._identity_of = identity_of
+        self._files = files
 
     def request_of(self, message: Incoming) -> Typed | None:
         """The message as the core reads it, or None when it is not text."""
         content = message.content
+        if self._files is not None:
+            self._files.seen(message.room_id, message.event_id, content)
         if content.get("msgtype") not in ("m.text", None):
             return None
         body = content.get("body")
@@ -212,7 +218,21 @@ class CommandHandler:
         text = strip_reply_fallback(body).strip()
         bot = self._identity_of(message.room_id)
         mention = strip_mention(text, bot) if mentions_bot(content, text, bot) else None
-        return Typed(text, mention)
+        return Typed(text, mention, self._attachment(message))
+
+    def _attachment(self, message: Incoming) -> UploadFetch | None:
+        """The file the message replies to, fetched only if the core asks for it (a
+        `library add` typed in reply to an `m.file`)."""
+        files, replied = self._files, replied_event(message.content)
+        if files is None or replied is None:
+            return None
+        shelves = self._core.shelves
+        limit = shelves.max_upload_bytes if shelves is not None else 0
+
+        async def fetch() -> Upload:
+            return await files.upload_of(message.room_id, replied, limit)
+
+        return fetch
 
     async def handle(self, message: Incoming) -> bool:
         """Answer the message if it is for the bot; True when a reply was queued."""

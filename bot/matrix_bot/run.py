@@ -19,6 +19,7 @@ from bot.config import MatrixConfig
 from bot.core.commands import Core
 from bot.core.exclusive import ProcessLocks
 from bot.matrix_bot.commands import CommandHandler
+from bot.matrix_bot.files import RoomFiles
 from bot.matrix_bot.observe import outbox_depth, sync_connected, watch_syncs
 from bot.matrix_bot.sync import AdapterState, MatrixConnection
 from bot.observability.health import Readiness
@@ -97,6 +98,7 @@ async def _run_matrix(
         bot_admins=config.bot_admins,
         authority_of=connection.authority_of,
         identity_of=connection.identity_of,
+        files=RoomFiles(connection.client),
     )
     own_signals = stop is None
     stop_event = stop if stop is not None else asyncio.Event()

@@ -69,10 +69,18 @@ def indexed_text(passage: Passage, library: Library, config: RetrievalConfig) ->
     return "\n".join(parts)
 
 
-def _tokens(library: Library, config: RetrievalConfig, tokenizer: Tokenizer) -> Iterator[list[str]]:
+def _tokens(
+    library: Library,
+    config: RetrievalConfig,
+    tokenizer: Tokenizer,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[list[str]]:
     """Each passage's terms, made one at a time so the whole text is never held twice."""
-    for passage in library.passages:
+    total = len(library.passages)
+    for done, passage in enumerate(library.passages, start=1):
         yield tokenizer(indexed_text(passage, library, config))
+        if progress is not None:
+            progress(done, total)
 
 
 _PAST = {"indexing": "indexed", "embedding": "embedded"}
@@ -133,12 +141,17 @@ def params_of(config: RetrievalConfig) -> BM25Params:
 
 
 def load_or_build(
-    library: Library, config: RetrievalConfig, tokenizer: Tokenizer, cache_dir: Path
+    library: Library,
+    config: RetrievalConfig,
+    tokenizer: Tokenizer,
+    cache_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PassageIndex:
     """The saved index when it matches the library and configuration, else a fresh one.
 
     A small library is ranked by rank-bm25 itself, built from its tokens at every start
     (that takes well under a second); a large one by the postings index saved here.
+    `progress(done, total)` hears of every passage tokenized, when it is built.
     """
     key = index_key(library, config)
     folder = cache_dir / "bm25"
@@ -159,7 +172,7 @@ def load_or_build(
         if tokens is not None:
             bm25 = build_bm25(tokens, params, engine=engine)
             return PassageIndex(key, bm25, saved or datetime.now(UTC), True)
-        tokens = list(_tokens(library, config, tokenizer))
+        tokens = list(_tokens(library, config, tokenizer, progress))
         bm25 = build_bm25(tokens, params, engine=engine)
         _save_tokens(cache_dir / "tokens.json", key, tokens)
     else:
@@ -167,8 +180,8 @@ def load_or_build(
         if loaded is not None and len(loaded) == total and saved is not None:
             return PassageIndex(key, loaded, saved, True)
         log.info("building the index of %d passages", total)
-        progress = progress_reporter(total) if total >= PROGRESS_EVERY else None
-        bm25 = build_bm25(_tokens(library, config, tokenizer), params, progress)
+        report = progress_reporter(total) if total >= PROGRESS_EVERY else None
+        bm25 = build_bm25(_tokens(library, config, tokenizer, progress), params, report)
     built = PassageIndex(key, bm25, datetime.now(UTC), False)
     try:
         if isinstance(bm25, PostingsBM25):

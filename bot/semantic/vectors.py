@@ -74,6 +74,40 @@ def shipped_vectors(model: str) -> KnownVectors | None:
     return KnownVectors(keys, vectors)
 
 
+def known_of(texts: Sequence[str], vectors: StoredVectors) -> KnownVectors:
+    """Texts' vectors as a lookup table by text hash."""
+    keys = text_keys(texts)
+    order = np.argsort(keys, kind="stable")
+    keys, unique = np.unique(keys[order], return_index=True)
+    return KnownVectors(keys, np.asarray(vectors)[order][unique].astype(np.float16))
+
+
+def known_from(index: SemanticIndex, passages: Sequence[Passage]) -> KnownVectors:
+    """Every vector an index holds (passages, sentences, pairs), by the hash of its text,
+    so another index over some of the same passages never encodes them again."""
+    texts = [passage_text(p) for p in passages]
+    texts += [s for p in passages for s in p.sentences]
+    texts += pair_texts(passages)
+    vectors = np.concatenate([index.passages, index.sentences, index.pairs])
+    return known_of(texts, vectors)
+
+
+def merge_known(*tables: KnownVectors | None) -> KnownVectors | None:
+    """One lookup table of several; where two know a text, the first one's vector is kept."""
+    present = [t for t in tables if t is not None and len(t.keys)]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    dim = present[0].vectors.shape[1]
+    present = [t for t in present if t.vectors.shape[1:] == (dim,)]
+    keys = np.concatenate([t.keys for t in present])
+    vectors = np.concatenate([np.asarray(t.vectors) for t in present])
+    order = np.argsort(keys, kind="stable")
+    keys, unique = np.unique(keys[order], return_index=True)
+    return KnownVectors(keys, vectors[order][unique])
+
+
 def save_known(folder: Path, texts: Sequence[str], vectors: Vectors) -> None:
     """Write texts' vectors as a lookup table (how the shipped vectors are made)."""
     keys = text_keys(texts)
@@ -147,8 +181,13 @@ def load_or_build_semantic(
     cache_dir: Path,
     key: str,
     progress: Callable[[str, int], Progress] | None = None,
+    known: KnownVectors | None = None,
 ) -> SemanticIndex:
-    """The saved vectors when they match `key` and the model, else freshly computed ones."""
+    """The saved vectors when they match `key` and the model, else freshly computed ones.
+
+    Texts the package ships vectors for, or found in `known` (another index's vectors),
+    are looked up rather than encoded.
+    """
     folder = cache_dir / "semantic"
     stamp = f"{FORMAT} {encoder.name} {key}"
     starts = _starts(passages)
@@ -166,7 +205,7 @@ def load_or_build_semantic(
                 )
     except (OSError, ValueError):
         pass
-    known = shipped_vectors(encoder.name)
+    known = merge_known(known, shipped_vectors(encoder.name))
     sentence_texts = [s for p in passages for s in p.sentences]
     log.info("embedding %d passages and their %d sentences", len(passages), len(sentence_texts))
     p_vectors = embed(

@@ -251,6 +251,8 @@ class FakeDiscord:
         self.resumes: list[Json] = []
         self.replayed: list[str] = []
         self.close_codes: list[int | None] = []  # how each gateway connection ended
+        self.attachments: dict[int, bytes] = {}  # files members attached, served over HTTP
+        self.downloads: list[int] = []  # attachment ids the bot fetched, in order
 
         self._ids = itertools.count(500000000000000001)
         self._seq = 0
@@ -274,6 +276,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        app.router.add_get("/attachments/{aid}/{filename}", self._attachment)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -606,6 +609,28 @@ class FakeDiscord:
             data["resolved"] = resolved
         record, payload = self._interaction(2, data, user or self.member, channel_id, None, dm=dm)
         return await self._send_interaction(record, payload)
+
+    def attach(self, data: bytes, filename: str, *, size: int | None = None) -> Json:
+        """A file a member attaches to a command, served by this server's HTTP side as
+        Discord's CDN serves it; `size` is what Discord declares (default: the real one)."""
+        aid = self._next_id()
+        self.attachments[aid] = data
+        url = f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
+        return {
+            "id": str(aid),
+            "filename": filename,
+            "size": len(data) if size is None else size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": "application/octet-stream",
+        }
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        aid = int(request.match_info["aid"])
+        self.downloads.append(aid)
+        if aid not in self.attachments:
+            return web.Response(status=404)
+        return web.Response(body=self.attachments[aid])
 
     async def message_command(
         self, name: str, target: Json, *, user: FakeUser | None = None

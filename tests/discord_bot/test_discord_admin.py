@@ -151,7 +151,13 @@ async def test_sync_publishes_the_admin_group_as_guild_only_for_manage_server(
     admin = published["samizdat"]
     assert int(admin["default_member_permissions"]) == 1 << 5  # Manage Server
     assert admin["dm_permission"] is False
-    assert {o["name"] for o in admin["options"]} == {"settings", "channels", "unanswered", "forget"}
+    assert {o["name"] for o in admin["options"]} == {
+        "settings",
+        "channels",
+        "unanswered",
+        "forget",
+        "library",
+    }
     assert published["Ask Samizdat"]["type"] == 3
     assert published["ask"]["options"][0]["description"]  # every option is described
 
