@@ -37,9 +37,8 @@ from bot.core.store import SettingsStore
 from bot.library.loader import bundled_library_dir, load_library
 from bot.observability.health import Readiness
 from bot.observability.metrics import Metrics
-from bot.retrieval.index import load_or_build, progress_reporter
-from bot.retrieval.retriever import EmptyLibraryError, Retriever
-from bot.retrieval.tokenize import Tokenizer, TokenizerOptions
+from bot.retrieval.index import progress_reporter
+from bot.retrieval.retriever import EmptyLibraryError
 from bot.semantic.encoder import load_encoder
 
 log = logging.getLogger(__name__)
@@ -136,7 +135,7 @@ async def open_app(
     )
     report = engine.report
     metrics.index_loaded(report.documents, report.passages, report.built_at)
-    async with _open_storage(config) as (storage, locks, limiter, local):
+    async with _open_storage(config) as (storage, locks, limiter):
         store = SettingsStore(storage)
         activity = ActivityLog(storage)
         shelves = Shelves(engine, config.data_dir, config.library, config.retrieval)
@@ -170,7 +169,7 @@ async def open_app(
                 engine=engine,
                 store=store,
                 activity=activity,
-                state=AdapterState(local),
+                state=AdapterState(storage),
                 core=core,
                 metrics=metrics,
                 readiness=readiness,
@@ -184,28 +183,26 @@ async def open_app(
 @asynccontextmanager
 async def _open_storage(
     config: Config,
-) -> AsyncIterator[tuple[Storage, ProcessLocks, Limiter | None, Database]]:
-    """The stores' database, the locks and flood limits that go with it, and the SQLite file.
+) -> AsyncIterator[tuple[Storage, ProcessLocks, Limiter | None]]:
+    """The stores' database, and the locks and flood limits that go with it.
 
     By default everything is in the one SQLite file and the limits in memory. With a
-    PostgreSQL `database_url`, settings, logs, limits and locks are shared there by every
-    process; the Matrix adapter's own state (sync token, outbox, handled events) stays in the
-    local SQLite file for now: one process serves an account, and the lock says which.
+    PostgreSQL `database_url`, settings, logs, limits, locks and the adapters' own state
+    (Matrix's sync token, outbox and handled events) are there, shared by every process.
     """
-    async with open_database(config.database_path) as connection:
-        local = Database(connection)
-        url = config.postgres_url
-        if url is None:
+    url = config.postgres_url
+    if url is None:
+        async with open_database(config.database_path) as connection:
             files = FileLocks(config.database_path)
             try:
-                yield local, files, None, local
+                yield Database(connection), files, None
             finally:
                 files.close()
-            return
-        async with open_postgres(url) as shared:
-            limiter = SharedRateLimiter(shared, config.limits.place_questions_per_minute)
-            locks = PostgresLocks(url)
-            try:
-                yield shared, locks, limiter, local
-            finally:
-                locks.close()
+        return
+    async with open_postgres(url) as shared:
+        limiter = SharedRateLimiter(shared, config.limits.place_questions_per_minute)
+        locks = PostgresLocks(url)
+        try:
+            yield shared, locks, limiter
+        finally:
+            locks.close()

@@ -1,7 +1,9 @@
 """What an adapter keeps between runs: the events it claimed, the messages on their way out,
 and small values it stores (Matrix's sync token).
 
-An event is claimed in the same transaction that queues its reply, so a kill at any moment
+Written against `Storage`, so it lives in whichever database the settings do (SQLite by
+default, PostgreSQL for a fleet). An event is claimed in the same transaction that queues its
+reply, so a kill at any moment
 leaves either both (the reply goes out after the restart) or neither (the event comes again
 and is answered then): never a claim without its reply, never a reply sent twice.
 """
@@ -15,7 +17,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.core.database import Database, stamp
+from bot.core.database import stamp
+from bot.core.storage import Storage
 
 
 class Action(StrEnum):
@@ -51,7 +54,7 @@ Redaction = Callable[[str], Outgoing]
 class AdapterState:
     """Claimed events (each answered at most once), the outbox, and a key-value table."""
 
-    def __init__(self, database: Database, *, handled_events_kept: timedelta = timedelta(days=7)):
+    def __init__(self, database: Storage, *, handled_events_kept: timedelta = timedelta(days=7)):
         self._database = database
         self._handled_events_kept = handled_events_kept
 
@@ -73,8 +76,8 @@ class AdapterState:
                 (stamp(now - self._handled_events_kept),),
             )
             inserted = await self._database.run(
-                "INSERT OR IGNORE INTO handled_events (platform, event_id, handled_at)"
-                " VALUES (?, ?, ?)",
+                "INSERT INTO handled_events (platform, event_id, handled_at)"
+                " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (platform, event_id, stamp(now)),
             )
             if inserted == 1 and outgoing is not None:
@@ -83,28 +86,22 @@ class AdapterState:
 
     async def was_handled(self, platform: str, event_id: str) -> bool:
         """Whether an event was claimed already: a replayed batch is skipped before any work."""
-        async with (
-            self._database.read(),
-            self._database.connection.execute(
+        async with self._database.read():
+            row = await self._database.fetchone(
                 "SELECT 1 FROM handled_events WHERE platform = ? AND event_id = ?",
                 (platform, event_id),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
+            )
         return row is not None
 
     async def replied(self, platform: str, event_id: str) -> bool:
         """Whether the event got a reply, sent or still on its way (so an edit can revise it)."""
-        async with (
-            self._database.read(),
-            self._database.connection.execute(
+        async with self._database.read():
+            row = await self._database.fetchone(
                 "SELECT 1 FROM handled_events WHERE platform = ? AND event_id = ?"
                 " AND reply_id IS NOT NULL AND redacted = 0"
                 " UNION ALL SELECT 1 FROM outbox WHERE subject = ? AND action = ?",
                 (platform, event_id, event_id, Action.REPLY.value),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
+            )
         return row is not None
 
     async def reply_id(self, platform: str, event_id: str) -> str | None:
@@ -120,8 +117,8 @@ class AdapterState:
         """
         async with self._database.write() as now:
             await self._database.run(
-                "INSERT OR IGNORE INTO handled_events (platform, event_id, handled_at)"
-                " VALUES (?, ?, ?)",
+                "INSERT INTO handled_events (platform, event_id, handled_at)"
+                " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (platform, event_id, stamp(now)),
             )
             await self._database.run(
@@ -141,15 +138,12 @@ class AdapterState:
 
     async def outbox(self, sender: str) -> list[Outgoing]:
         """What `sender` still has to send, oldest first."""
-        async with (
-            self._database.read(),
-            self._database.connection.execute(
+        async with self._database.read():
+            rows = await self._database.fetchall(
                 "SELECT id, sender, txn_id, room_id, action, subject, content, queued_at"
                 " FROM outbox WHERE sender = ? ORDER BY id",
                 (sender,),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            )
         return [
             Outgoing(
                 id=int(row_id),
@@ -185,11 +179,10 @@ class AdapterState:
                 "UPDATE handled_events SET reply_id = ? WHERE platform = ? AND event_id = ?",
                 (sent_id, platform, outgoing.subject),
             )
-            async with self._database.connection.execute(
+            row = await self._database.fetchone(
                 "SELECT redacted FROM handled_events WHERE platform = ? AND event_id = ?",
                 (platform, outgoing.subject),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             if row is not None and row[0]:
                 await self._queue(redaction(sent_id))
 
@@ -202,13 +195,8 @@ class AdapterState:
 
     async def kv_get(self, key: str) -> str | None:
         """A value an adapter stored under `key`, or None."""
-        async with (
-            self._database.read(),
-            self._database.connection.execute(
-                "SELECT value FROM kv WHERE key = ?", (key,)
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
+        async with self._database.read():
+            row = await self._database.fetchone("SELECT value FROM kv WHERE key = ?", (key,))
         return None if row is None else str(row[0])
 
     async def kv_set(self, key: str, value: str) -> None:
@@ -225,9 +213,8 @@ class AdapterState:
     async def _queue(self, outgoing: Outgoing) -> None:
         """Add to the outbox, inside the caller's transaction; a txn id queued twice stays one."""
         await self._database.run(
-            "INSERT OR IGNORE INTO outbox"
-            " (sender, txn_id, room_id, action, subject, content, queued_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (sender, txn_id, room_id, action, subject, content, queued_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 outgoing.sender,
                 outgoing.txn_id,
@@ -240,11 +227,10 @@ class AdapterState:
         )
 
     async def _reply_id(self, platform: str, event_id: str) -> str | None:
-        async with self._database.connection.execute(
+        row = await self._database.fetchone(
             "SELECT reply_id FROM handled_events WHERE platform = ? AND event_id = ?",
             (platform, event_id),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return None if row is None or row[0] is None else str(row[0])
 
 

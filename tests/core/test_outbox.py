@@ -8,18 +8,26 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+from postgres_harness import PostgresServer
 
 from bot.core.adapter_state import Action, AdapterState, Outgoing
 from bot.core.database import Database, open_database
+from bot.core.postgres import open_postgres
 
 BOT = "@bot:hs"
 ROOM = "!room:hs"
 
 
-@pytest.fixture
-async def state(tmp_path: Path) -> AsyncIterator[AdapterState]:
-    async with open_database(tmp_path / "samizdat.db") as conn:
-        yield AdapterState(Database(conn))
+@pytest.fixture(params=["sqlite", "postgres"])
+async def state(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AdapterState]:
+    """The adapter state in each backend: a fleet keeps it in PostgreSQL."""
+    if request.param == "sqlite":
+        async with open_database(tmp_path / "samizdat.db") as conn:
+            yield AdapterState(Database(conn))
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    async with open_postgres(server.new_database()) as shared:
+        yield AdapterState(shared)
 
 
 def reply_to(question: str, body: str = "an answer") -> Outgoing:

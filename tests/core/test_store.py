@@ -93,8 +93,8 @@ def activity(database: Storage) -> ActivityLog:
 
 
 @pytest.fixture
-def state(sqlite_database: Database) -> AdapterState:
-    return AdapterState(sqlite_database)
+def state(database: Storage) -> AdapterState:
+    return AdapterState(database)
 
 
 async def rows(
@@ -671,8 +671,9 @@ async def test_a_full_disk_is_a_storage_error_and_the_store_carries_on(
 
 
 async def test_a_mistake_in_our_own_sql_stays_a_bug_not_a_storage_error(
-    db: aiosqlite.Connection, state: AdapterState
+    db: aiosqlite.Connection, sqlite_database: Database
 ) -> None:
+    state = AdapterState(sqlite_database)
     await rows(db, "DROP TABLE kv")  # as if the code queried a table that is not there
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         await state.kv_set("k", "v")

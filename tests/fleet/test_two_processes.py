@@ -206,3 +206,20 @@ async def test_ready_turns_unready_while_postgres_is_down(
     finally:
         if not postgres.running():
             postgres.restart()
+
+
+async def test_the_matrix_state_lives_in_postgres_not_in_a_local_file(
+    postgres: PostgresServer, tmp_path: Path, bundled_engine: AnswerEngine
+) -> None:
+    # The Matrix process of a fleet may be moved to another host: its claims, outbox and
+    # sync token must be in the shared database, not in a file beside the old process.
+    url = postgres.new_database()
+    first, second = tmp_path / "first", tmp_path / "second"
+    async with open_app(fleet_config(url, first), engine=bundled_engine) as app:
+        assert await app.state.mark_handled("matrix", "$question") is True
+        await app.state.kv_set("matrix.sync_token.@bot:hs", "s42")
+    async with open_app(fleet_config(url, second), engine=bundled_engine) as app:
+        assert await app.state.mark_handled("matrix", "$question") is False
+        assert await app.state.kv_get("matrix.sync_token.@bot:hs") == "s42"
+    written = await asyncio.to_thread(lambda: list(tmp_path.rglob("*.db")))
+    assert not written, "no SQLite file is written in a fleet"
