@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.answers.learning import ModelFileError
 from bot.core.database import DatabaseError
+from bot.core.exclusive import AlreadyRunningError
 from bot.library.catalogue import CatalogueError
 from bot.retrieval.retriever import EmptyLibraryError
 from bot.semantic.encoder import SemanticUnavailableError
@@ -17,7 +18,12 @@ def describe_startup_error(exc: BaseException) -> str | None:
     """The message for a known, fixable failure; None for a bug, which keeps its traceback."""
     if isinstance(
         exc,
-        StartupError | DatabaseError | CatalogueError | ModelFileError | SemanticUnavailableError,
+        StartupError
+        | DatabaseError
+        | AlreadyRunningError
+        | CatalogueError
+        | ModelFileError
+        | SemanticUnavailableError,
     ):
         return str(exc)
     if isinstance(exc, EmptyLibraryError):

@@ -25,11 +25,10 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Protocol
 
-from bot.errors import StartupError
 
-
-class AlreadyRunningError(StartupError):
-    """Another process holds the lock: the message names the work, the database and the pid."""
+class AlreadyRunningError(Exception):
+    """Another process holds the lock: the message names the work, the database and the pid
+    (a start-up failure its operator fixes; `bot.errors` turns it into one line)."""
 
 
 class ProcessLocks(Protocol):
