@@ -28,7 +28,6 @@ from bot.core.adapter_state import AdapterState
 from bot.core.commands import Core
 from bot.core.database import Database, open_database
 from bot.core.exclusive import FileLocks, ProcessLocks
-from bot.core.followups import Followups
 from bot.core.kept_answers import KeptAnswers
 from bot.core.limits import Limiter, SharedRateLimiter
 from bot.core.postgres import PostgresLocks, open_postgres
@@ -148,11 +147,8 @@ async def open_app(
             rate_limiter=limiter,
             search_results=config.retrieval.top_k,
             metrics=metrics,
-            followups=Followups(
-                engine,
-                KeptAnswers(
-                    storage, lifetime=timedelta(seconds=config.discord.view_timeout_seconds)
-                ),
+            kept_answers=KeptAnswers(
+                storage, lifetime=timedelta(seconds=config.discord.view_timeout_seconds)
             ),
             shelves=shelves,
         )

@@ -26,7 +26,13 @@ from bot.answers.features import (
     windows,
 )
 from bot.answers.learning import AnswerModel, Standardised
-from bot.answers.model import Answer, Citation, RetrievedPassage, SectionPointer
+from bot.answers.model import (
+    Answer,
+    Citation,
+    RetrievedPassage,
+    SectionPointer,
+    retrieved_passage,
+)
 from bot.answers.question import PreparedQuestion, prepare
 from bot.config import RetrievalConfig
 from bot.library.loader import NOTES_SECTION, Library
@@ -253,18 +259,7 @@ class Composer:
         )
 
     def _retrieved(self, candidate: Candidate, probability: float) -> RetrievedPassage:
-        document = self._library.document(candidate.passage.doc_id)
-        info = document.info
-        return RetrievedPassage(
-            passage_id=candidate.passage.id,
-            doc_id=candidate.passage.doc_id,
-            title=info.title,
-            author=info.author,
-            section=candidate.passage.section,
-            score=round(float(probability), 4),
-            text=candidate.passage.text,
-            shelf=document.shelf,
-        )
+        return retrieved_passage(self._library, candidate.passage, round(float(probability), 4))
 
     def _decline(self, question: str, ranked: Ranked, limit: int) -> Answer:
         closest: list[SectionPointer] = []

@@ -5,9 +5,13 @@ Nothing here knows how an answer is displayed; renderers live beside their platf
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from bot.library.loader import Library
+    from bot.library.segmentation import Passage
 
 # Which shelf a passage is on: the shared library every place reads, or the place's own.
 Shelf = Literal["shared", "place"]
@@ -42,6 +46,21 @@ class RetrievedPassage(BaseModel):
     score: float
     text: str
     shelf: Shelf = "shared"
+
+
+def retrieved_passage(library: Library, passage: Passage, score: float) -> RetrievedPassage:
+    """`passage` of `library` as a reply shows it: with its document's title, author, shelf."""
+    document = library.document(passage.doc_id)
+    return RetrievedPassage(
+        passage_id=passage.id,
+        doc_id=passage.doc_id,
+        title=document.info.title,
+        author=document.info.author,
+        section=passage.section,
+        score=score,
+        text=passage.text,
+        shelf=document.shelf,
+    )
 
 
 class SectionPointer(BaseModel):

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from bot import __version__
 from bot.answers.engine import AnswerEngine, compose_options
-from bot.answers.model import RetrievedPassage
+from bot.answers.model import retrieved_passage
 from bot.answers.shelves import ShelfError, Shelves
 from bot.config import LimitsConfig
 from bot.core import present as words
@@ -23,6 +23,7 @@ from bot.core.activity import ActivityLog
 from bot.core.admin import PlaceAdmin
 from bot.core.database import StorageError
 from bot.core.followups import Followups
+from bot.core.kept_answers import KeptAnswers
 from bot.core.limits import Limiter, RateLimiter
 from bot.core.parse import parse, read_typed
 from bot.core.places import Caller, Where
@@ -84,6 +85,7 @@ from bot.core.text import (
     quote_typed,
     without_references,
 )
+from bot.library.loader import Library as LoadedLibrary
 from bot.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -110,7 +112,7 @@ class Core:
         rate_limiter: Limiter | None = None,
         search_results: int = 5,
         metrics: Metrics | None = None,
-        followups: Followups | None = None,
+        kept_answers: KeptAnswers | None = None,
         shelves: Shelves | None = None,
     ) -> None:
         self._engine = engine
@@ -123,7 +125,9 @@ class Core:
         self._rate = rate_limiter or RateLimiter(limits.place_questions_per_minute)
         self._search_results = search_results
         self.metrics = metrics or Metrics()
-        self._followups = followups
+        self._followups = (
+            None if kept_answers is None else Followups(kept_answers, self._library_of)
+        )
 
     @property
     def followups(self) -> Followups:
@@ -153,6 +157,15 @@ class Core:
         if engine is None:
             return refuse(RefusalReason.NOT_FOUND, words.NOTHING_HERE)
         return engine
+
+    async def _library_of(self, place: str) -> LoadedLibrary | None:
+        """The library `place` is answered from now (for an answer's buttons)."""
+        try:
+            settings: ServerSettings | StorageError = await self.store.get(place)
+        except StorageError as error:
+            settings = error
+        engine = await self._engine_here(Where(place), settings)
+        return None if isinstance(engine, Refusal) else engine.library
 
     @staticmethod
     def _reads_shared(settings: ServerSettings | StorageError) -> bool:
@@ -420,19 +433,7 @@ class Core:
         documents = engine.library
         return SearchReply(
             query=query,
-            hits=[
-                RetrievedPassage(
-                    passage_id=h.passage.id,
-                    doc_id=h.passage.doc_id,
-                    title=documents.document(h.passage.doc_id).info.title,
-                    author=documents.document(h.passage.doc_id).info.author,
-                    section=h.passage.section,
-                    score=round(h.score, 3),
-                    text=h.passage.text,
-                    shelf=documents.document(h.passage.doc_id).shelf,
-                )
-                for h in hits
-            ],
+            hits=[retrieved_passage(documents, h.passage, round(h.score, 3)) for h in hits],
         )
 
     def _source(self, engine: AnswerEngine, passage_id: str) -> PassageView | Refusal:

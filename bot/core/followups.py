@@ -8,14 +8,15 @@ in a button and nothing lives only in one process's memory.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.answers.engine import AnswerEngine
-from bot.answers.model import RetrievedPassage
+from bot.answers.model import RetrievedPassage, retrieved_passage
 from bot.core.database import StorageError
 from bot.core.kept_answers import KeptAnswer, KeptAnswers
 from bot.core.places import Caller, Where
 from bot.core.replies import AnswerReply
+from bot.library.loader import Library
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,13 @@ class RecalledAnswer:
 class Followups:
     """Keeps answers for their buttons, and recalls them when a button is clicked."""
 
-    def __init__(self, engine: AnswerEngine, kept: KeptAnswers) -> None:
-        self._engine = engine
+    def __init__(
+        self, kept: KeptAnswers, library_of: Callable[[str], Awaitable[Library | None]]
+    ) -> None:
+        """`library_of(place)` is the library the place's questions are answered from now
+        (its own shelf and, if it reads it, the shared one); None when it reads nothing."""
         self._kept = kept
+        self._library_of = library_of
 
     async def keep(self, reply: AnswerReply, caller: Caller, where: Where) -> int | None:
         """The answer's number for its buttons; None when it could not be saved (the answer
@@ -51,22 +56,11 @@ class Followups:
             return None
         if kept is None:
             return None
-        library = self._engine.library
-        passages = []
-        for passage_id, score in kept.passages:
-            passage = library.passage(passage_id)
-            if passage is None:  # the library changed since
-                continue
-            info = library.document(passage.doc_id).info
-            passages.append(
-                RetrievedPassage(
-                    passage_id=passage.id,
-                    doc_id=passage.doc_id,
-                    title=info.title,
-                    author=info.author,
-                    section=passage.section,
-                    score=score,
-                    text=passage.text,
-                )
-            )
+        library = await self._library_of(kept.place)
+        passages = [
+            retrieved_passage(library, passage, score)
+            for passage_id, score in kept.passages
+            # A passage gone from the library since (a document removed) is left out.
+            if library is not None and (passage := library.passage(passage_id)) is not None
+        ]
         return RecalledAnswer(kept=kept, passages=passages)

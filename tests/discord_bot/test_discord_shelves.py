@@ -127,3 +127,22 @@ async def test_a_scanned_pdf_gets_its_reason(fake: FakeDiscord, bot: SamizdatBot
     attachment = fake.attach((SHELVES / "scanned.pdf").read_bytes(), "scan.pdf")
     refusal = await _add(fake, attachment, fake.admin)
     assert refusal["flags"] & EPHEMERAL and "no text layer" in _text(refusal)
+
+
+async def test_show_passages_pages_through_the_servers_own_document(
+    fake: FakeDiscord, bot: SamizdatBot
+) -> None:
+    # The button recalls its answer from the place's own library, not the shared one:
+    # a passage of an added document is shown, not dropped as gone.
+    await _add(fake, fake.attach((SHELVES / "diggers.md").read_bytes(), "diggers.md"), fake.admin)
+    question, fact = FILES["diggers.md"]
+    record = await fake.slash(
+        "ask", [{"name": "question", "type": 3, "value": question}], user=fake.admin
+    )
+    [answer] = await fake.wait_for_reply(record)
+    assert fact in _text(answer)
+    buttons = {c["label"]: c for row in answer["components"] for c in row["components"]}
+    click = await fake.click(answer, buttons["Show passages"]["custom_id"], user=fake.admin)
+    [page] = await fake.wait_for_reply(click)
+    assert page["flags"] & EPHEMERAL
+    assert fact in _text(page)
