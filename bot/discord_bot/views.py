@@ -24,7 +24,7 @@ from bot.core.replies import Confirmation, Refusal
 from bot.core.requests import Feedback
 from bot.discord_bot.context import NO_PINGS, Interaction, caller_of, where_of
 from bot.discord_bot.render import render_passage_page
-from bot.discord_bot.sending import acknowledged_too_late, defer, send_notice
+from bot.discord_bot.sending import acknowledged_too_late, defer, rate_limited, send_notice
 from bot.discord_bot.shutdown import InFlight
 
 log = logging.getLogger(__name__)
@@ -119,11 +119,13 @@ class ShowPassages(
             return
         timeout = _timeout(interaction)
         pager = PagerButtons(self.answer_id, 0, len(recalled.passages), timeout=timeout)
-        await interaction.response.send_message(
-            embed=render_passage_page(recalled.passages[0], 0, len(recalled.passages)),
-            view=pager,
-            ephemeral=True,
-            allowed_mentions=NO_PINGS,
+        await rate_limited(
+            lambda: interaction.response.send_message(
+                embed=render_passage_page(recalled.passages[0], 0, len(recalled.passages)),
+                view=pager,
+                ephemeral=True,
+                allowed_mentions=NO_PINGS,
+            )
         )
         pager.interaction = interaction
 
@@ -212,10 +214,12 @@ class TurnPage(
             return
         page = max(0, min(total - 1, self.page))
         pager = PagerButtons(self.answer_id, page, total, timeout=_timeout(interaction))
-        await interaction.response.edit_message(
-            embed=render_passage_page(recalled.passages[page], page, total),
-            view=pager,
-            allowed_mentions=NO_PINGS,
+        await rate_limited(
+            lambda: interaction.response.edit_message(
+                embed=render_passage_page(recalled.passages[page], page, total),
+                view=pager,
+                allowed_mentions=NO_PINGS,
+            )
         )
         pager.interaction = interaction
 

@@ -100,6 +100,19 @@ async def test_a_429_without_a_via_header_is_waited_out_like_any_other(
     assert fake.violations == []
 
 
+async def test_a_429_without_a_via_header_on_a_button_is_waited_out_too(
+    fake: FakeDiscord, bot: SamizdatBot
+) -> None:
+    record = await fake.slash("ask", _ask("When did the Kuzbass colony operate?"))
+    [answer] = await fake.wait_for_reply(record)
+    fake.rate_limit_next("POST", r"/interactions/\d+/[^/]+/callback", retry_after=0.3, via=False)
+    click = await fake.click(answer, _buttons(answer)["Show passages"]["custom_id"])
+    [pages] = await fake.wait_for_reply(click)
+    assert pages["flags"] & EPHEMERAL and pages["embeds"]
+    statuses = [c.status for c in fake.calls if c.path.endswith("/callback")]
+    assert statuses[-2:] == [429, 200]
+
+
 async def test_an_unexpected_error_is_logged_and_the_user_gets_an_apology(
     fake: FakeDiscord, bot: SamizdatBot, caplog: pytest.LogCaptureFixture
 ) -> None:
