@@ -36,7 +36,7 @@ from bot.answers.model import (
 from bot.answers.question import PreparedQuestion, prepare
 from bot.config import RetrievalConfig
 from bot.library.loader import NOTES_SECTION, Library
-from bot.retrieval.candidates import Candidate, gather
+from bot.retrieval.candidates import Candidate, gather, previous_in_document
 from bot.retrieval.index import indexed_text
 from bot.retrieval.retriever import Retriever
 from bot.semantic.encoder import Encoder
@@ -110,12 +110,19 @@ class Composer:
         return self._encoder
 
     def _passage_terms(self, index: int) -> PassageTerms:
-        passage = self._retriever.passages[index]
+        passages = self._retriever.passages
+        passage = passages[index]
         tokenizer = self._retriever.tokenizer
+        before = previous_in_document(passages, index)
         return PassageTerms(
             indexed=frozenset(tokenizer(indexed_text(passage, self._library, self._config))),
             section=frozenset(tokenizer(passage.section)),
             sentences=tuple(frozenset(tokenizer(s)) for s in passage.sentences),
+            previous=(
+                frozenset(tokenizer(indexed_text(passages[before], self._library, self._config)))
+                if before is not None
+                else frozenset()
+            ),
         )
 
     def warm_up(self) -> None:

@@ -24,13 +24,20 @@ from bot.retrieval.candidates import Candidate
 
 Matrix = NDArray[np.float64]
 
-PASSAGE_LEXICAL = ("bm25_relative", "bm25_first", "coverage")
-PASSAGE_SEMANTIC = ("dense", "dense_relative", "best_sentence", "best_sentence_relative")
+PASSAGE_LEXICAL = ("bm25_relative", "bm25_first", "coverage", "coverage_with_previous")
+PASSAGE_SEMANTIC = (
+    "dense",
+    "dense_relative",
+    "best_sentence",
+    "best_sentence_relative",
+    "dense_previous",
+)
 SENTENCE_LEXICAL = (
     "passage_probability",
     "passage_rank",
     "coverage",
     "coverage_with_context",
+    "coverage_with_previous",
     *(f"holds_{kind.value}" for kind in TYPED_KINDS),
     "first_in_passage",
     "log_words",
@@ -49,7 +56,6 @@ SENTENCE_SEMANTIC = (
 DECISION_LEXICAL = (
     "passage_probability",
     "answer_share",
-    "log_bm25",
     "unknown_terms",
     "coverage_answer",
     "largest_missing_term",
@@ -70,7 +76,8 @@ LANGUAGE_BOUND = frozenset(
         "bm25_first",
         "coverage",
         "coverage_with_context",
-        "log_bm25",
+        "coverage_with_previous",
+        "dense_previous",
         "unknown_terms",
         "coverage_answer",
         "largest_missing_term",
@@ -105,11 +112,13 @@ def feature_names(stage: str, semantic: bool) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class PassageTerms:
     """A passage's index terms: all of it as indexed (with section and title where those are
-    indexed), its section heading, and each sentence."""
+    indexed), its section heading, each sentence, and all of the passage before it in the
+    same document (empty for a document's first)."""
 
     indexed: frozenset[str]
     section: frozenset[str]
     sentences: tuple[frozenset[str], ...]
+    previous: frozenset[str] = frozenset()
 
 
 def passage_terms_cache(
@@ -139,11 +148,13 @@ def passage_features(
         bm25,
         [float(c.bm25_rank == 0) for c in candidates],
         [question.coverage(terms(c.index).indexed) for c in candidates],
+        [question.coverage(terms(c.index).indexed | terms(c.index).previous) for c in candidates],
     ]
     if semantic:
         best = [float(c.sentence_dense.max()) if len(c.sentence_dense) else 0.0 for c in candidates]
         dense = [c.dense for c in candidates]
         columns += [dense, _relative(dense), best, _relative(best)]
+        columns.append([c.previous_dense for c in candidates])
     return np.column_stack(columns) if candidates else np.zeros((0, len(columns)))
 
 
@@ -219,6 +230,7 @@ def window_features(
             float(window.shortlist_rank),
             question.coverage(own),
             question.coverage(context),
+            question.coverage(context | passage_terms.previous),
             *(
                 float(question.kind is kind and holds(kind, text, question.text))
                 for kind in TYPED_KINDS
@@ -270,7 +282,6 @@ def decision_features(
     row = [
         passage_probability,
         share,
-        math.log1p(max(max((c.bm25 for c in pool), default=0.0), 0.0)),
         question.unknown_share(),
         question.coverage(held),
         max(missing, default=0.0) / total,

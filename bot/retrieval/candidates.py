@@ -36,6 +36,7 @@ class Candidate:
     dense: float  # cosine of question and passage; 0 without the semantic layer
     sentence_dense: NDArray[np.float32]  # cosine of question and each sentence
     pair_dense: NDArray[np.float32]  # ... and each two consecutive sentences
+    previous_dense: float = 0.0  # ... and the passage before it in the same document
 
 
 def gather(
@@ -80,9 +81,28 @@ def gather(
                 _finite(float(np.asarray(semantic.passages[i], dtype=np.float32) @ vector)),
                 np.nan_to_num(sentences @ vector, nan=0.0, posinf=0.0, neginf=0.0),
                 np.nan_to_num(pairs @ vector, nan=0.0, posinf=0.0, neginf=0.0),
+                _previous_dense(retriever.passages, semantic, vector, i),
             )
         )
     return candidates
+
+
+def previous_in_document(passages: Sequence[Passage], index: int) -> int | None:
+    """The passage just before `index` in reading order, if the same document has one: a
+    story often runs over a passage boundary, so the answer's own passage may not name what
+    the question is about while the one before it does."""
+    if index <= 0 or passages[index - 1].doc_id != passages[index].doc_id:
+        return None
+    return index - 1
+
+
+def _previous_dense(
+    passages: Sequence[Passage], semantic: SemanticIndex, vector: Vectors, index: int
+) -> float:
+    previous = previous_in_document(passages, index)
+    if previous is None:
+        return 0.0
+    return _finite(float(np.asarray(semantic.passages[previous], dtype=np.float32) @ vector))
 
 
 def _finite(value: float) -> float:
