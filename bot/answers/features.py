@@ -64,6 +64,10 @@ DECISION_LEXICAL = (
     "english_share",
 )
 DECISION_SEMANTIC = ("dense_answer", "dense_passage", "dense_answer_lift", "dense_passage_lift")
+# How high BM25 scored the best passage, in words alone: in a question's own language only
+# (a translated question scores near 0 however well the library answers it), so with the
+# semantic layer, which serves other languages, the cosines take its place.
+DECISION_WORDS_ONLY = ("log_bm25",)
 
 
 # Features whose values depend on the question being English: word matching, and raw
@@ -106,7 +110,9 @@ def feature_names(stage: str, semantic: bool) -> tuple[str, ...]:
         "sentence": (SENTENCE_LEXICAL, SENTENCE_SEMANTIC),
         "decision": (DECISION_LEXICAL, DECISION_SEMANTIC),
     }[stage]
-    return lexical + dense if semantic else lexical
+    if semantic:
+        return lexical + dense
+    return lexical + DECISION_WORDS_ONLY if stage == "decision" else lexical
 
 
 @dataclass(frozen=True)
@@ -299,4 +305,6 @@ def decision_features(
             best - float(sentences.mean()),
             candidate.dense - float(passages.mean()),
         ]
+    else:
+        row.append(math.log1p(max(max((c.bm25 for c in pool), default=0.0), 0.0)))
     return np.asarray([row], dtype=np.float64)
