@@ -68,6 +68,23 @@ DECISION_SEMANTIC = ("dense_answer", "dense_passage", "dense_answer_lift", "dens
 # (a translated question scores near 0 however well the library answers it), so with the
 # semantic layer, which serves other languages, the cosines take its place.
 DECISION_WORDS_ONLY = ("log_bm25",)
+# Which way each decision feature may push the probability that the library answers: what
+# the feature means, stated, not fitted (0: either way).
+DECISION_SIGNS = {
+    "passage_probability": 1,
+    "answer_share": 1,
+    "unknown_terms": -1,
+    "coverage_answer": 1,
+    "largest_missing_term": -1,
+    "kind_missing": -1,
+    "in_notes": 0,
+    "english_share": 0,
+    "dense_answer": 1,
+    "dense_passage": 1,
+    "dense_answer_lift": 1,
+    "dense_passage_lift": 1,
+    "log_bm25": 1,
+}
 
 
 # Features whose values depend on the question being English: word matching, and raw

@@ -127,16 +127,33 @@ def fit_logistic(
     features: Matrix,
     labels: NDArray[np.bool_],
     gates: Matrix | None = None,
+    signs: Sequence[int] | None = None,
 ) -> Standardised:
     """L2-penalised logistic regression by Newton's method (the bias is not penalised).
 
-    `gates` (rows x columns) scale the standardised features as `Standardised.score` will."""
+    `gates` (rows x columns) scale the standardised features as `Standardised.score` will.
+    `signs` (+1, -1, or 0 for either) state which way a feature may push: a feature whose
+    fitted weight points the other way is left out and the rest refitted, until none does.
+    With few examples, correlated features can otherwise take opposite weights that cancel
+    on the training questions and add up, far from them, to nonsense."""
     mean, scale = _standardise(features)
     standard = (features - mean) / scale
     if gates is not None:
         standard = standard * gates
-    z = np.hstack([standard, np.ones((len(features), 1))])
-    y = labels.astype(np.float64)
+    allowed = np.asarray(signs if signs is not None else [0] * len(names))
+    active = np.ones(len(names), dtype=bool)
+    while True:
+        w = _newton_logistic(standard[:, active], labels.astype(np.float64))
+        weights = np.zeros(len(names))
+        weights[active] = w[:-1]
+        wrong = active & (allowed * weights < 0)
+        if not wrong.any():
+            return Standardised(tuple(names), mean, scale, weights, float(w[-1]))
+        active &= ~wrong
+
+
+def _newton_logistic(standard: Matrix, y: NDArray[np.float64]) -> NDArray[np.float64]:
+    z = np.hstack([standard, np.ones((len(standard), 1))])
     w = np.zeros(z.shape[1])
     penalty = np.full(z.shape[1], L2)
     penalty[-1] = 1e-6
@@ -148,7 +165,7 @@ def fit_logistic(
         w -= step
         if np.abs(step).max() < 1e-9:
             break
-    return Standardised(tuple(names), mean, scale, w[:-1], float(w[-1]))
+    return w
 
 
 Group = tuple[Matrix, NDArray[np.bool_], NDArray[np.float64]]

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.answers.compose import Composer, Ranked
-from bot.answers.features import Window, feature_names
+from bot.answers.features import DECISION_SIGNS, Window, feature_names
 from bot.answers.learning import (
     AnswerModel,
     Standardised,
@@ -150,6 +150,7 @@ def fit_answer_model(examples: Sequence[Example], composer: Composer) -> AnswerM
             np.vstack([decision_rows[e.gold.id] for e in train]),
             np.array([correct[e.gold.id] for e in train], dtype=bool),
             np.vstack([composer.gate("decision", e.question) for e in train]),
+            [DECISION_SIGNS[name] for name in names["decision"]],
         )
 
     probability: dict[str, float] = {}

@@ -31,6 +31,22 @@ def test_logistic_regression_learns_which_feature_matters() -> None:
     assert abs(gated - at_mean) < 1e-9  # a feature gated to 0 reads as its training mean
 
 
+def test_a_feature_may_only_push_the_way_its_sign_says() -> None:
+    # Two nearly equal features: the second's own effect is opposite to the label, so a free
+    # fit gives them opposite weights that cancel here and add up far from the data.
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=600)
+    x = np.column_stack([base, base + 0.3 * rng.normal(size=600)])
+    y = 2 * x[:, 0] - 1.0 * x[:, 1] + 0.3 * rng.normal(size=600) > 0
+    free = fit_logistic(("a", "b"), x, y)
+    assert free.weights[1] < 0
+    signed = fit_logistic(("a", "b"), x, y, signs=[1, 1])
+    assert signed.weights[0] > 0
+    assert signed.weights[1] == 0.0  # left out, the rest refitted
+    either = fit_logistic(("a", "b"), x, y, signs=[1, 0])
+    assert np.allclose(either.weights, free.weights)  # 0 allows both ways
+
+
 def test_the_listwise_model_ranks_the_answering_row_first_in_each_group() -> None:
     rng = np.random.default_rng(5)
     groups = []
