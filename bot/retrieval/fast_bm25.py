@@ -6,7 +6,9 @@ contain it (CSR arrays), so a question only touches the passages that share a te
 and `top_k` prunes further: a compiled document-at-a-time MaxScore (`_compiled.py`) over
 one or two passage-ordered runs per term (long lists keep their largest gains in a short
 first run, so the bound on the rest is tight). Once the k-th best sum beats what the runs
-left could add, passages found only there are never visited. Pruning sums gains with a safety
+left could add, passages found only there are never visited; block-max bounds (each long
+term's largest gain in every window of 128 passages, saved with the index) let it jump over
+whole windows no passage of which can reach the k best. Pruning sums gains with a safety
 margin; the returned scores are recomputed exactly, the counts looked up in the same
 lists. The index saves to `.npy` files that load memory-mapped, so a
 restart neither rebuilds nor reads the whole index.
@@ -48,7 +50,7 @@ IntArray = NDArray[np.int64]
 IdArray = NDArray[np.int32]
 Float32Array = NDArray[np.float32]
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 _VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
 _DEFAULT_DELTA: dict[Variant, float] = {"okapi": 0.0, "plus": 1.0, "l": 0.5}
 _HEADER = "header.json"
@@ -62,6 +64,8 @@ _ARRAYS = (
     "idf",
     "max_gain",
     "max_low",
+    "window_rows",
+    "window_max",
 )
 # Passages sorted together while building (see `_chunk`); at most 2**16, so a passage's
 # place in its chunk fits 16 bits (see `_merge`).
@@ -75,6 +79,12 @@ _LAYER_MIN_POSTINGS = 2048
 _LAYER_FRACTION = 32
 # Postings whose gains are computed at once while building (bounds the float64 temporaries).
 _GAIN_BLOCK = 1 << 22
+# Passages per window of the block-max bounds. Smaller windows bound more tightly but cost
+# more to sum per question and to store: a term gets a row of bounds (4 bytes a window) when
+# it has at least as many postings as there are windows, so they add at most 40% to its
+# postings; shorter lists are gathered per question. 128 measured best at a million
+# passages (64 and 256 were each about 1.1x slower on the synthetic corpus).
+_WINDOW_PASSAGES = 128
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,9 @@ class _Arrays:
     two runs split at `split[t]`: the top layer (largest gains, bounded by `max_gain`),
     then the rest (bounded by `max_low`). Short lists have an empty top layer. A passage's
     count of a term is found by binary search in both runs, so no forward index is kept:
-    the index is ten bytes a posting.
+    the index is ten bytes a posting. `window_max[window_rows[t] * windows + w]` is term
+    `t`'s largest gain among passages `[w * window_passages, (w + 1) * window_passages)`,
+    for terms with at least `windows` postings (the others have row -1).
     """
 
     indptr: IntArray
@@ -124,6 +136,13 @@ class _Arrays:
     idf: FloatArray
     max_gain: FloatArray
     max_low: FloatArray
+    window_rows: NDArray[np.int32]
+    window_max: NDArray[np.float32]
+    window_passages: int
+
+    @property
+    def windows(self) -> int:
+        return -(-len(self.doc_len) // self.window_passages)
 
 
 class PostingsBM25:
@@ -267,6 +286,9 @@ class PostingsBM25:
             _VARIANT_CODES[p.variant],
             p.k1,
             p.delta,
+            a.window_rows,
+            a.window_max,
+            a.window_passages,
         )
         if matched < k:
             # Fewer passages match than asked for: the rest score the baseline, ties by id.
@@ -370,6 +392,7 @@ class PostingsBM25:
             "terms": len(self._vocab),
             "postings": int(self._a.doc_ids.shape[0]),
             "total_length": self._total_len,
+            "window_passages": self._a.window_passages,
         }
         _replace(folder / _HEADER, lambda f: f.write(json.dumps(header, indent=2).encode()))
 
@@ -399,7 +422,10 @@ class PostingsBM25:
             loaded = {
                 n: np.load(folder / f"{n}.npy", mmap_mode="r").view(np.ndarray) for n in _ARRAYS
             }
-            arrays = _Arrays(**loaded)
+            width = header["window_passages"]
+            if not isinstance(width, int) or width < 1:
+                return None
+            arrays = _Arrays(**loaded, window_passages=width)
             n, v, postings = int(header["passages"]), int(header["terms"]), header["postings"]
             terms = TermTable.load(folder, v)
             unchanged = header.get("saved_files") == _stamps(folder)
@@ -525,6 +551,10 @@ def _build(
     avgdl = total_len / n
     norm = (1 - params.b) + params.b * lengths.astype(np.float64) / avgdl
     gains, max_gain, split, max_low = _impacts(params, p, idf, norm)
+    window_rows = _window_rows(p.indptr, -(-n // _WINDOW_PASSAGES))
+    window_max = _kernels().window_maxima(
+        p.indptr, p.doc_ids, gains, window_rows, _WINDOW_PASSAGES, n
+    )
     arrays = _Arrays(
         p.indptr,
         split,
@@ -535,8 +565,20 @@ def _build(
         idf,
         max_gain,
         max_low,
+        window_rows,
+        window_max,
+        _WINDOW_PASSAGES,
     )
     return interner.terms(), arrays, total_len
+
+
+def _window_rows(indptr: IntArray, windows: int) -> NDArray[np.int32]:
+    """Rows of block-max bounds for the terms with at least one posting per window, in term
+    order; -1 for the others (their few postings are cheaper to read than a row)."""
+    long = np.diff(indptr) >= windows
+    rows = np.full(len(long), -1, dtype=np.int32)
+    rows[long] = np.arange(int(long.sum()), dtype=np.int32)
+    return rows
 
 
 def _runs(corpus: Iterable[Sequence[str]], size: int) -> Iterator[list[Sequence[str]]]:
@@ -660,15 +702,20 @@ def _consistent(arrays: _Arrays, n: int, v: int, postings: object) -> bool:
         and arrays.doc_len.shape == (n,)
         and arrays.idf.shape == (v,)
         and arrays.max_gain.shape == (v,)
+        and arrays.window_rows.dtype == np.int32
+        and arrays.window_rows.shape == (v,)
+        and arrays.window_max.dtype == np.float32
+        and arrays.window_max.ndim == 1
+        and arrays.window_max.size % arrays.windows == 0
         and int(arrays.indptr[0]) == 0
         and int(arrays.indptr[-1]) == postings
     )
 
 
-# The posting-sized arrays: checking their values reads the whole index (a second and a
-# gigabyte of resident memory at a million passages), so it is done only when a file is not
-# the one this code saved (see `_stamps`).
-_POSTING_ARRAYS = ("doc_ids", "tfs", "gains")
+# The posting-sized arrays (and the bounds made from them): checking their values reads the
+# whole index (a second and a gigabyte of resident memory at a million passages), so it is
+# done only when a file is not the one this code saved (see `_stamps`).
+_POSTING_ARRAYS = ("doc_ids", "tfs", "gains", "window_max")
 
 
 def _within(values: NDArray[Any], low: int, high: int) -> bool:
@@ -682,6 +729,7 @@ def _sound(arrays: _Arrays, n: int, v: int) -> bool:
     a = arrays
     return (
         _within(a.doc_len, 0, 2**31)
+        and _within(a.window_rows, -1, a.window_max.size // a.windows)
         and bool(np.all(a.indptr[1:] >= a.indptr[:-1]))
         and bool(np.all((a.split >= a.indptr[:-1]) & (a.split <= a.indptr[1:])))
         and all(bool(np.isfinite(x).all()) for x in (a.idf, a.max_gain, a.max_low))
@@ -690,10 +738,19 @@ def _sound(arrays: _Arrays, n: int, v: int) -> bool:
 
 def _sound_postings(arrays: _Arrays, n: int, v: int) -> bool:
     """The posting-sized arrays' values: passage ids in range, counts of at least one,
-    finite gains. One vectorised pass each."""
+    finite gains, and block-max bounds that are those gains' maxima (a bound too low would
+    silently drop passages from the top k). One pass each."""
     a = arrays
     return (
-        _within(a.doc_ids, 0, n) and _within(a.tfs, 1, 2**32) and bool(np.isfinite(a.gains).all())
+        _within(a.doc_ids, 0, n)
+        and _within(a.tfs, 1, 2**32)
+        and bool(np.isfinite(a.gains).all())
+        and np.array_equal(
+            a.window_max,
+            _kernels().window_maxima(
+                a.indptr, a.doc_ids, a.gains, a.window_rows, a.window_passages, n
+            ),
+        )
     )
 
 
