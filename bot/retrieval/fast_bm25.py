@@ -29,7 +29,9 @@ import logging
 import math
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -526,21 +528,40 @@ def _merge(chunks: list[_Chunk], v: int, n: int) -> _Postings:
 def _build(
     corpus: Iterable[Sequence[str]], params: BM25Parameters, progress: Progress | None
 ) -> tuple[list[str], _Arrays, int]:
-    from bot.retrieval._interning import TermInterner  # compiled: imported on first use
+    # compiled: imported on first use
+    from bot.retrieval._interning import EncodedRun, TermInterner, encode
 
     total = len(corpus) if isinstance(corpus, Sized) else 0
     interner = TermInterner()
     runs: list[NDArray[np.int32]] = []
     chunks: list[_Chunk] = []
-    first = 0
-    for run in _runs(corpus, _CHUNK_PASSAGES):
-        lengths = np.fromiter(map(len, run), dtype=np.int32, count=len(run))
-        rows = interner.rows(run, int(lengths.sum()))
-        chunks.append(_chunk(rows, lengths, first, len(interner)))
-        runs.append(lengths)
-        first += len(run)
-        if progress is not None:
-            progress(first, total)
+
+    def number(run: EncodedRun, lengths: NDArray[np.int32], first: int) -> _Chunk:
+        return _chunk(interner.intern(run), lengths, first, len(interner))
+
+    # Two stages in step: this thread reads the corpus and encodes a run (Python objects,
+    # under the GIL) while a worker numbers and sorts the run before it (compiled code and
+    # numpy, mostly without the GIL). Runs reach the worker in order, one at a time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-build") as worker:
+        pending: deque[tuple[Future[_Chunk], int]] = deque()
+
+        def collect() -> None:
+            future, done = pending.popleft()
+            chunks.append(future.result())
+            if progress is not None:
+                progress(done, total)
+
+        first = 0
+        for run in _runs(corpus, _CHUNK_PASSAGES):
+            lengths = np.fromiter(map(len, run), dtype=np.int32, count=len(run))
+            encoded = encode(run, int(lengths.sum()))
+            pending.append((worker.submit(number, encoded, lengths, first), first + len(run)))
+            runs.append(lengths)
+            first += len(run)
+            while len(pending) > 1 or (pending and pending[0][0].done()):
+                collect()
+        while pending:
+            collect()
     n = first
     if n == 0:
         raise ValueError("cannot index an empty corpus")

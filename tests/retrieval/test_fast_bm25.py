@@ -400,12 +400,13 @@ def test_tokens_of_any_characters_rank_like_rank_bm25() -> None:
     # Tokens are joined with a control character while building: tokens holding every one of
     # them, empty tokens, non-ASCII and lone surrogates must still be told apart exactly.
     controls = [chr(c) for c in range(32)]
+    long = "k" * 300  # longer than the 255 a slot's mark holds
     library = [
-        ["a\x00b", "a", "b", "", "ünï", "\ud800x", *controls],
-        ["a\x00b", "a\x00", "\x00b", "", ""],
-        ["ünï", "uni", "a", "a"],
+        ["a\x00b", "a", "b", "", "ünï", "\ud800x", *controls, "abcdefgh1", long],
+        ["a\x00b", "a\x00", "\x00b", "", "", "abcdefgh2", long + "k", "abcdefgh"],
+        ["ünï", "uni", "a", "a", "abcdefgh1", long],
         [],
-        ["".join(controls), "b", "\x1f"],
+        ["".join(controls), "b", "\x1f", "abcdefgh"],
     ]
     ours, ref = PostingsBM25(library), Reference(library, "okapi")
     assert ours.vocabulary_size == len({t for passage in library for t in passage})
@@ -415,6 +416,8 @@ def test_tokens_of_any_characters_rank_like_rank_bm25() -> None:
         ["ünï", "\ud800x"],
         ["\x1f", "b", "\x00"],
         ["".join(controls)],
+        ["abcdefgh1", long],
+        ["abcdefgh", long + "k"],
     ):
         assert_like_rank_bm25(ours, ref, query)
 
