@@ -1,4 +1,4 @@
-"""The inner loops of `PostingsBM25.top_k`, compiled with numba.
+"""The inner loops of `PostingsBM25.top_k` (and three of its build), compiled with numba.
 
 A question touches a few posting lists; walking them is thousands of small steps that cost
 microseconds each as numpy calls and nanoseconds compiled. Three kernels:
@@ -305,6 +305,51 @@ def window_bounds(
                 upper[w] += weight * largest[w]  # once per window: then it is zero
                 largest[w] = 0.0
     return upper
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def group(rows: Any, lengths: Any, first: int, terms: int) -> tuple[Any, Any, Any]:
+    """(term, passage, tf) of a run of passages whose tokens have term rows `rows`, in
+    (term, passage) order: a counting sort by term that keeps passage order (so a term's
+    repeats in a passage lie together), then one pass counting them."""
+    starts = np.zeros(terms + 1, dtype=np.int64)
+    for row in rows:
+        starts[row + 1] += 1
+    for t in range(terms):
+        starts[t + 1] += starts[t]
+    at = starts[:-1].copy()
+    docs = np.empty(len(rows), dtype=np.int32)
+    token = 0
+    for passage in range(len(lengths)):
+        for _ in range(lengths[passage]):
+            row = rows[token]
+            docs[at[row]] = passage
+            at[row] += 1
+            token += 1
+    out_terms = np.empty(len(rows), dtype=np.int32)
+    out_docs = np.empty(len(rows), dtype=np.int32)
+    out_tfs = np.empty(len(rows), dtype=np.uint32)
+    pairs = 0
+    for t in range(terms):
+        for i in range(starts[t], starts[t + 1]):
+            if i > starts[t] and docs[i] == docs[i - 1]:
+                out_tfs[pairs - 1] += 1
+            else:
+                out_terms[pairs] = t
+                out_docs[pairs] = docs[i] + first
+                out_tfs[pairs] = 1
+                pairs += 1
+    return out_terms[:pairs].copy(), out_docs[:pairs].copy(), out_tfs[:pairs].copy()
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def scatter(terms: Any, docs: Any, tfs: Any, running: Any, doc_ids: Any, all_tfs: Any) -> None:
+    """Place a chunk's (term, passage, tf) triples at each term's running end."""
+    for i in range(len(terms)):
+        at = running[terms[i]]
+        doc_ids[at] = docs[i]
+        all_tfs[at] = tfs[i]
+        running[terms[i]] = at + 1
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
