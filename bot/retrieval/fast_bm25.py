@@ -69,8 +69,8 @@ _ARRAYS = (
     "window_rows",
     "window_max",
 )
-# Passages grouped together while building (see `_chunk`); at most 2**16, so a passage's
-# place in its chunk fits 16 bits (see `_merge`).
+# Passages encoded, numbered and grouped together while building (see `_build`): enough to
+# amortise a run's calls, few enough that its arrays stay small (~1.4M tokens of prose).
 _CHUNK_PASSAGES = 16_384
 # Pruning sums gains stored as float32, one per query term a passage holds; this relative
 # slack per term keeps their rounding (about 6e-8 each) from dropping a true top-k
@@ -85,7 +85,7 @@ _GAIN_BLOCK = 1 << 22
 # more to sum per question and to store: a term gets a row of bounds (4 bytes a window) when
 # it has at least as many postings as there are windows, so they add at most 40% to its
 # postings; shorter lists are gathered per question. 128 measured best at a million
-# passages (64 and 256 were each about 1.1x slower on the synthetic corpus).
+# passages (64 and 256 were each about 5% slower on the synthetic corpus).
 _WINDOW_PASSAGES = 128
 
 
