@@ -734,11 +734,13 @@ def _within(values: NDArray[Any], low: int, high: int) -> bool:
 def _sound(arrays: _Arrays, n: int, v: int) -> bool:
     """The values of the term- and passage-sized arrays, not only their shapes: pointers
     that never run backwards, splits inside their lists, finite bounds. A damaged file would
-    otherwise crash every question (a pointer past the end) or rank wrong (a NaN)."""
+    otherwise crash every question (a pointer past the end) or rank wrong (a NaN). The
+    rows of block-max bounds follow from the pointers, so they are checked whole."""
     a = arrays
     return (
         _within(a.doc_len, 0, 2**31)
-        and _within(a.window_rows, -1, a.window_max.size // a.windows)
+        and np.array_equal(a.window_rows, _window_rows(a.indptr, a.windows))
+        and a.window_max.size == int(np.count_nonzero(a.window_rows >= 0)) * a.windows
         and bool(np.all(a.indptr[1:] >= a.indptr[:-1]))
         and bool(np.all((a.split >= a.indptr[:-1]) & (a.split <= a.indptr[1:])))
         and all(bool(np.isfinite(x).all()) for x in (a.idf, a.max_gain, a.max_low))

@@ -456,6 +456,7 @@ def test_every_pruning_step_ranks_like_rank_bm25(
         ("indptr.npy", lambda a: a[::-1].copy()),
         ("idf.npy", lambda a: np.full_like(a, np.inf)),
         ("window_rows.npy", lambda a: a + 10**6),
+        ("window_rows.npy", lambda a: np.roll(a, 1)),  # in range, but another term's bounds
         ("window_max.npy", lambda a: a / 2),  # bounds too low would drop true top passages
     ],
 )
