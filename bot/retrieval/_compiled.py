@@ -1,13 +1,17 @@
-"""The inner loops of `PostingsBM25.top_k`, compiled with numba.
+"""The inner loops of `PostingsBM25.top_k` (and three of its build), compiled with numba.
 
 A question touches a few posting lists; walking them is thousands of small steps that cost
-microseconds each as numpy calls and nanoseconds compiled. Two kernels:
+microseconds each as numpy calls and nanoseconds compiled. Three kernels:
 
+- `window_bounds` sums, for every window of `width` consecutive passages, the most each
+  query term can add there (block-max bounds over passage-id windows: read from the index
+  for long lists, gathered from the postings for short ones).
 - `maxscore` walks the lists passage by passage (document-at-a-time MaxScore): lists are
   ordered by the most they can add; once the k-th best sum is known, the lists whose bounds
-  together cannot reach it only look up the passages the others propose. It returns every
-  passage whose float32 gain sum comes within a margin of the k-th best, so rounding can
-  never drop one that belongs in the exact top k.
+  together cannot reach it only look up the passages the others propose, and windows whose
+  bound cannot reach it are jumped over whole. It returns every passage whose float32 gain
+  sum comes within a margin of the k-th best, so rounding can never drop one that belongs
+  in the exact top k.
 - `exact` computes those passages' scores as rank-bm25 does, term by term in query order,
   with the same float64 operations, each count found by binary search in the term's list.
 
@@ -85,13 +89,16 @@ def maxscore(
     k: int,
     slack: float,
     passages: int,
+    upper: Any,
+    width: int,
 ) -> tuple[Any, Any]:
     """Passages whose gain sum is within the margin of the k-th best, with their sums.
 
     Lists `i` are `doc_ids[starts[i]:ends[i]]` (passage-ordered) with gains weighted by
     `weights[i]` (how often the question has the term) and bounded by `bounds[i]` (already
     weighted), sorted by bound ascending. The margin is `slack * max(1, |theta|)` below the
-    running k-th best sum `theta`.
+    running k-th best sum `theta`. `upper[w]` bounds the sum of any passage in window `w`
+    (passages `[w * width, (w + 1) * width)`): windows below the margin are skipped.
     """
     lists = len(starts)
     pos = starts.copy()
@@ -116,6 +123,16 @@ def maxscore(
                 doc = doc_ids[pos[i]]
         if doc == _NONE:
             break
+        window = doc // width
+        if 0 <= window < len(upper) and upper[window] < floor:
+            window += 1  # nothing here can reach the k best: on to the next window that can
+            while window < len(upper) and upper[window] < floor:
+                window += 1
+            if window == len(upper):
+                break
+            for i in range(first, lists):
+                pos[i] = _lower_bound(doc_ids, pos[i], ends[i], window * width)
+            continue
         if doc < 0 or doc >= passages:  # a damaged file: skip, never read past the arrays
             for i in range(first, lists):
                 if pos[i] < ends[i] and doc_ids[pos[i]] == doc:
@@ -254,6 +271,110 @@ def _runs(
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def window_bounds(
+    rows: Any,
+    weights: Any,
+    indptr: Any,
+    doc_ids: Any,
+    gains: Any,
+    window_rows: Any,
+    window_max: Any,
+    width: int,
+    passages: int,
+) -> Any:
+    """The most a passage of each window can gain from the query: the sum over its terms
+    of their largest gain in that window (weighted). A term with a row in `window_max` reads
+    it; a shorter one (fewer postings than windows) is gathered from its postings."""
+    windows = (passages + width - 1) // width
+    upper = np.zeros(windows)
+    largest = np.zeros(windows, dtype=np.float32)
+    for i in range(len(rows)):
+        row, weight = rows[i], weights[i]
+        if window_rows[row] >= 0:
+            base = window_rows[row] * windows
+            for w in range(windows):
+                upper[w] += weight * window_max[base + w]
+            continue
+        for at in range(indptr[row], indptr[row + 1]):
+            if 0 <= doc_ids[at] < passages:
+                w = doc_ids[at] // width
+                largest[w] = max(largest[w], gains[at])
+        for at in range(indptr[row], indptr[row + 1]):
+            if 0 <= doc_ids[at] < passages:
+                w = doc_ids[at] // width
+                upper[w] += weight * largest[w]  # once per window: then it is zero
+                largest[w] = 0.0
+    return upper
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def group(rows: Any, lengths: Any, first: int, terms: int) -> tuple[Any, Any, Any]:
+    """(term, passage, tf) of a run of passages whose tokens have term rows `rows`, in
+    (term, passage) order: a counting sort by term that keeps passage order (so a term's
+    repeats in a passage lie together), then one pass counting them."""
+    starts = np.zeros(terms + 1, dtype=np.int64)
+    for row in rows:
+        starts[row + 1] += 1
+    for t in range(terms):
+        starts[t + 1] += starts[t]
+    at = starts[:-1].copy()
+    docs = np.empty(len(rows), dtype=np.int32)
+    token = 0
+    for passage in range(len(lengths)):
+        for _ in range(lengths[passage]):
+            row = rows[token]
+            docs[at[row]] = passage
+            at[row] += 1
+            token += 1
+    out_terms = np.empty(len(rows), dtype=np.int32)
+    out_docs = np.empty(len(rows), dtype=np.int32)
+    out_tfs = np.empty(len(rows), dtype=np.uint32)
+    pairs = 0
+    for t in range(terms):
+        for i in range(starts[t], starts[t + 1]):
+            if i > starts[t] and docs[i] == docs[i - 1]:
+                out_tfs[pairs - 1] += 1
+            else:
+                out_terms[pairs] = t
+                out_docs[pairs] = docs[i] + first
+                out_tfs[pairs] = 1
+                pairs += 1
+    return out_terms[:pairs].copy(), out_docs[:pairs].copy(), out_tfs[:pairs].copy()
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def scatter(terms: Any, docs: Any, tfs: Any, running: Any, doc_ids: Any, all_tfs: Any) -> None:
+    """Place a chunk's (term, passage, tf) triples at each term's running end."""
+    for i in range(len(terms)):
+        at = running[terms[i]]
+        doc_ids[at] = docs[i]
+        all_tfs[at] = tfs[i]
+        running[terms[i]] = at + 1
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def window_maxima(
+    indptr: Any, doc_ids: Any, gains: Any, window_rows: Any, width: int, passages: int
+) -> Any:
+    """Each long term's largest gain in each window of `width` passages (0 where it is
+    absent), rows as `window_rows` numbers them; the saved block-max bounds."""
+    windows = (passages + width - 1) // width
+    stored = 0
+    for row in range(len(window_rows)):
+        stored = max(stored, window_rows[row] + 1)
+    window_max = np.zeros(stored * windows, dtype=np.float32)
+    for row in range(len(window_rows)):
+        if window_rows[row] < 0:
+            continue
+        base = window_rows[row] * windows
+        for at in range(indptr[row], indptr[row + 1]):
+            if 0 <= doc_ids[at] < passages:  # checked before, but never write out of bounds
+                w = base + doc_ids[at] // width
+                window_max[w] = max(window_max[w], gains[at])
+    return window_max
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def search(
     rows: Any,
     weights: Any,
@@ -273,11 +394,19 @@ def search(
     variant: int,
     k1: float,
     delta: float,
+    window_rows: Any,
+    window_max: Any,
+    width: int,
 ) -> tuple[Any, Any, int]:
     """The top k (ids, exact scores), best first, ties to the lower id, and how many
     passages matched at all (fewer than k: the caller fills in the rest)."""
     starts, ends, bounds, scale = _runs(rows, weights, indptr, split, max_gain, max_low)
-    ids, _ = maxscore(doc_ids, gains, starts, ends, bounds, scale, k, slack, len(norm))
+    upper = window_bounds(
+        rows, weights, indptr, doc_ids, gains, window_rows, window_max, width, len(norm)
+    )
+    ids, _ = maxscore(
+        doc_ids, gains, starts, ends, bounds, scale, k, slack, len(norm), upper, width
+    )
     scores = exact(
         ids, query_rows, idf, indptr, split, doc_ids, tfs, norm, k1norm, variant, k1, delta
     )

@@ -6,7 +6,9 @@ contain it (CSR arrays), so a question only touches the passages that share a te
 and `top_k` prunes further: a compiled document-at-a-time MaxScore (`_compiled.py`) over
 one or two passage-ordered runs per term (long lists keep their largest gains in a short
 first run, so the bound on the rest is tight). Once the k-th best sum beats what the runs
-left could add, passages found only there are never visited. Pruning sums gains with a safety
+left could add, passages found only there are never visited; block-max bounds (each long
+term's largest gain in every window of 128 passages, saved with the index) let it jump over
+whole windows no passage of which can reach the k best. Pruning sums gains with a safety
 margin; the returned scores are recomputed exactly, the counts looked up in the same
 lists. The index saves to `.npy` files that load memory-mapped, so a
 restart neither rebuilds nor reads the whole index.
@@ -27,7 +29,9 @@ import logging
 import math
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -48,7 +52,7 @@ IntArray = NDArray[np.int64]
 IdArray = NDArray[np.int32]
 Float32Array = NDArray[np.float32]
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 _VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
 _DEFAULT_DELTA: dict[Variant, float] = {"okapi": 0.0, "plus": 1.0, "l": 0.5}
 _HEADER = "header.json"
@@ -62,9 +66,11 @@ _ARRAYS = (
     "idf",
     "max_gain",
     "max_low",
+    "window_rows",
+    "window_max",
 )
-# Passages sorted together while building (see `_chunk`); at most 2**16, so a passage's
-# place in its chunk fits 16 bits (see `_merge`).
+# Passages encoded, numbered and grouped together while building (see `_build`): enough to
+# amortise a run's calls, few enough that its arrays stay small (~1.4M tokens of prose).
 _CHUNK_PASSAGES = 16_384
 # Pruning sums gains stored as float32, one per query term a passage holds; this relative
 # slack per term keeps their rounding (about 6e-8 each) from dropping a true top-k
@@ -75,6 +81,12 @@ _LAYER_MIN_POSTINGS = 2048
 _LAYER_FRACTION = 32
 # Postings whose gains are computed at once while building (bounds the float64 temporaries).
 _GAIN_BLOCK = 1 << 22
+# Passages per window of the block-max bounds. Smaller windows bound more tightly but cost
+# more to sum per question and to store: a term gets a row of bounds (4 bytes a window) when
+# it has at least as many postings as there are windows, so they add at most 40% to its
+# postings; shorter lists are gathered per question. 128 measured best at a million
+# passages (64 and 256 were each about 5% slower on the synthetic corpus).
+_WINDOW_PASSAGES = 128
 
 
 @dataclass(frozen=True)
@@ -112,7 +124,9 @@ class _Arrays:
     two runs split at `split[t]`: the top layer (largest gains, bounded by `max_gain`),
     then the rest (bounded by `max_low`). Short lists have an empty top layer. A passage's
     count of a term is found by binary search in both runs, so no forward index is kept:
-    the index is ten bytes a posting.
+    the index is ten bytes a posting. `window_max[window_rows[t] * windows + w]` is term
+    `t`'s largest gain among passages `[w * window_passages, (w + 1) * window_passages)`,
+    for terms with at least `windows` postings (the others have row -1).
     """
 
     indptr: IntArray
@@ -124,6 +138,13 @@ class _Arrays:
     idf: FloatArray
     max_gain: FloatArray
     max_low: FloatArray
+    window_rows: NDArray[np.int32]
+    window_max: NDArray[np.float32]
+    window_passages: int
+
+    @property
+    def windows(self) -> int:
+        return -(-len(self.doc_len) // self.window_passages)
 
 
 class PostingsBM25:
@@ -267,6 +288,9 @@ class PostingsBM25:
             _VARIANT_CODES[p.variant],
             p.k1,
             p.delta,
+            a.window_rows,
+            a.window_max,
+            a.window_passages,
         )
         if matched < k:
             # Fewer passages match than asked for: the rest score the baseline, ties by id.
@@ -370,6 +394,7 @@ class PostingsBM25:
             "terms": len(self._vocab),
             "postings": int(self._a.doc_ids.shape[0]),
             "total_length": self._total_len,
+            "window_passages": self._a.window_passages,
         }
         _replace(folder / _HEADER, lambda f: f.write(json.dumps(header, indent=2).encode()))
 
@@ -399,7 +424,10 @@ class PostingsBM25:
             loaded = {
                 n: np.load(folder / f"{n}.npy", mmap_mode="r").view(np.ndarray) for n in _ARRAYS
             }
-            arrays = _Arrays(**loaded)
+            width = header["window_passages"]
+            if not isinstance(width, int) or width < 1:
+                return None
+            arrays = _Arrays(**loaded, window_passages=width)
             n, v, postings = int(header["passages"]), int(header["terms"]), header["postings"]
             terms = TermTable.load(folder, v)
             unchanged = header.get("saved_files") == _stamps(folder)
@@ -444,21 +472,11 @@ _Chunk = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.uint32], int]
 def _chunk(rows: NDArray[np.int32], lengths: NDArray[np.int32], first: int, v: int) -> _Chunk:
     """(term, passage, tf) of a run of passages, in (term, passage) order.
 
-    Sorting a chunk at a time keeps the keys small (32 bits while terms * passages fit)
-    and the sort in cache; `_merge` then places the chunks by counting.
+    Grouped a chunk at a time (compiled: a counting sort by term, which keeps passages in
+    order; a third faster than sorting packed keys with numpy), so the work stays in cache;
+    `_merge` then places the chunks by counting.
     """
-    m = len(lengths)
-    key_type = np.uint32 if v * m < 2**32 else np.uint64
-    keys: NDArray[np.unsignedinteger[Any]] = rows.astype(key_type)
-    keys *= m
-    keys += np.repeat(np.arange(m, dtype=key_type), lengths)
-    keys.sort()
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    counts = np.diff(np.append(starts, len(keys))).astype(np.uint32)
-    unique = keys[starts]
-    del keys, starts
-    terms = (unique // m).astype(np.int32)
-    docs = (unique % m).astype(np.int32) + np.int32(first)
+    terms, docs, counts = _kernels().group(rows, lengths, first, v)
     return terms, docs, counts, first
 
 
@@ -477,44 +495,61 @@ def _merge(chunks: list[_Chunk], v: int, n: int) -> _Postings:
     Chunks cover increasing passages, so each term's postings from chunk c go right after
     those from earlier chunks: a running offset per term places them without a global sort.
     """
-    counts = [np.bincount(terms, minlength=v) for terms, _, _, _ in chunks]
+    per_term = np.zeros(v, dtype=np.int64)
+    for terms, _, _, _ in chunks:
+        per_term += np.bincount(terms, minlength=v)
     indptr = np.zeros(v + 1, dtype=np.int64)
-    np.cumsum(np.sum(counts, axis=0, dtype=np.int64) if counts else 0, out=indptr[1:])
+    np.cumsum(per_term, out=indptr[1:])
     total = int(indptr[-1])
     largest = max((int(tf.max()) for _, _, tf, _ in chunks if len(tf)), default=1)
     tf_type = np.uint16 if largest < 2**16 else np.uint32
     doc_ids = np.empty(total, dtype=np.int32)
     tfs: NDArray[np.unsignedinteger[Any]] = np.empty(total, dtype=tf_type)
     running = indptr[:-1].copy()
-    for count in counts:
+    scatter = _kernels().scatter
+    while chunks:
         terms, docs, tf, _ = chunks.pop(0)
-        within = np.arange(len(terms), dtype=np.int64) - (np.cumsum(count) - count)[terms]
-        dest = running[terms] + within
-        doc_ids[dest] = docs
-        tfs[dest] = tf
-        running += count
-        del within, dest
+        scatter(terms, docs, tf, running, doc_ids, tfs)
     return _Postings(indptr, doc_ids, tfs)
 
 
 def _build(
     corpus: Iterable[Sequence[str]], params: BM25Parameters, progress: Progress | None
 ) -> tuple[list[str], _Arrays, int]:
-    from bot.retrieval._interning import TermInterner  # compiled: imported on first use
+    # compiled: imported on first use
+    from bot.retrieval._interning import EncodedRun, TermInterner, encode
 
     total = len(corpus) if isinstance(corpus, Sized) else 0
     interner = TermInterner()
     runs: list[NDArray[np.int32]] = []
     chunks: list[_Chunk] = []
-    first = 0
-    for run in _runs(corpus, _CHUNK_PASSAGES):
-        lengths = np.fromiter(map(len, run), dtype=np.int32, count=len(run))
-        rows = interner.rows(run, int(lengths.sum()))
-        chunks.append(_chunk(rows, lengths, first, len(interner)))
-        runs.append(lengths)
-        first += len(run)
-        if progress is not None:
-            progress(first, total)
+
+    def number(run: EncodedRun, lengths: NDArray[np.int32], first: int) -> _Chunk:
+        return _chunk(interner.intern(run), lengths, first, len(interner))
+
+    # Two stages in step: this thread reads the corpus and encodes a run (Python objects,
+    # under the GIL) while a worker numbers and sorts the run before it (compiled code and
+    # numpy, mostly without the GIL). Runs reach the worker in order, one at a time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-build") as worker:
+        pending: deque[tuple[Future[_Chunk], int]] = deque()
+
+        def collect() -> None:
+            future, done = pending.popleft()
+            chunks.append(future.result())
+            if progress is not None:
+                progress(done, total)
+
+        first = 0
+        for run in _runs(corpus, _CHUNK_PASSAGES):
+            lengths = np.fromiter(map(len, run), dtype=np.int32, count=len(run))
+            encoded = encode(run, int(lengths.sum()))
+            pending.append((worker.submit(number, encoded, lengths, first), first + len(run)))
+            runs.append(lengths)
+            first += len(run)
+            while len(pending) > 1 or (pending and pending[0][0].done()):
+                collect()
+        while pending:
+            collect()
     n = first
     if n == 0:
         raise ValueError("cannot index an empty corpus")
@@ -525,6 +560,10 @@ def _build(
     avgdl = total_len / n
     norm = (1 - params.b) + params.b * lengths.astype(np.float64) / avgdl
     gains, max_gain, split, max_low = _impacts(params, p, idf, norm)
+    window_rows = _window_rows(p.indptr, -(-n // _WINDOW_PASSAGES))
+    window_max = _kernels().window_maxima(
+        p.indptr, p.doc_ids, gains, window_rows, _WINDOW_PASSAGES, n
+    )
     arrays = _Arrays(
         p.indptr,
         split,
@@ -535,8 +574,20 @@ def _build(
         idf,
         max_gain,
         max_low,
+        window_rows,
+        window_max,
+        _WINDOW_PASSAGES,
     )
     return interner.terms(), arrays, total_len
+
+
+def _window_rows(indptr: IntArray, windows: int) -> NDArray[np.int32]:
+    """Rows of block-max bounds for the terms with at least one posting per window, in term
+    order; -1 for the others (their few postings are cheaper to read than a row)."""
+    long = np.diff(indptr) >= windows
+    rows = np.full(len(long), -1, dtype=np.int32)
+    rows[long] = np.arange(int(long.sum()), dtype=np.int32)
+    return rows
 
 
 def _runs(corpus: Iterable[Sequence[str]], size: int) -> Iterator[list[Sequence[str]]]:
@@ -660,15 +711,20 @@ def _consistent(arrays: _Arrays, n: int, v: int, postings: object) -> bool:
         and arrays.doc_len.shape == (n,)
         and arrays.idf.shape == (v,)
         and arrays.max_gain.shape == (v,)
+        and arrays.window_rows.dtype == np.int32
+        and arrays.window_rows.shape == (v,)
+        and arrays.window_max.dtype == np.float32
+        and arrays.window_max.ndim == 1
+        and arrays.window_max.size % arrays.windows == 0
         and int(arrays.indptr[0]) == 0
         and int(arrays.indptr[-1]) == postings
     )
 
 
-# The posting-sized arrays: checking their values reads the whole index (a second and a
-# gigabyte of resident memory at a million passages), so it is done only when a file is not
-# the one this code saved (see `_stamps`).
-_POSTING_ARRAYS = ("doc_ids", "tfs", "gains")
+# The posting-sized arrays (and the bounds made from them): checking their values reads the
+# whole index (a second and a gigabyte of resident memory at a million passages), so it is
+# done only when a file is not the one this code saved (see `_stamps`).
+_POSTING_ARRAYS = ("doc_ids", "tfs", "gains", "window_max")
 
 
 def _within(values: NDArray[Any], low: int, high: int) -> bool:
@@ -678,10 +734,13 @@ def _within(values: NDArray[Any], low: int, high: int) -> bool:
 def _sound(arrays: _Arrays, n: int, v: int) -> bool:
     """The values of the term- and passage-sized arrays, not only their shapes: pointers
     that never run backwards, splits inside their lists, finite bounds. A damaged file would
-    otherwise crash every question (a pointer past the end) or rank wrong (a NaN)."""
+    otherwise crash every question (a pointer past the end) or rank wrong (a NaN). The
+    rows of block-max bounds follow from the pointers, so they are checked whole."""
     a = arrays
     return (
         _within(a.doc_len, 0, 2**31)
+        and np.array_equal(a.window_rows, _window_rows(a.indptr, a.windows))
+        and a.window_max.size == int(np.count_nonzero(a.window_rows >= 0)) * a.windows
         and bool(np.all(a.indptr[1:] >= a.indptr[:-1]))
         and bool(np.all((a.split >= a.indptr[:-1]) & (a.split <= a.indptr[1:])))
         and all(bool(np.isfinite(x).all()) for x in (a.idf, a.max_gain, a.max_low))
@@ -690,10 +749,19 @@ def _sound(arrays: _Arrays, n: int, v: int) -> bool:
 
 def _sound_postings(arrays: _Arrays, n: int, v: int) -> bool:
     """The posting-sized arrays' values: passage ids in range, counts of at least one,
-    finite gains. One vectorised pass each."""
+    finite gains, and block-max bounds that are those gains' maxima (a bound too low would
+    silently drop passages from the top k). One pass each."""
     a = arrays
     return (
-        _within(a.doc_ids, 0, n) and _within(a.tfs, 1, 2**32) and bool(np.isfinite(a.gains).all())
+        _within(a.doc_ids, 0, n)
+        and _within(a.tfs, 1, 2**32)
+        and bool(np.isfinite(a.gains).all())
+        and np.array_equal(
+            a.window_max,
+            _kernels().window_maxima(
+                a.indptr, a.doc_ids, a.gains, a.window_rows, a.window_passages, n
+            ),
+        )
     )
 
 

@@ -281,6 +281,17 @@ def test_other_format_version_is_not_loaded(saved: Path) -> None:
     assert PostingsBM25.load(saved, "hash-1") is None
 
 
+def test_an_index_saved_before_block_max_bounds_is_rebuilt(saved: Path) -> None:
+    # Format 6 had no window files: such a folder is refused (the caller rebuilds it).
+    header = json.loads((saved / "header.json").read_text())
+    header["format_version"] = 6
+    del header["window_passages"]
+    (saved / "header.json").write_text(json.dumps(header))
+    for name in ("window_rows.npy", "window_max.npy"):
+        (saved / name).unlink()
+    assert PostingsBM25.load(saved, "hash-1") is None
+
+
 def test_a_term_table_that_is_not_a_permutation_is_not_loaded(saved: Path) -> None:
     rows = np.load(saved / "term_rows.npy")
     rows[1] = rows[0]
@@ -311,7 +322,15 @@ def test_missing_folder_is_not_loaded(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["header.json", "term_bytes.npy", "term_rows.npy", "doc_ids.npy", "tfs.npy", "split.npy"],
+    [
+        "header.json",
+        "term_bytes.npy",
+        "term_rows.npy",
+        "doc_ids.npy",
+        "tfs.npy",
+        "split.npy",
+        "window_max.npy",
+    ],
 )
 def test_missing_file_is_not_loaded(saved: Path, name: str) -> None:
     (saved / name).unlink()
@@ -381,12 +400,13 @@ def test_tokens_of_any_characters_rank_like_rank_bm25() -> None:
     # Tokens are joined with a control character while building: tokens holding every one of
     # them, empty tokens, non-ASCII and lone surrogates must still be told apart exactly.
     controls = [chr(c) for c in range(32)]
+    long = "k" * 300  # longer than the 255 a slot's mark holds
     library = [
-        ["a\x00b", "a", "b", "", "ünï", "\ud800x", *controls],
-        ["a\x00b", "a\x00", "\x00b", "", ""],
-        ["ünï", "uni", "a", "a"],
+        ["a\x00b", "a", "b", "", "ünï", "\ud800x", *controls, "abcdefgh1", long],
+        ["a\x00b", "a\x00", "\x00b", "", "", "abcdefgh2", long + "k", "abcdefgh"],
+        ["ünï", "uni", "a", "a", "abcdefgh1", long],
         [],
-        ["".join(controls), "b", "\x1f"],
+        ["".join(controls), "b", "\x1f", "abcdefgh"],
     ]
     ours, ref = PostingsBM25(library), Reference(library, "okapi")
     assert ours.vocabulary_size == len({t for passage in library for t in passage})
@@ -396,19 +416,31 @@ def test_tokens_of_any_characters_rank_like_rank_bm25() -> None:
         ["ünï", "\ud800x"],
         ["\x1f", "b", "\x00"],
         ["".join(controls)],
+        ["abcdefgh1", long],
+        ["abcdefgh", long + "k"],
     ):
         assert_like_rank_bm25(ours, ref, query)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("layered", [64, 10**9])
+@pytest.mark.parametrize(("layered", "window"), [(64, 3), (10**9, 3), (64, 10**6)])
 def test_every_pruning_step_ranks_like_rank_bm25(
-    monkeypatch: pytest.MonkeyPatch, zipf: list[list[str]], variant: Variant, layered: int
+    monkeypatch: pytest.MonkeyPatch,
+    zipf: list[list[str]],
+    variant: Variant,
+    layered: int,
+    window: int,
 ) -> None:
-    # Layers scaled down to this library's size (or none), so that two runs per term,
-    # lists turning non-essential, lookups and the last exact scoring all take part.
+    # Layers and block-max windows scaled down to this library's size (or none), so that
+    # two runs per term, lists turning non-essential, lookups, windows skipped whole (with
+    # bounds saved for common terms and gathered for rare ones) and the last exact scoring
+    # all take part.
     monkeypatch.setattr(fast_bm25, "_LAYER_MIN_POSTINGS", layered)
+    monkeypatch.setattr(fast_bm25, "_WINDOW_PASSAGES", window)
     ours, ref = PostingsBM25(zipf, variant=variant), Reference(zipf, variant)
+    rows = ours._a.window_rows
+    if window == 3:
+        assert (rows >= 0).any() and (rows < 0).any()  # both kinds of bounds are used
     for query in zipf_queries(seed=29, count=100, vocabulary=4500):
         assert_like_rank_bm25(ours, ref, query)
 
@@ -423,6 +455,9 @@ def test_every_pruning_step_ranks_like_rank_bm25(
         ("max_gain.npy", lambda a: np.full_like(a, np.nan)),
         ("indptr.npy", lambda a: a[::-1].copy()),
         ("idf.npy", lambda a: np.full_like(a, np.inf)),
+        ("window_rows.npy", lambda a: a + 10**6),
+        ("window_rows.npy", lambda a: np.roll(a, 1)),  # in range, but another term's bounds
+        ("window_max.npy", lambda a: a / 2),  # bounds too low would drop true top passages
     ],
 )
 def test_an_index_with_damaged_values_is_not_loaded(
