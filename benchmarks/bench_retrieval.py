@@ -163,6 +163,15 @@ def _load_tokens(work: Path, n: int) -> list[list[str]]:
 
 
 def _peak_mb() -> float:
+    """This process's own peak resident memory. Linux keeps `ru_maxrss` across fork and
+    exec, so a worker started by a driver holding a million passages' tokens would report
+    the driver's size; `VmHWM` belongs to the worker's own address space."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
