@@ -168,7 +168,7 @@ async def _run_platforms(app: App, platform: str) -> int:
 
 
 async def _run_adapters(app: App, platform: str) -> int:
-    from bot.errors import StartupError
+    from bot.startup import StartupError
 
     config = app.config
     wanted = {"discord", "matrix"} if platform == "all" else {platform}

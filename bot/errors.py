@@ -8,10 +8,7 @@ from bot.core.exclusive import AlreadyRunningError
 from bot.library.catalogue import CatalogueError
 from bot.retrieval.retriever import EmptyLibraryError
 from bot.semantic.encoder import SemanticUnavailableError
-
-
-class StartupError(Exception):
-    """Raised by adapters for a problem the person running the bot must fix (token, URL)."""
+from bot.startup import StartupError
 
 
 def describe_startup_error(exc: BaseException) -> str | None:

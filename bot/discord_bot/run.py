@@ -22,8 +22,8 @@ from bot.config import Config
 from bot.core.commands import Core
 from bot.discord_bot.client import SamizdatBot
 from bot.discord_bot.shards import ShardedSamizdatBot, Turns
-from bot.errors import StartupError
 from bot.observability.health import Readiness
+from bot.startup import StartupError
 
 log = logging.getLogger(__name__)
 

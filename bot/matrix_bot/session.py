@@ -19,8 +19,8 @@ from nio import AsyncClient, AsyncClientConfig, LoginError, WhoamiError
 from nio.store import DefaultStore
 
 from bot.config import MatrixConfig
-from bot.errors import StartupError
 from bot.matrix_bot.retry import NETWORK_ERRORS, until_reachable
+from bot.startup import StartupError
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.config import HealthConfig
-from bot.errors import StartupError
 from bot.observability.metrics import CONTENT_TYPE_LATEST, Metrics
+from bot.startup import StartupError
 
 log = logging.getLogger(__name__)
 

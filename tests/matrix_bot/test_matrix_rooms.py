@@ -22,8 +22,8 @@ from pydantic import SecretStr
 from bot.answers.engine import AnswerEngine
 from bot.app import build_engine, open_app
 from bot.config import Config, LibraryConfig, MatrixConfig
-from bot.errors import StartupError
 from bot.matrix_bot import run_matrix
+from bot.startup import StartupError
 
 # The tags the adapter writes itself; anything else in an HTML body came from outside.
 SAFE_TAGS = {"p", "b", "ol", "ul", "li", "blockquote", "code"}
