@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import sys
 import tempfile
 import time
@@ -20,29 +19,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # generated_documents, shared with the tests
+
+from generated_documents import minutes  # noqa: E402
 
 from bot.answers.shelves import DocumentFields, Shelves, Upload  # noqa: E402
 from bot.app import build_engine  # noqa: E402
 from bot.config import Config, RetrievalConfig  # noqa: E402
-
-
-def minutes(passages: int) -> bytes:
-    """A Markdown document of `passages` one-passage paragraphs, in sessions of 25."""
-    rng = random.Random(11)
-    words = (
-        "assembly council delegate factory harvest railway strike union district village "
-        "cooperative committee congress printer baker granary ledger meeting mandate bulletin"
-    ).split()
-    out = ["# Minutes of the assemblies"]
-    for n in range(passages):
-        if n % 25 == 0:
-            out.append(f"## Session {n // 25 + 1}")
-        sentences = [
-            " ".join(rng.choice(words) for _ in range(12)).capitalize() + f" in {1800 + n % 200}."
-            for _ in range(6)
-        ]
-        out.append(" ".join(sentences))
-    return "\n\n".join(out).encode()
 
 
 async def main(passages: int, semantic: bool) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from generated_documents import minutes
 
 from bot.answers.engine import AnswerEngine
 from bot.answers.shelves import DocumentFields, Upload
@@ -32,25 +33,6 @@ DIGGERS = "Who led the Diggers on St George's Hill?"
 ARAGON = "Who presided over the Council of Aragon?"
 # BM25 alone: embedding 5,000 passages would take minutes, and is not what is tested here.
 PLAIN = RetrievalConfig(semantic="off")
-
-
-def minutes(passages: int) -> bytes:
-    """A Markdown document of `passages` paragraphs, each one passage, in sessions of 25."""
-    rng = random.Random(11)
-    words = (
-        "assembly council delegate factory harvest railway strike union district village "
-        "cooperative committee congress printer baker granary ledger meeting mandate bulletin"
-    ).split()
-    out = ["# Minutes of the assemblies"]
-    for n in range(passages):
-        if n % 25 == 0:
-            out.append(f"## Session {n // 25 + 1}")
-        sentences = [
-            " ".join(rng.choice(words) for _ in range(12)).capitalize() + f" in {1800 + n % 200}."
-            for _ in range(6)
-        ]
-        out.append(" ".join(sentences))
-    return "\n\n".join(out).encode()
 
 
 def readers() -> Iterator[Caller]:
