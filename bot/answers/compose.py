@@ -91,6 +91,8 @@ class Composer:
         self._encoder = encoder if semantic is not None else None
         self._semantic = semantic
         self.model = model
+        # A passage's indexed terms serve it and the passage after it: computed once.
+        self._indexed_terms = passage_terms_cache(self._tokenize_indexed)
         self.terms = passage_terms_cache(self._passage_terms)
 
     @property
@@ -109,20 +111,21 @@ class Composer:
         """The embedding model, when the semantic layer is on (a place's engine reuses it)."""
         return self._encoder
 
+    def _tokenize_indexed(self, index: int) -> frozenset[str]:
+        passage = self._retriever.passages[index]
+        return frozenset(
+            self._retriever.tokenizer(indexed_text(passage, self._library, self._config))
+        )
+
     def _passage_terms(self, index: int) -> PassageTerms:
-        passages = self._retriever.passages
-        passage = passages[index]
+        passage = self._retriever.passages[index]
         tokenizer = self._retriever.tokenizer
-        before = previous_in_document(passages, index)
+        before = previous_in_document(self._retriever.passages, index)
         return PassageTerms(
-            indexed=frozenset(tokenizer(indexed_text(passage, self._library, self._config))),
+            indexed=self._indexed_terms(index),
             section=frozenset(tokenizer(passage.section)),
             sentences=tuple(frozenset(tokenizer(s)) for s in passage.sentences),
-            previous=(
-                frozenset(tokenizer(indexed_text(passages[before], self._library, self._config)))
-                if before is not None
-                else frozenset()
-            ),
+            previous=self._indexed_terms(before) if before is not None else frozenset(),
         )
 
     def warm_up(self) -> None:

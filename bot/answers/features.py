@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +24,7 @@ from bot.library.loader import NOTES_SECTION
 from bot.retrieval.candidates import Candidate
 
 Matrix = NDArray[np.float64]
+T = TypeVar("T")
 
 PASSAGE_LEXICAL = ("bm25_relative", "bm25_first", "coverage", "coverage_with_previous")
 PASSAGE_SEMANTIC = (
@@ -144,9 +146,7 @@ class PassageTerms:
     previous: frozenset[str] = frozenset()
 
 
-def passage_terms_cache(
-    compute: Callable[[int], PassageTerms], size: int = 20_000
-) -> Callable[[int], PassageTerms]:
+def passage_terms_cache(compute: Callable[[int], T], size: int = 20_000) -> Callable[[int], T]:
     """Terms are computed once per passage and kept (a bounded cache for large libraries)."""
     return lru_cache(maxsize=size)(compute)
 
