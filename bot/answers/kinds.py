@@ -51,6 +51,13 @@ _COUNT = re.compile(
     rf"\b(?!{_YEAR}\b)\d[\d,.]*\b(?!st|nd|rd|th)|\b(?:{_NUMBER_WORDS})s?\b|\d+\s*%",
     re.IGNORECASE,
 )
+# An age: "aged 71", "71 years old", "at the age of 71", "a 71-year-old".
+_AGE = re.compile(
+    rf"\baged?\s+(?:about\s+)?\d+|\b(?:\d+|(?:{_NUMBER_WORDS})(?:[- ](?:{_NUMBER_WORDS}))?)"
+    r"[- ]years?[- ]old\b|\bat\s+(?:the\s+)?age\s+of\s+\d+|\bat\s+\d+\b",
+    re.IGNORECASE,
+)
+_AGE_QUESTION = re.compile(r"\bhow old\b|\bat what age\b|\bwhat age\b")
 _UNITS = r"seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies)"
 _DURATION = re.compile(
     rf"\b(?:\d[\d,.]*|{_NUMBER_WORDS}|a|an|another|many|some)\s+(?:\w+\s+)?(?:{_UNITS})\b"
@@ -76,7 +83,7 @@ _DATE_QUESTION = re.compile(
 _DURATION_QUESTION = re.compile(r"\bhow long\b|\bfor how many (?:days|weeks|months|years)\b")
 _NUMBER_QUESTION = re.compile(
     r"\b(?:how many|how much|what number|what percentage|what share|what proportion"
-    r"|how large|how big|how old|what size|how far|how strong)\b"
+    r"|how large|how big|how old|at what age|what size|how far|how strong)\b"
 )
 _PERSON_QUESTION = re.compile(
     r"\b(?:who|whom|whose)\b|\bwhich (?:couple|person|people|man|woman|men|women|leader|group"
@@ -115,6 +122,11 @@ def names(sentence: str) -> list[str]:
     ]
 
 
+def _bare(word: str) -> str:
+    """A word as compared with the question's: folded, without a possessive ending."""
+    return re.sub(r"['’]s$", "", fold(word))
+
+
 def _asked(question: str) -> set[str]:
     return {fold(w) for w in re.findall(r"\w+", question)}
 
@@ -126,16 +138,19 @@ def holds(kind: Kind, sentence: str, question: str = "") -> bool:
     if kind is Kind.DURATION:
         return bool(_DURATION.search(sentence) or _DATE.search(sentence))
     if kind is Kind.NUMBER:
-        return bool(_COUNT.search(sentence))
+        if _AGE_QUESTION.search(question.lower()):
+            return bool(_AGE.search(sentence))
+        # The day of a date is not a count ("on February 8").
+        return bool(_COUNT.search(_DATE.sub(" ", sentence)))
     if kind is Kind.PERSON:
         asked = _asked(question)
-        new_names = [n for n in names(sentence) if fold(n) not in asked]
+        new_names = [n for n in names(sentence) if _bare(n) not in asked]
         groups = [g for g in _GROUP.findall(sentence) if fold(g) not in asked]
         return bool(new_names or groups)
     if kind is Kind.PLACE:
         asked = _asked(question)
         return any(
-            fold(w) not in asked and w not in _NOT_NAMES for w in _CAPITALISED.findall(sentence)
+            _bare(w) not in asked and w not in _NOT_NAMES for w in _CAPITALISED.findall(sentence)
         )
     return True
 
