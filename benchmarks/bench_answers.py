@@ -4,6 +4,9 @@ Run by hand, never by the tests:
     python3 benchmarks/bench_answers.py --bundled          # the bundled library, real vectors
     python3 benchmarks/bench_answers.py --sizes 10000,1000000
 
+`--busy N` keeps N other processes spinning on the CPU while it measures: a host where the
+bot is not alone (another program, or the bot itself indexing a new document).
+
 `--bundled` answers the development questions over the bundled library exactly as the bot
 does (semantic layer on, its shipped vectors). `--sizes` builds libraries from the bundled
 library's own sentences, resampled with a fixed seed into passages of two to five
@@ -18,8 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -167,19 +173,37 @@ def measure_bundled(data_dir: Path) -> dict[str, float]:
     return row
 
 
+@contextmanager
+def busy(processes: int) -> Iterator[None]:
+    """`processes` other programs keeping a core each busy, for as long as the block runs."""
+    spinning = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)
+    ]
+    try:
+        yield
+    finally:
+        for process in spinning:
+            process.kill()
+            process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--bundled", action="store_true", help="time the bundled library")
     parser.add_argument("--data-dir", type=Path, default=Path(".bench-data"))
+    parser.add_argument("--busy", type=int, default=0, help="other processes kept spinning")
     args = parser.parse_args()
     if args.bundled:
-        row = measure_bundled(args.data_dir)
+        with busy(args.busy):
+            row = measure_bundled(args.data_dir)
+        row["busy_processes"] = args.busy
         print(json.dumps(row))
         return
     encoder = load_encoder("auto")
-    rows = [measure(int(n), args.questions, encoder) for n in args.sizes.split(",")]
+    with busy(args.busy):
+        rows = [measure(int(n), args.questions, encoder) for n in args.sizes.split(",")]
     for row in rows:
         print(json.dumps(row))
     RESULTS.mkdir(exist_ok=True)
