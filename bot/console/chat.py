@@ -25,13 +25,16 @@ from bot.core.parse import parse
 from bot.core.places import CONSOLE_PLACE, Caller, Where
 from bot.core.present import TERMINAL_BANNER as BANNER
 from bot.core.replies import AnswerReply, Refusal, Reply
-from bot.core.requests import LibraryAdd, Mention, Request
+from bot.core.requests import Ask, LibraryAdd, Mention, Request
 
 CONSOLE_USER = Caller(user_id="console", is_admin=True)
 # One person at one terminal: every reply is as private as it gets.
 HERE = Where(place=CONSOLE_PLACE, private_replies=True)
 MENTION = "@samizdat"
 QUIT = {"quit", "exit", ":q", "/quit", "/exit"}
+# Discord's slash and Matrix's prefix, typed out of habit: `/help` or `!ask …` in the terminal
+# is the command it names (a line that names no command after them stays a question).
+CHAT_PREFIXES = ("/", "!")
 NOT_UTF8 = "That line is not valid UTF-8 text, so nothing was looked up; type it again."
 
 
@@ -42,6 +45,11 @@ def request_of(line: str) -> Request:
         len(stripped) == len(MENTION) or not stripped[len(MENTION)].isalnum()
     ):
         return Mention(stripped[len(MENTION) :].lstrip(" :,"))
+    if stripped.startswith(CHAT_PREFIXES):
+        bare = stripped[1:]
+        request = parse(bare)
+        if request != Ask(bare):
+            return request
     return parse(line)
 
 

@@ -4,8 +4,11 @@ import io
 import json
 import math
 
+import pytest
+
 from bot.app import App
-from bot.console.chat import NOT_UTF8, ask_lines, chat, json_line
+from bot.console.chat import NOT_UTF8, ask_lines, chat, json_line, request_of
+from bot.core.requests import Ask, Help, Request, Search, SettingsShow
 
 
 async def test_every_command_from_the_terminal(console_app: App) -> None:
@@ -52,6 +55,25 @@ async def test_every_command_from_the_terminal(console_app: App) -> None:
     assert "Unknown setting “nonsense”" in text
     assert "never read" not in text
     assert next(lines) == "never read"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("/help", Help()),
+        ("!help", Help()),
+        ("/ask why did the sailors rebel", Ask("why did the sailors rebel")),
+        ("!search kronstadt", Search("kronstadt")),
+        ("/settings show", SettingsShow()),  # admin commands too: the terminal's user is admin
+        ("/why did the sailors rebel", Ask("/why did the sailors rebel")),
+        ("!", Ask("!")),
+        ("help", Help()),
+    ],
+)
+def test_a_chat_prefix_typed_out_of_habit_names_the_same_command(
+    line: str, expected: Request
+) -> None:
+    assert request_of(line) == expected
 
 
 async def test_end_of_input_ends_the_chat(console_app: App) -> None:
