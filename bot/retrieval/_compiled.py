@@ -9,9 +9,11 @@ microseconds each as numpy calls and nanoseconds compiled. Three kernels:
 - `maxscore` walks the lists passage by passage (document-at-a-time MaxScore): lists are
   ordered by the most they can add; once the k-th best sum is known, the lists whose bounds
   together cannot reach it only look up the passages the others propose, and windows whose
-  bound cannot reach it are jumped over whole. It returns every passage whose float32 gain
-  sum comes within a margin of the k-th best, so rounding can never drop one that belongs
-  in the exact top k.
+  bound cannot reach it are jumped over whole. Inside a window that can, the common terms'
+  bounds over its finer windows (a second level, summed only for the windows the walk
+  enters) let it jump over parts of it. It returns every passage whose float32 gain sum
+  comes within a margin of the k-th best, so rounding can never drop one that belongs in
+  the exact top k.
 - `exact` computes those passages' scores as rank-bm25 does, term by term in query order,
   with the same float64 operations, each count found by binary search in the term's list.
 
@@ -21,13 +23,45 @@ pays for compilation; `nogil` lets a thread pool serve several questions at once
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
 
 OKAPI, PLUS, L = 0, 1, 2
 _NONE = np.int64(2**62)
+# Fine bounds are stored as multiples of 1/255 of the term's largest gain, rounded up.
+QUANTA = 255
+
+
+class FineBounds(NamedTuple):
+    """The second level of block-max bounds for one question.
+
+    Fine window `f` (passages `[f * width, (f + 1) * width)`) of a query term with a row is
+    bounded by `scale[t] * values[base[t] + f]` (its quantized largest gain there, weighted);
+    the question's other terms add `rest[w]`, their bound over the whole window `w` that
+    holds `f`. `windows` is how many fine windows the passages fill.
+    """
+
+    base: Any
+    scale: Any
+    rest: Any
+    values: Any
+    width: int
+    windows: int
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _fine_sums(fine: FineBounds, window: int, ratio: int, out: Any) -> None:
+    """The bounds of the fine windows inside window `window`, into `out[:ratio]`."""
+    first = window * ratio
+    count = min(ratio, fine.windows - first)
+    for j in range(ratio):
+        out[j] = fine.rest[window]
+    for t in range(len(fine.base)):
+        at = fine.base[t] + first
+        for j in range(count):
+            out[j] += fine.scale[t] * fine.values[at + j]
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
@@ -91,6 +125,8 @@ def maxscore(
     passages: int,
     upper: Any,
     width: int,
+    fine: Any,
+    dense: float,
 ) -> tuple[Any, Any]:
     """Passages whose gain sum is within the margin of the k-th best, with their sums.
 
@@ -99,6 +135,11 @@ def maxscore(
     weighted), sorted by bound ascending. The margin is `slack * max(1, |theta|)` below the
     running k-th best sum `theta`. `upper[w]` bounds the sum of any passage in window `w`
     (passages `[w * width, (w + 1) * width)`): windows below the margin are skipped.
+
+    `fine` (a `FineBounds`) bounds the finer windows inside a window that is not skipped;
+    they are summed and consulted only while the lists still to walk hold more than `dense`
+    postings a window: a sparser walk meets a window's passages too rarely for summing its
+    fine bounds (a cache miss a common term) to pay.
     """
     lists = len(starts)
     pos = starts.copy()
@@ -116,6 +157,11 @@ def maxscore(
     found_ids = np.empty(capacity, dtype=np.int32)
     found_sums = np.empty(capacity)
     found = 0
+    ratio = width // fine.width
+    inside = np.empty(ratio)  # the fine bounds of window `inside_of`
+    inside_of = -1
+    use_fine = False
+    judged_at = -1  # the `first` for which `use_fine` was decided
     while True:
         doc = _NONE
         for i in range(first, lists):
@@ -138,6 +184,25 @@ def maxscore(
                 if pos[i] < ends[i] and doc_ids[pos[i]] == doc:
                     pos[i] += 1
             continue
+        if first != judged_at and filled == k and len(fine.base) > 0:
+            judged_at = first
+            left = 0
+            for i in range(first, lists):
+                left += ends[i] - pos[i]
+            use_fine = left > dense * len(upper)
+        if use_fine:
+            if inside_of != window:
+                inside_of = int(window)
+                _fine_sums(fine, window, ratio, inside)
+            at = doc // fine.width - window * ratio
+            if inside[at] < floor:
+                at += 1
+                while at < ratio and inside[at] < floor:
+                    at += 1
+                target = window * width + at * fine.width  # the next live fine window, or
+                for i in range(first, lists):  # the next window (judged as above)
+                    pos[i] = _lower_bound(doc_ids, pos[i], ends[i], target)
+                continue
         score = 0.0
         for i in range(first, lists):
             if pos[i] < ends[i] and doc_ids[pos[i]] == doc:
@@ -281,19 +346,27 @@ def window_bounds(
     window_max: Any,
     width: int,
     passages: int,
-) -> Any:
+    fine_rows: Any,
+) -> tuple[Any, Any]:
     """The most a passage of each window can gain from the query: the sum over its terms
     of their largest gain in that window (weighted). A term with a row in `window_max` reads
-    it; a shorter one (fewer postings than windows) is gathered from its postings."""
+    it; a shorter one (fewer postings than windows) is gathered from its postings. Also the
+    part of each sum from the terms without fine bounds (`fine_rows` -1), which bounds
+    their share of every fine window inside."""
     windows = (passages + width - 1) // width
     upper = np.zeros(windows)
+    rest = np.zeros(windows)
     largest = np.zeros(windows, dtype=np.float32)
     for i in range(len(rows)):
         row, weight = rows[i], weights[i]
+        coarse_only = fine_rows[row] < 0
         if window_rows[row] >= 0:
             base = window_rows[row] * windows
             for w in range(windows):
                 upper[w] += weight * window_max[base + w]
+            if coarse_only:
+                for w in range(windows):
+                    rest[w] += weight * window_max[base + w]
             continue
         for at in range(indptr[row], indptr[row + 1]):
             if 0 <= doc_ids[at] < passages:
@@ -303,8 +376,10 @@ def window_bounds(
             if 0 <= doc_ids[at] < passages:
                 w = doc_ids[at] // width
                 upper[w] += weight * largest[w]  # once per window: then it is zero
+                if coarse_only:
+                    rest[w] += weight * largest[w]
                 largest[w] = 0.0
-    return upper
+    return upper, rest
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
@@ -375,6 +450,43 @@ def window_maxima(
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def fine_maxima(
+    indptr: Any,
+    doc_ids: Any,
+    gains: Any,
+    fine_rows: Any,
+    max_gain: Any,
+    width: int,
+    passages: int,
+) -> Any:
+    """Each common term's largest gain in each fine window of `width` passages, as the
+    smallest multiple of 1/255 of its largest gain that is not below it (0 where it is
+    absent): a byte a window, so fine windows cost a quarter of float32 bounds."""
+    windows = (passages + width - 1) // width
+    stored = 0
+    for row in range(len(fine_rows)):
+        stored = max(stored, fine_rows[row] + 1)
+    values = np.zeros(stored * windows, dtype=np.uint8)
+    for row in range(len(fine_rows)):
+        if fine_rows[row] < 0:
+            continue
+        base = fine_rows[row] * windows
+        step = max_gain[row] / QUANTA
+        for at in range(indptr[row], indptr[row + 1]):
+            if not 0 <= doc_ids[at] < passages:  # checked before, but never write out of bounds
+                continue
+            gain = np.float64(gains[at])
+            q = QUANTA
+            if step > 0 and gain < max_gain[row]:  # the largest gain itself takes all 255
+                q = max(0, min(QUANTA, int(np.ceil(gain / step))))
+                while q < QUANTA and q * step < gain:
+                    q += 1
+            w = base + doc_ids[at] // width
+            values[w] = max(values[w], q)
+    return values
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def search(
     rows: Any,
     weights: Any,
@@ -397,15 +509,33 @@ def search(
     window_rows: Any,
     window_max: Any,
     width: int,
+    fine_rows: Any,
+    fine_max: Any,
+    fine_width: int,
+    dense: float,
 ) -> tuple[Any, Any, int]:
     """The top k (ids, exact scores), best first, ties to the lower id, and how many
     passages matched at all (fewer than k: the caller fills in the rest)."""
+    passages = len(norm)
     starts, ends, bounds, scale = _runs(rows, weights, indptr, split, max_gain, max_low)
-    upper = window_bounds(
-        rows, weights, indptr, doc_ids, gains, window_rows, window_max, width, len(norm)
+    upper, rest = window_bounds(
+        rows, weights, indptr, doc_ids, gains, window_rows, window_max, width, passages, fine_rows
     )
+    fine_windows = (passages + fine_width - 1) // fine_width
+    common = 0
+    for row in rows:
+        common += 1 if fine_rows[row] >= 0 else 0
+    base = np.empty(common, dtype=np.int64)
+    step = np.empty(common)
+    common = 0
+    for i in range(len(rows)):
+        if fine_rows[rows[i]] >= 0:
+            base[common] = fine_rows[rows[i]] * fine_windows
+            step[common] = weights[i] * max_gain[rows[i]] / QUANTA
+            common += 1
+    fine = FineBounds(base, step, rest, fine_max, fine_width, fine_windows)
     ids, _ = maxscore(
-        doc_ids, gains, starts, ends, bounds, scale, k, slack, len(norm), upper, width
+        doc_ids, gains, starts, ends, bounds, scale, k, slack, passages, upper, width, fine, dense
     )
     scores = exact(
         ids, query_rows, idf, indptr, split, doc_ids, tfs, norm, k1norm, variant, k1, delta

@@ -8,7 +8,9 @@ one or two passage-ordered runs per term (long lists keep their largest gains in
 first run, so the bound on the rest is tight). Once the k-th best sum beats what the runs
 left could add, passages found only there are never visited; block-max bounds (each long
 term's largest gain in every window of 128 passages, saved with the index) let it jump over
-whole windows no passage of which can reach the k best. Pruning sums gains with a safety
+whole windows no passage of which can reach the k best, and a second level (the commonest
+terms' largest gains in windows of 16 passages, a byte each) over parts of the windows it
+cannot jump over whole. Pruning sums gains with a safety
 margin; the returned scores are recomputed exactly, the counts looked up in the same
 lists. The index saves to `.npy` files that load memory-mapped, so a
 restart neither rebuilds nor reads the whole index.
@@ -52,7 +54,7 @@ IntArray = NDArray[np.int64]
 IdArray = NDArray[np.int32]
 Float32Array = NDArray[np.float32]
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 _VARIANTS: tuple[Variant, ...] = ("okapi", "plus", "l")
 _DEFAULT_DELTA: dict[Variant, float] = {"okapi": 0.0, "plus": 1.0, "l": 0.5}
 _HEADER = "header.json"
@@ -68,6 +70,8 @@ _ARRAYS = (
     "max_low",
     "window_rows",
     "window_max",
+    "fine_rows",
+    "fine_max",
 )
 # Passages encoded, numbered and grouped together while building (see `_build`): enough to
 # amortise a run's calls, few enough that its arrays stay small (~1.4M tokens of prose).
@@ -87,6 +91,22 @@ _GAIN_BLOCK = 1 << 22
 # postings; shorter lists are gathered per question. 128 measured best at a million
 # passages (64 and 256 were each about 5% slower on the synthetic corpus).
 _WINDOW_PASSAGES = 128
+# Passages per fine window, the second level. A question whose terms are each in 5-15% of
+# the passages reaches the k best from nearly every window of 128 (every term is in it),
+# but from only a few percent of windows of 16: such questions walked most of their lists.
+# Summing bounds as fine for every window costs more than most questions take, so fine
+# bounds are summed only inside the windows the walk enters, and only while the lists it
+# walks are dense (`_DENSE`). A term gets a row of fine bounds (a byte a window) when it has
+# at least one posting per `_FINE_SPARSITY` fine windows: at most 40% of its postings' size,
+# as for the windows above; the question's other terms count their bound over the window.
+_FINE_PASSAGES = 16
+_FINE_SPARSITY = 4
+# Fine bounds are consulted while the lists still walked hold more than this many postings
+# a window of `_WINDOW_PASSAGES`; in sparser walks, summing the fine bounds of a window for
+# the few passages met there costs more than it saves. Measured on real prose: at 2, p50
+# was 6-10% slower at 100,000 passages; at 16 the slowest questions at a million no longer
+# used fine bounds; 4 and 8 kept both, 8 with the lower p99.
+_DENSE = 8.0
 
 
 @dataclass(frozen=True)
@@ -126,7 +146,10 @@ class _Arrays:
     count of a term is found by binary search in both runs, so no forward index is kept:
     the index is ten bytes a posting. `window_max[window_rows[t] * windows + w]` is term
     `t`'s largest gain among passages `[w * window_passages, (w + 1) * window_passages)`,
-    for terms with at least `windows` postings (the others have row -1).
+    for terms with at least `windows` postings (the others have row -1). The fine bounds
+    `fine_max[fine_rows[t] * fine_windows + f]` are the same over `fine_passages`-passage
+    windows, in 1/255ths of `max_gain[t]` rounded up, for terms with at least
+    `fine_windows / _FINE_SPARSITY` postings.
     """
 
     indptr: IntArray
@@ -140,11 +163,18 @@ class _Arrays:
     max_low: FloatArray
     window_rows: NDArray[np.int32]
     window_max: NDArray[np.float32]
+    fine_rows: NDArray[np.int32]
+    fine_max: NDArray[np.uint8]
     window_passages: int
+    fine_passages: int
 
     @property
     def windows(self) -> int:
         return -(-len(self.doc_len) // self.window_passages)
+
+    @property
+    def fine_windows(self) -> int:
+        return -(-len(self.doc_len) // self.fine_passages)
 
 
 class PostingsBM25:
@@ -291,6 +321,10 @@ class PostingsBM25:
             a.window_rows,
             a.window_max,
             a.window_passages,
+            a.fine_rows,
+            a.fine_max,
+            a.fine_passages,
+            _DENSE,
         )
         if matched < k:
             # Fewer passages match than asked for: the rest score the baseline, ties by id.
@@ -395,6 +429,7 @@ class PostingsBM25:
             "postings": int(self._a.doc_ids.shape[0]),
             "total_length": self._total_len,
             "window_passages": self._a.window_passages,
+            "fine_passages": self._a.fine_passages,
         }
         _replace(folder / _HEADER, lambda f: f.write(json.dumps(header, indent=2).encode()))
 
@@ -424,10 +459,10 @@ class PostingsBM25:
             loaded = {
                 n: np.load(folder / f"{n}.npy", mmap_mode="r").view(np.ndarray) for n in _ARRAYS
             }
-            width = header["window_passages"]
-            if not isinstance(width, int) or width < 1:
+            width, fine = header["window_passages"], header["fine_passages"]
+            if not _nested(width, fine):
                 return None
-            arrays = _Arrays(**loaded, window_passages=width)
+            arrays = _Arrays(**loaded, window_passages=width, fine_passages=fine)
             n, v, postings = int(header["passages"]), int(header["terms"]), header["postings"]
             terms = TermTable.load(folder, v)
             unchanged = header.get("saved_files") == _stamps(folder)
@@ -560,9 +595,15 @@ def _build(
     avgdl = total_len / n
     norm = (1 - params.b) + params.b * lengths.astype(np.float64) / avgdl
     gains, max_gain, split, max_low = _impacts(params, p, idf, norm)
+    if not _nested(_WINDOW_PASSAGES, _FINE_PASSAGES):
+        raise ValueError("fine windows must split the windows of block-max bounds evenly")
     window_rows = _window_rows(p.indptr, -(-n // _WINDOW_PASSAGES))
     window_max = _kernels().window_maxima(
         p.indptr, p.doc_ids, gains, window_rows, _WINDOW_PASSAGES, n
+    )
+    fine_rows = _fine_rows(p.indptr, -(-n // _FINE_PASSAGES))
+    fine_max = _kernels().fine_maxima(
+        p.indptr, p.doc_ids, gains, fine_rows, max_gain, _FINE_PASSAGES, n
     )
     arrays = _Arrays(
         p.indptr,
@@ -576,7 +617,10 @@ def _build(
         max_low,
         window_rows,
         window_max,
+        fine_rows,
+        fine_max,
         _WINDOW_PASSAGES,
+        _FINE_PASSAGES,
     )
     return interner.terms(), arrays, total_len
 
@@ -584,10 +628,28 @@ def _build(
 def _window_rows(indptr: IntArray, windows: int) -> NDArray[np.int32]:
     """Rows of block-max bounds for the terms with at least one posting per window, in term
     order; -1 for the others (their few postings are cheaper to read than a row)."""
-    long = np.diff(indptr) >= windows
-    rows = np.full(len(long), -1, dtype=np.int32)
-    rows[long] = np.arange(int(long.sum()), dtype=np.int32)
+    return _rows_of(np.diff(indptr) >= windows)
+
+
+def _fine_rows(indptr: IntArray, fine_windows: int) -> NDArray[np.int32]:
+    """Rows of fine bounds for the terms with a posting per `_FINE_SPARSITY` fine windows."""
+    return _rows_of(np.diff(indptr) * _FINE_SPARSITY >= fine_windows)
+
+
+def _rows_of(chosen: NDArray[np.bool_]) -> NDArray[np.int32]:
+    rows = np.full(len(chosen), -1, dtype=np.int32)
+    rows[chosen] = np.arange(int(chosen.sum()), dtype=np.int32)
     return rows
+
+
+def _nested(width: object, fine: object) -> bool:
+    """Window widths an index can use: whole numbers, fine windows tiling each window."""
+    return (
+        isinstance(width, int)
+        and isinstance(fine, int)
+        and 1 <= fine <= width
+        and width % fine == 0
+    )
 
 
 def _runs(corpus: Iterable[Sequence[str]], size: int) -> Iterator[list[Sequence[str]]]:
@@ -716,6 +778,10 @@ def _consistent(arrays: _Arrays, n: int, v: int, postings: object) -> bool:
         and arrays.window_max.dtype == np.float32
         and arrays.window_max.ndim == 1
         and arrays.window_max.size % arrays.windows == 0
+        and arrays.fine_rows.dtype == np.int32
+        and arrays.fine_rows.shape == (v,)
+        and arrays.fine_max.dtype == np.uint8
+        and arrays.fine_max.ndim == 1
         and int(arrays.indptr[0]) == 0
         and int(arrays.indptr[-1]) == postings
     )
@@ -724,7 +790,7 @@ def _consistent(arrays: _Arrays, n: int, v: int, postings: object) -> bool:
 # The posting-sized arrays (and the bounds made from them): checking their values reads the
 # whole index (a second and a gigabyte of resident memory at a million passages), so it is
 # done only when a file is not the one this code saved (see `_stamps`).
-_POSTING_ARRAYS = ("doc_ids", "tfs", "gains", "window_max")
+_POSTING_ARRAYS = ("doc_ids", "tfs", "gains", "window_max", "fine_max")
 
 
 def _within(values: NDArray[Any], low: int, high: int) -> bool:
@@ -735,12 +801,15 @@ def _sound(arrays: _Arrays, n: int, v: int) -> bool:
     """The values of the term- and passage-sized arrays, not only their shapes: pointers
     that never run backwards, splits inside their lists, finite bounds. A damaged file would
     otherwise crash every question (a pointer past the end) or rank wrong (a NaN). The
-    rows of block-max bounds follow from the pointers, so they are checked whole."""
+    rows of block-max bounds (both levels) follow from the pointers, so they are checked
+    whole."""
     a = arrays
     return (
         _within(a.doc_len, 0, 2**31)
         and np.array_equal(a.window_rows, _window_rows(a.indptr, a.windows))
         and a.window_max.size == int(np.count_nonzero(a.window_rows >= 0)) * a.windows
+        and np.array_equal(a.fine_rows, _fine_rows(a.indptr, a.fine_windows))
+        and a.fine_max.size == int(np.count_nonzero(a.fine_rows >= 0)) * a.fine_windows
         and bool(np.all(a.indptr[1:] >= a.indptr[:-1]))
         and bool(np.all((a.split >= a.indptr[:-1]) & (a.split <= a.indptr[1:])))
         and all(bool(np.isfinite(x).all()) for x in (a.idf, a.max_gain, a.max_low))
@@ -749,17 +818,24 @@ def _sound(arrays: _Arrays, n: int, v: int) -> bool:
 
 def _sound_postings(arrays: _Arrays, n: int, v: int) -> bool:
     """The posting-sized arrays' values: passage ids in range, counts of at least one,
-    finite gains, and block-max bounds that are those gains' maxima (a bound too low would
-    silently drop passages from the top k). One pass each."""
+    finite gains, and block-max bounds (both levels) that are those gains' maxima (a bound
+    too low would silently drop passages from the top k). One pass each."""
     a = arrays
+    kernels = _kernels()
     return (
         _within(a.doc_ids, 0, n)
         and _within(a.tfs, 1, 2**32)
         and bool(np.isfinite(a.gains).all())
         and np.array_equal(
             a.window_max,
-            _kernels().window_maxima(
+            kernels.window_maxima(
                 a.indptr, a.doc_ids, a.gains, a.window_rows, a.window_passages, n
+            ),
+        )
+        and np.array_equal(
+            a.fine_max,
+            kernels.fine_maxima(
+                a.indptr, a.doc_ids, a.gains, a.fine_rows, a.max_gain, a.fine_passages, n
             ),
         )
     )

@@ -287,8 +287,30 @@ def test_an_index_saved_before_block_max_bounds_is_rebuilt(saved: Path) -> None:
     header["format_version"] = 6
     del header["window_passages"]
     (saved / "header.json").write_text(json.dumps(header))
-    for name in ("window_rows.npy", "window_max.npy"):
+    for name in ("window_rows.npy", "window_max.npy", "fine_rows.npy", "fine_max.npy"):
         (saved / name).unlink()
+    assert PostingsBM25.load(saved, "hash-1") is None
+
+
+def test_an_index_saved_before_fine_windows_is_rebuilt(saved: Path) -> None:
+    # Format 7 had one level of block-max bounds: such a folder is refused (and rebuilt).
+    header = json.loads((saved / "header.json").read_text())
+    header["format_version"] = 7
+    del header["fine_passages"]
+    (saved / "header.json").write_text(json.dumps(header))
+    for name in ("fine_rows.npy", "fine_max.npy"):
+        (saved / name).unlink()
+    assert PostingsBM25.load(saved, "hash-1") is None
+
+
+@pytest.mark.parametrize("fine", [0, 5, 256, "16", None])
+def test_fine_windows_that_do_not_tile_the_windows_are_not_loaded(
+    saved: Path, fine: object
+) -> None:
+    header = json.loads((saved / "header.json").read_text())
+    assert header["window_passages"] == 128
+    header["fine_passages"] = fine
+    (saved / "header.json").write_text(json.dumps(header))
     assert PostingsBM25.load(saved, "hash-1") is None
 
 
@@ -330,6 +352,8 @@ def test_missing_folder_is_not_loaded(tmp_path: Path) -> None:
         "tfs.npy",
         "split.npy",
         "window_max.npy",
+        "fine_rows.npy",
+        "fine_max.npy",
     ],
 )
 def test_missing_file_is_not_loaded(saved: Path, name: str) -> None:
@@ -423,24 +447,35 @@ def test_tokens_of_any_characters_rank_like_rank_bm25() -> None:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize(("layered", "window"), [(64, 3), (10**9, 3), (64, 10**6)])
+@pytest.mark.parametrize(
+    ("layered", "window", "fine", "dense"),
+    [(64, 12, 2, 0.0), (10**9, 6, 2, 0.0), (64, 6, 3, 2.0), (64, 10**6, 10**6, 0.0)],
+)
 def test_every_pruning_step_ranks_like_rank_bm25(
     monkeypatch: pytest.MonkeyPatch,
     zipf: list[list[str]],
     variant: Variant,
     layered: int,
     window: int,
+    fine: int,
+    dense: float,
 ) -> None:
-    # Layers and block-max windows scaled down to this library's size (or none), so that
-    # two runs per term, lists turning non-essential, lookups, windows skipped whole (with
-    # bounds saved for common terms and gathered for rare ones) and the last exact scoring
-    # all take part.
+    # Layers and both levels of block-max windows scaled down to this library's size (or
+    # none), so that two runs per term, lists turning non-essential, lookups, windows
+    # skipped whole (with bounds saved for common terms and gathered for rare ones), fine
+    # windows skipped inside them (always, or only while the walk is dense) and the last
+    # exact scoring all take part.
     monkeypatch.setattr(fast_bm25, "_LAYER_MIN_POSTINGS", layered)
     monkeypatch.setattr(fast_bm25, "_WINDOW_PASSAGES", window)
+    monkeypatch.setattr(fast_bm25, "_FINE_PASSAGES", fine)
+    monkeypatch.setattr(fast_bm25, "_DENSE", dense)
     ours, ref = PostingsBM25(zipf, variant=variant), Reference(zipf, variant)
-    rows = ours._a.window_rows
-    if window == 3:
-        assert (rows >= 0).any() and (rows < 0).any()  # both kinds of bounds are used
+    a = ours._a
+    if window < 100:
+        for rows in (a.window_rows, a.fine_rows):
+            assert (rows >= 0).any() and (rows < 0).any()  # both kinds of bounds are used
+    if window == 12:  # and terms with saved bounds over windows but none over fine ones
+        assert ((a.window_rows >= 0) & (a.fine_rows < 0)).any()
     for query in zipf_queries(seed=29, count=100, vocabulary=4500):
         assert_like_rank_bm25(ours, ref, query)
 
@@ -458,6 +493,10 @@ def test_every_pruning_step_ranks_like_rank_bm25(
         ("window_rows.npy", lambda a: a + 10**6),
         ("window_rows.npy", lambda a: np.roll(a, 1)),  # in range, but another term's bounds
         ("window_max.npy", lambda a: a / 2),  # bounds too low would drop true top passages
+        ("fine_rows.npy", lambda a: a + 10**6),
+        ("fine_rows.npy", lambda a: np.roll(a, 1)),
+        ("fine_max.npy", lambda a: a // 2),
+        ("fine_max.npy", lambda a: a[::-1].copy()),  # right values, wrong windows
     ],
 )
 def test_an_index_with_damaged_values_is_not_loaded(

@@ -78,3 +78,21 @@ def test_a_cache_with_damaged_values_is_rebuilt_and_answers_right(tmp_path: Path
     engine = build_engine(config)
     assert not engine.report.from_cache
     assert engine.search("kronstadt baltic fleet", 1)[0].score > 0
+
+
+def test_an_index_of_the_previous_format_is_rebuilt_once(tmp_path: Path) -> None:
+    import json
+
+    config = Config(data_dir=tmp_path, retrieval=RetrievalConfig(engine="postings"))
+    build_engine(config)
+    folder = tmp_path / "index" / "bm25"
+    header = json.loads((folder / "header.json").read_text())
+    header["format_version"] = 7  # one level of block-max bounds, no fine windows
+    del header["fine_passages"]
+    (folder / "header.json").write_text(json.dumps(header))
+    for name in ("fine_rows.npy", "fine_max.npy"):
+        (folder / name).unlink()
+    rebuilt = build_engine(config)
+    assert not rebuilt.report.from_cache
+    assert (folder / "fine_max.npy").is_file()
+    assert build_engine(config).report.from_cache  # saved in the new format, then reused
