@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from bot.retrieval.specificity import is_rare
-from bot.retrieval.tokenize import fold
+from bot.retrieval.tokenize import fold, words
 
 
 class Kind(StrEnum):
@@ -122,13 +122,14 @@ def names(sentence: str) -> list[str]:
     ]
 
 
-def _bare(word: str) -> str:
-    """A word as compared with the question's: folded, without a possessive ending."""
-    return re.sub(r"['’]s$", "", fold(word))
-
-
 def _asked(question: str) -> set[str]:
-    return {fold(w) for w in re.findall(r"\w+", question)}
+    return set(words(question))
+
+
+def _in(word: str, asked: set[str]) -> bool:
+    """Whether the question already names `word` ("Kutkin's" is the asked "kutkin"): both
+    are read as the index reads words, folded and without possessive endings."""
+    return set(words(word)) <= asked
 
 
 def holds(kind: Kind, sentence: str, question: str = "") -> bool:
@@ -144,13 +145,13 @@ def holds(kind: Kind, sentence: str, question: str = "") -> bool:
         return bool(_COUNT.search(_DATE.sub(" ", sentence)))
     if kind is Kind.PERSON:
         asked = _asked(question)
-        new_names = [n for n in names(sentence) if _bare(n) not in asked]
+        new_names = [n for n in names(sentence) if not _in(n, asked)]
         groups = [g for g in _GROUP.findall(sentence) if fold(g) not in asked]
         return bool(new_names or groups)
     if kind is Kind.PLACE:
         asked = _asked(question)
         return any(
-            _bare(w) not in asked and w not in _NOT_NAMES for w in _CAPITALISED.findall(sentence)
+            not _in(w, asked) and w not in _NOT_NAMES for w in _CAPITALISED.findall(sentence)
         )
     return True
 
