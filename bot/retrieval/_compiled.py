@@ -428,16 +428,22 @@ def scatter(terms: Any, docs: Any, tfs: Any, running: Any, doc_ids: Any, all_tfs
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _stored_rows(rows: Any) -> int:
+    """How many rows of bounds a numbering (-1: none) asks for."""
+    stored = 0
+    for row in range(len(rows)):
+        stored = max(stored, rows[row] + 1)
+    return stored
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def window_maxima(
     indptr: Any, doc_ids: Any, gains: Any, window_rows: Any, width: int, passages: int
 ) -> Any:
     """Each long term's largest gain in each window of `width` passages (0 where it is
     absent), rows as `window_rows` numbers them; the saved block-max bounds."""
     windows = (passages + width - 1) // width
-    stored = 0
-    for row in range(len(window_rows)):
-        stored = max(stored, window_rows[row] + 1)
-    window_max = np.zeros(stored * windows, dtype=np.float32)
+    window_max = np.zeros(_stored_rows(window_rows) * windows, dtype=np.float32)
     for row in range(len(window_rows)):
         if window_rows[row] < 0:
             continue
@@ -463,10 +469,7 @@ def fine_maxima(
     smallest multiple of 1/255 of its largest gain that is not below it (0 where it is
     absent): a byte a window, so fine windows cost a quarter of float32 bounds."""
     windows = (passages + width - 1) // width
-    stored = 0
-    for row in range(len(fine_rows)):
-        stored = max(stored, fine_rows[row] + 1)
-    values = np.zeros(stored * windows, dtype=np.uint8)
+    values = np.zeros(_stored_rows(fine_rows) * windows, dtype=np.uint8)
     for row in range(len(fine_rows)):
         if fine_rows[row] < 0:
             continue
