@@ -60,6 +60,10 @@ VALUE_CHARS = 200
 CHANGE_CHARS = 80
 
 ANSWER_FOOTER = "Quoted from the library; check the sources."
+# A decline quotes nothing: it says where to read on instead.
+DECLINE_FOOTER = (
+    "Nothing was quoted. `source <passage id>` shows one of these whole; other words may find more."
+)
 # In a notice: `code` of ours, and “what someone typed” (see `quote_typed`, which keeps
 # backticks and curly quotes out of it), shown literally.
 _CODE_SPAN = re.compile(r"`([^`\n]+)`|“([^“”\n]*)”")
@@ -155,7 +159,7 @@ def _answer(reply: AnswerReply) -> Document:
             blocks=(Paragraph((Literal(answer.text),)),),
             sections=pointers,
             subject=answer.question,
-            footer=(Text(ANSWER_FOOTER),),
+            footer=_with_code(DECLINE_FOOTER) if answer.closest else (),
             tone=Tone.DECLINED,
         )
     # The core numbers citations 1..n and never gives more than the place shows.

@@ -57,6 +57,19 @@ async def test_every_command_from_the_terminal(console_app: App) -> None:
     assert next(lines) == "never read"
 
 
+async def test_a_decline_quotes_nothing_and_says_where_to_read_on(console_app: App) -> None:
+    out: list[str] = []
+    asked = ["what caused the wall street crash of 1929", "who replaced rutgers at kuzbass", "quit"]
+    lines = iter(asked)
+    await chat(console_app.core, read_line=lambda prompt: next(lines), write=out.append)
+    replies = [str(o) for o in out if "library does not answer" in str(o) or "[1]" in str(o)]
+    declined, answered = replies
+    assert "Closest sections" in declined and "passage " in declined
+    assert "Nothing was quoted. `source <passage id>` shows one" in declined
+    assert "Quoted from the library" not in declined
+    assert "Kutkin" in answered and "Quoted from the library; check the sources." in answered
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
