@@ -25,6 +25,7 @@ from bot.config import (
     load_config,
     unknown_variables,
 )
+from bot.core.settings import Strictness
 from bot.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -62,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("files", type=Path, nargs="+", metavar="FILE")
     evaluate.add_argument("--folds", type=int, help="k-fold cross-validation (k >= 2)")
     evaluate.add_argument("--failures", action="store_true", help="list the questions missed")
+    evaluate.add_argument(
+        "--strictness",
+        choices=[s.value for s in Strictness],
+        default=Strictness.NORMAL.value,
+        help="answer as a place with this strictness does (default: normal)",
+    )
     evaluate.add_argument(
         "--json", action="store_true", help="write the report as JSON instead of a table"
     )
@@ -117,7 +124,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     if command == "index":
         return _index(config)
     if command == "eval":
-        return _evaluate(config, args.files, args.folds, args.failures, args.json)
+        return _evaluate(config, args.files, args.folds, args.failures, args.json, args.strictness)
     if command == "train":
         return _train(config, args.files, args.output)
     if command == "discord":
@@ -247,9 +254,14 @@ def _index(config: Config) -> int:
 
 
 def _evaluate(
-    config: Config, files: list[Path], folds: int | None, show_failures: bool, as_json: bool
+    config: Config,
+    files: list[Path],
+    folds: int | None,
+    show_failures: bool,
+    as_json: bool,
+    strictness: str = "normal",
 ) -> int:
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
     from bot.answers.learning import ModelSet
     from bot.app import build_engine
@@ -270,15 +282,17 @@ def _evaluate(
         )
         return 2
     engine = build_engine(config, models=ModelSet.untrained() if folds else None)
+    options = replace(engine.defaults, strictness=strictness)
     if folds:
-        report = cross_validate(questions, engine.composer, folds, engine.defaults)
+        report = cross_validate(questions, engine.composer, folds, options)
         heading = f"out-of-fold, {folds} folds, {len(questions)} questions"
     else:
-        # As a server with default settings answers.
-        report = evaluate(questions, lambda q: engine.answer(q.question))
+        # As a server with default settings (but the strictness asked for) answers.
+        report = evaluate(questions, lambda q: engine.answer(q.question, options))
         heading = (
             f"shipped models, {len(questions)} questions (in-sample if they were fitted on these)"
         )
+    heading += f", strictness {strictness}"
     mode = engine.report.semantic_model or "BM25 alone"
     if as_json:
         print(json.dumps({"heading": heading, "semantic": mode, **asdict(report)}, indent=1))

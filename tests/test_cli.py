@@ -147,6 +147,45 @@ def test_index_and_eval_commands(tmp_path: Path) -> None:
     assert overall.split()[1:6] == ["100.0%", "100.0%", "100.0%", "100.0%", "0.0%"]
 
 
+def test_eval_answers_with_the_strictness_asked_for(tmp_path: Path) -> None:
+    """Answerable questions the library answers less surely than most: a strict place
+    declines more of them than a lenient one."""
+    data = tmp_path / "data"
+    questions = tmp_path / "q.jsonl"
+    unsure = [
+        "roughly how many anarchists were there in russia at the time according to guerin",
+        "according to guerin what had already revived anarchism before the russian revolution",
+        "why did the bolsheviks go after the independent co-ops in the first place",
+    ]
+    questions.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"u{i}",
+                    "question": question,
+                    "answers": ["-"],
+                    "doc": "guerin.txt",
+                    "evidence": "anarchism",
+                    "type": "fact",
+                }
+            )
+            + "\n"
+            for i, question in enumerate(unsure)
+        )
+    )
+    declined = {}
+    for strictness in ("lenient", "strict"):
+        result = samizdat("eval", "--strictness", strictness, str(questions), data_dir=data)
+        assert result.returncode == 0, result.stderr
+        assert f"strictness {strictness}" in result.stdout
+        overall = next(line for line in result.stdout.splitlines() if line.startswith("overall"))
+        declined[strictness] = float(overall.split()[5].rstrip("%"))
+    assert declined["strict"] > declined["lenient"], declined
+
+    refused = samizdat("eval", "--strictness", "harsh", str(questions), data_dir=data)
+    assert refused.returncode == 2 and "invalid choice: 'harsh'" in refused.stderr
+
+
 def test_bad_eval_file_and_bad_config_are_one_line_messages(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")
