@@ -35,6 +35,7 @@ class RankBM25:
             raise ValueError("rank-bm25 needs at least one passage")
         # Never pass `tokenizer=`: rank-bm25 would start a process pool it never closes.
         self._bm25 = _CLASSES[variant](documents, k1=k1, b=b)
+        self._last: tuple[tuple[str, ...], NDArray[np.float64]] | None = None
         self._df: Counter[str] = Counter()
         for frequencies in self._bm25.doc_freqs:
             self._df.update(frequencies.keys())
@@ -60,8 +61,20 @@ class RankBM25:
         return max(map(len, self._sorted), default=0)
 
     def scores(self, query_tokens: Sequence[str]) -> NDArray[np.float64]:
-        """rank-bm25's `get_scores`, the definition of the score."""
-        return np.asarray(self._bm25.get_scores(list(query_tokens)), dtype=np.float64)
+        """rank-bm25's `get_scores`, the definition of the score (read-only).
+
+        The last question's scores are kept: an answer asks for them twice (BM25's best
+        passages, then the scores of the embedding's own candidates), and each call is a pass
+        over every passage in Python. One (question, scores) pair, swapped in whole, so
+        threads asking at once at worst compute it again."""
+        key = tuple(query_tokens)
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        score = np.asarray(self._bm25.get_scores(list(key)), dtype=np.float64)
+        score.flags.writeable = False
+        self._last = (key, score)
+        return score
 
     def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The `k` best (passage id, score) pairs, best first, ties to the lower id."""

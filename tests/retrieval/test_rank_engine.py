@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rank_bm25 import BM25Okapi
 
 from bot.config import Config, RetrievalConfig
 from bot.library.loader import bundled_library_dir, load_library
@@ -60,3 +61,17 @@ def test_the_engine_is_chosen_by_library_size_unless_configured() -> None:
 def test_an_unknown_engine_name_is_refused_naming_the_choices(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rank-bm25"):
         Config(data_dir=tmp_path, retrieval={"engine": "lucene"})
+
+
+def test_the_last_scores_are_kept_read_only_and_change_with_the_question() -> None:
+    corpus = [["coal", "mine"], ["kronstadt", "sailors"], ["coal", "kuzbass"]]
+    engine = RankBM25(corpus)
+    first = engine.scores(["coal"])
+    assert engine.scores(["coal"]) is first  # asked twice by one answer: computed once
+    with pytest.raises(ValueError, match="read-only"):
+        first[0] = 99.0
+    other = engine.scores(["kronstadt"])
+    assert other[1] > 0 and other[0] == other[2] == 0
+    again = engine.scores(["coal"])
+    assert again is not first and np.array_equal(again, first)
+    assert list(again) == list(BM25Okapi(corpus, k1=1.5, b=0.75).get_scores(["coal"]))
