@@ -132,13 +132,18 @@ def _with_code(message: str) -> Line:
 
 
 def origin(title: str, author: str, section: str) -> Line:
-    """Where a passage comes from: its document's title, the author, the section."""
+    """Where a passage comes from: its document's title, the author, the section. A section
+    named like the document (the text before its first heading) is not named twice."""
     spans: list[Inline] = [Literal(title, TITLE_CHARS, emphasis=True)]
     if author:
         spans += [Text(", "), Literal(author, NAME_CHARS)]
-    if section:
+    if section and _plain_name(section) != _plain_name(title):
         spans += [Text(", § "), Literal(section, NAME_CHARS)]
     return tuple(spans)
+
+
+def _plain_name(name: str) -> str:
+    return " ".join(name.casefold().split())
 
 
 def shelf_mark(shelf: str) -> Line:
