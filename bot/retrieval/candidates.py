@@ -67,43 +67,61 @@ def gather(
         extra = [i for i in _nearest(semantic, vector, pool) if i not in bm25]
         bm25.update(zip(extra, retriever.scores_of(terms, extra), strict=True))
         order.extend(extra)
-    previous = [previous_in_document(retriever.passages, i) for i in order]
-    passage_rows = [slice(i, i + 1) for i in order]
-    previous_rows = [slice(j, j + 1) if j is not None else slice(0, 0) for j in previous]
-    dense = _cosines(semantic.passages, passage_rows, vector)
-    previous_dense = _cosines(semantic.passages, previous_rows, vector)
-    sentences = _cosines(semantic.sentences, [semantic.sentence_rows(i) for i in order], vector)
-    pairs = _cosines(semantic.pairs, [semantic.pair_rows(i) for i in order], vector)
+    if not order:
+        return []
+    own = np.array(order, dtype=np.int64)
+    # The passage before each (itself where there is none: its cosine is then set to 0).
+    before = np.array(
+        [
+            -1 if j is None else j
+            for j in (previous_in_document(retriever.passages, i) for i in order)
+        ],
+        dtype=np.int64,
+    )
+    dense = _row_cosines(semantic.passages, own, vector)
+    previous_dense = np.where(
+        before >= 0,
+        _row_cosines(semantic.passages, np.where(before >= 0, before, own), vector),
+        0.0,
+    )
+    sentences = _run_cosines(semantic.sentences, [semantic.sentence_rows(i) for i in order], vector)
+    pairs = _run_cosines(semantic.pairs, [semantic.pair_rows(i) for i in order], vector)
     return [
         Candidate(
             i,
             retriever.passages[i],
             bm25[i],
             rank.get(i),
-            float(dense[n][0]),
+            float(dense[n]),
             sentences[n],
             pairs[n],
-            float(previous_dense[n][0]) if len(previous_dense[n]) else 0.0,
+            float(previous_dense[n]),
         )
         for n, i in enumerate(order)
     ]
 
 
-def _cosines(
+def _row_cosines(
+    stored: StoredVectors, rows: NDArray[np.int64], vector: Vectors
+) -> NDArray[np.float32]:
+    """The cosines of `vector` with the given stored rows, from one product: a product and a
+    clean-up per candidate cost more in numpy calls (~2 ms a question) than in arithmetic.
+    A damaged vector file must not turn every feature into NaN: it reads as unrelated (0)."""
+    values = np.asarray(stored[rows], dtype=np.float32) @ vector
+    cleaned = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.asarray(cleaned, dtype=np.float32)
+
+
+def _run_cosines(
     stored: StoredVectors, runs: Sequence[slice], vector: Vectors
 ) -> list[NDArray[np.float32]]:
-    """The cosines of `vector` with each run of stored rows, from one product: a product and
-    a clean-up per candidate cost more in numpy calls (~2 ms a question) than in arithmetic.
-    A damaged vector file must not turn every feature into NaN: it reads as unrelated (0)."""
+    """`_row_cosines` of each run of rows (a passage's sentences or pairs), one run each."""
     starts = np.array([run.start for run in runs], dtype=np.int64)
     lengths = np.array([run.stop - run.start for run in runs], dtype=np.int64)
     ends = np.cumsum(lengths)
     # Every run's rows in one array: each run's start, then counting up within it.
-    rows = np.repeat(starts - (ends - lengths), lengths) + np.arange(
-        int(ends[-1]) if len(runs) else 0
-    )
-    values = np.asarray(stored[rows], dtype=np.float32) @ vector
-    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    rows = np.repeat(starts - (ends - lengths), lengths) + np.arange(int(ends[-1]))
+    values = _row_cosines(stored, rows, vector)
     bounds = [0, *ends.tolist()]
     return [values[bounds[n] : bounds[n + 1]] for n in range(len(runs))]
 
