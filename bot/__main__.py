@@ -259,7 +259,7 @@ def _evaluate(
     folds: int | None,
     show_failures: bool,
     as_json: bool,
-    strictness: str = "normal",
+    strictness: str,
 ) -> int:
     from dataclasses import asdict, replace
 
