@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("samizdat")
 
 DEFAULT_CONFIG_ENV = CONFIG_FILE_VARIABLE
+# Each repeat fits the answer models once per fold; beyond this, a typo rather than a wish.
+MAX_REPEATS = 100
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("files", type=Path, nargs="+", metavar="FILE")
     evaluate.add_argument("--folds", type=int, help="k-fold cross-validation (k >= 2)")
+    evaluate.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="with --folds: average over this many fold assignments (default 1)",
+    )
     evaluate.add_argument("--failures", action="store_true", help="list the questions missed")
     evaluate.add_argument(
         "--strictness",
@@ -124,7 +132,15 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     if command == "index":
         return _index(config)
     if command == "eval":
-        return _evaluate(config, args.files, args.folds, args.failures, args.json, args.strictness)
+        return _evaluate(
+            config,
+            args.files,
+            args.folds,
+            args.repeats,
+            args.failures,
+            args.json,
+            args.strictness,
+        )
     if command == "train":
         return _train(config, args.files, args.output)
     if command == "discord":
@@ -257,6 +273,7 @@ def _evaluate(
     config: Config,
     files: list[Path],
     folds: int | None,
+    repeats: int,
     show_failures: bool,
     as_json: bool,
     strictness: str,
@@ -271,6 +288,15 @@ def _evaluate(
     if folds is not None and folds < 2:
         print("samizdat: --folds needs at least 2", file=sys.stderr)
         return 2
+    if not 1 <= repeats <= MAX_REPEATS:
+        print(f"samizdat: --repeats takes 1 to {MAX_REPEATS}", file=sys.stderr)
+        return 2
+    if repeats > 1 and folds is None:
+        print(
+            "samizdat: --repeats needs --folds (the shipped models have one answer each)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         questions = read_question_files(files)
     except EvalFileError as exc:
@@ -284,8 +310,9 @@ def _evaluate(
     engine = build_engine(config, models=ModelSet.untrained() if folds else None)
     options = replace(engine.defaults, strictness=strictness)
     if folds:
-        report = cross_validate(questions, engine.composer, folds, options)
-        heading = f"out-of-fold, {folds} folds, {len(questions)} questions"
+        report = cross_validate(questions, engine.composer, folds, options, repeats=repeats)
+        assignments = f" x {repeats} fold assignments" if repeats > 1 else ""
+        heading = f"out-of-fold, {folds} folds{assignments}, {len(questions)} questions"
     else:
         # As a server with default settings (but the strictness asked for) answers.
         report = evaluate(questions, lambda q: engine.answer(q.question, options))
@@ -301,7 +328,8 @@ def _evaluate(
     print(format_report(report))
     if show_failures:
         for failure in report.failures:
-            print(f"- {failure['id']}: {failure['question']}\n    got: {failure['answer']}")
+            missed = f" (missed in {failure['missed_in']} of {repeats})" if repeats > 1 else ""
+            print(f"- {failure['id']}{missed}: {failure['question']}\n    got: {failure['answer']}")
     return 0
 
 

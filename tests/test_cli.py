@@ -186,6 +186,30 @@ def test_eval_answers_with_the_strictness_asked_for(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "invalid choice: 'harsh'" in refused.stderr
 
 
+def test_eval_averages_over_fold_assignments_when_asked(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    questions = tmp_path / "q.jsonl"
+    lines = (ROOT / "tests" / "data" / "eval-dev.jsonl").read_text().splitlines()
+    questions.write_text("\n".join(lines[:24]) + "\n")
+
+    result = samizdat(
+        "eval", "--folds", "3", "--repeats", "2", "--failures", str(questions), data_dir=data
+    )
+    assert result.returncode == 0, result.stderr
+    assert "out-of-fold, 3 folds x 2 fold assignments, 24 questions" in result.stdout
+    assert re.search(r"over 2 fold assignments: answer hit [\d.]+-[\d.]+%", result.stdout)
+    overall = next(line for line in result.stdout.splitlines() if line.startswith("overall"))
+    assert overall.split()[-1] == "24"
+    assert re.search(r"^- \w+ \(missed in [12] of 2\): ", result.stdout, re.MULTILINE)
+
+    for args, message in (
+        (["--folds", "3", "--repeats", "0"], "--repeats takes 1 to 100"),
+        (["--repeats", "2"], "--repeats needs --folds"),
+    ):
+        refused = samizdat("eval", *args, str(questions), data_dir=data)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+
+
 def test_bad_eval_file_and_bad_config_are_one_line_messages(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")

@@ -3,6 +3,9 @@
 This is the number the README reports. The questions are split into folds (`folds.py`);
 for each fold the answer models (weights and thresholds) are fitted on the other folds and
 the fold's questions are answered and scored with them, exactly as the bot would answer.
+With several repeats the whole is done again under other fold assignments and the figures
+are averaged: with a few hundred questions, one assignment can move a figure by a few
+points either way.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from bot.answers.compose import ComposeOptions, Composer
 from bot.answers.learning import AnswerModel
 from bot.answers.model import Answer
 from bot.evaluation.folds import assign_folds
-from bot.evaluation.metrics import EvalQuestion, EvalReport, evaluate
+from bot.evaluation.metrics import EvalQuestion, EvalReport, score_runs
 from bot.evaluation.training import Example, fit_answer_model, make_example
 
 Fit = Callable[[Sequence[Example], Composer], AnswerModel]
@@ -25,9 +28,11 @@ def out_of_fold_answers(
     folds: int,
     options: ComposeOptions,
     fit: Fit = fit_answer_model,
+    seed: int = 0,
 ) -> dict[str, Answer]:
-    """Each question's answer from the models fitted on the other folds."""
-    fold_of = assign_folds([e.gold for e in examples], folds)
+    """Each question's answer from the models fitted on the other folds (of the assignment
+    `seed` draws)."""
+    fold_of = assign_folds([e.gold for e in examples], folds, seed)
     answers: dict[str, Answer] = {}
     for fold in range(folds):
         train = [e for e, f in zip(examples, fold_of, strict=True) if f != fold]
@@ -46,8 +51,14 @@ def cross_validate(
     folds: int,
     options: ComposeOptions,
     report_on: Sequence[EvalQuestion] | None = None,
+    repeats: int = 1,
 ) -> EvalReport:
-    """Out-of-fold scores over `report_on` (default: all the questions)."""
+    """Out-of-fold scores over `report_on` (default: all the questions), averaged over
+    `repeats` fold assignments (the first is the one the README's tables use)."""
     examples = [make_example(q, composer) for q in questions]
-    answers = out_of_fold_answers(examples, composer, folds, options)
-    return evaluate(report_on if report_on is not None else questions, lambda q: answers[q.id])
+    scored = report_on if report_on is not None else questions
+    runs = []
+    for seed in range(repeats):
+        answers = out_of_fold_answers(examples, composer, folds, options, seed=seed)
+        runs.append([(q, answers[q.id]) for q in scored])
+    return score_runs(runs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +122,22 @@ class _Tally:
     unanswerable: int = 0
     abstain: int = 0
 
-    def metrics(self) -> dict[str, float | None]:
+    def add(self, question: EvalQuestion, result: Answer) -> None:
+        if question.doc is None:
+            self.unanswerable += 1
+            self.abstain += not result.answered
+            return
+        rank = evidence_rank(question.evidence or "", [p.text for p in result.passages])
+        self.answerable += 1
+        self.hits += answer_hit(result, question.answers)
+        self.ev1 += rank == 1
+        self.ev5 += rank is not None and rank <= 5
+        self.false_abstain += not result.answered
+
+    def metrics(self, runs: int = 1) -> dict[str, float | None]:
+        """Shares of the questions; pooled over `runs` runs over the same questions, each
+        share is the mean of the runs' shares and `n` counts the questions once."""
+
         def share(n: int, d: int) -> float | None:
             return round(n / d, 3) if d else None
 
@@ -132,7 +147,7 @@ class _Tally:
             "evidence@5": share(self.ev5, self.answerable),
             "abstention": share(self.abstain, self.unanswerable),
             "false_abstention": share(self.false_abstain, self.answerable),
-            "n": float(self.answerable + self.unanswerable),
+            "n": float((self.answerable + self.unanswerable) // runs),
         }
 
 
@@ -142,47 +157,63 @@ class EvalReport:
     by_type: dict[str, dict[str, float | None]]
     failures: list[dict[str, object]] = field(default_factory=list)
     by_language: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    # With several runs (fold assignments): each run's overall figures, to show the spread.
+    runs: list[dict[str, float | None]] = field(default_factory=list)
+
+
+Scored = Sequence[tuple[EvalQuestion, Answer]]
 
 
 def evaluate(
     questions: Iterable[EvalQuestion], answer: Callable[[EvalQuestion], Answer]
 ) -> EvalReport:
     """Score the answers `answer` gives, with the README's definitions."""
+    return score_runs([[(q, answer(q)) for q in questions]])
+
+
+def score_runs(runs: Sequence[Scored]) -> EvalReport:
+    """Scores pooled over runs that answered the same questions (by models fitted on
+    different fold assignments): each figure is the mean over the runs, and a question
+    missed in any run is listed once, with how many runs missed it."""
     tallies: dict[str, _Tally] = defaultdict(_Tally)
-    failures: list[dict[str, object]] = []
-    for q in questions:
-        result = answer(q)
-        for tally in (tallies["overall"], tallies[q.type], tallies[f"language:{q.language}"]):
-            if q.doc is None:
-                tally.unanswerable += 1
-                tally.abstain += not result.answered
-            else:
-                tally.answerable += 1
-                hit = answer_hit(result, q.answers)
-                rank = evidence_rank(q.evidence or "", [p.text for p in result.passages])
-                tally.hits += hit
-                tally.ev1 += rank == 1
-                tally.ev5 += rank is not None and rank <= 5
-                tally.false_abstain += not result.answered
-        ok = (not result.answered) if q.doc is None else answer_hit(result, q.answers)
-        if not ok:
-            failures.append(
-                {
-                    "id": q.id,
-                    "question": q.question,
-                    "answered": result.answered,
-                    "answer": result.text[:300],
-                    "expected": q.answers,
-                }
-            )
-    overall = tallies.pop("overall").metrics()
+    per_run: list[dict[str, float | None]] = []
+    failures: dict[str, dict[str, object]] = {}  # each missed question, as its first run got it
+    missed: Counter[str] = Counter()
+    for run in runs:
+        run_tally = _Tally()
+        for q, result in run:
+            run_tally.add(q, result)
+            for key in ("overall", q.type, f"language:{q.language}"):
+                tallies[key].add(q, result)
+            ok = (not result.answered) if q.doc is None else answer_hit(result, q.answers)
+            if not ok:
+                missed[q.id] += 1
+                failures.setdefault(
+                    q.id,
+                    {
+                        "id": q.id,
+                        "question": q.question,
+                        "answered": result.answered,
+                        "answer": result.text[:300],
+                        "expected": q.answers,
+                    },
+                )
+        per_run.append(run_tally.metrics())
+    count = max(len(runs), 1)
+    overall = tallies.pop("overall").metrics(count)
     languages = {
-        k.removeprefix("language:"): tallies.pop(k).metrics()
+        k.removeprefix("language:"): tallies.pop(k).metrics(count)
         for k in sorted(tallies)
         if k.startswith("language:")
     }
-    by_type = {k: t.metrics() for k, t in sorted(tallies.items())}
-    return EvalReport(overall, by_type, failures, languages if len(languages) > 1 else {})
+    by_type = {k: t.metrics(count) for k, t in sorted(tallies.items())}
+    return EvalReport(
+        overall,
+        by_type,
+        [{**failure, "missed_in": missed[key]} for key, failure in failures.items()],
+        languages if len(languages) > 1 else {},
+        per_run if len(runs) > 1 else [],
+    )
 
 
 def format_report(report: EvalReport) -> str:
@@ -205,4 +236,20 @@ def format_report(report: EvalReport) -> str:
             else:
                 cells.append(f"{value * 100:>16.1f}%")
         lines.append(f"{name:14}" + "".join(cells))
+    if report.runs:
+        lines.append(_spread(report.runs))
     return "\n".join(lines)
+
+
+def _spread(runs: Sequence[dict[str, float | None]]) -> str:
+    """How far the overall figures moved between runs: one draw of folds can flatter."""
+    parts = []
+    for key, label in (
+        ("answer_hit", "answer hit"),
+        ("abstention", "abstention"),
+        ("false_abstention", "false abstention"),
+    ):
+        values = [v for run in runs if (v := run.get(key)) is not None]
+        if values:
+            parts.append(f"{label} {min(values) * 100:.1f}-{max(values) * 100:.1f}%")
+    return f"over {len(runs)} fold assignments: " + ", ".join(parts)

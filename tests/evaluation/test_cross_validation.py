@@ -25,10 +25,11 @@ def questions() -> list[EvalQuestion]:
     return read_question_files(SETS)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 7])
 def test_folds_are_balanced_by_type_and_keep_translations_with_their_question(
-    questions: list[EvalQuestion],
+    questions: list[EvalQuestion], seed: int
 ) -> None:
-    folds = assign_folds(questions, 5)
+    folds = assign_folds(questions, 5, seed)
     assert set(folds) == set(range(5))
     unanswerable = Counter(
         f for q, f in zip(questions, folds, strict=True) if q.doc is None and q.group is None
@@ -50,8 +51,21 @@ def test_folds_depend_on_the_questions_not_on_their_order(questions: list[EvalQu
     assert forward == backward
 
 
+def test_seeds_draw_other_assignments_and_seed_0_is_the_published_one(
+    questions: list[EvalQuestion],
+) -> None:
+    published = assign_folds(questions, 5)
+    assert assign_folds(questions, 5, seed=0) == published
+    others = [assign_folds(questions, 5, seed) for seed in (1, 2)]
+    for other in others:
+        moved = sum(a != b for a, b in zip(published, other, strict=True))
+        assert moved > len(questions) // 2  # a new draw, not a shuffle of a few
+    assert others[0] != others[1]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
 def test_no_question_is_answered_by_a_model_fitted_on_it(
-    questions: list[EvalQuestion], bundled_engine: AnswerEngine
+    questions: list[EvalQuestion], bundled_engine: AnswerEngine, seed: int
 ) -> None:
     sample = questions[::6]
     examples = [make_example(q, bundled_engine.composer) for q in sample]
@@ -62,10 +76,10 @@ def test_no_question_is_answered_by_a_model_fitted_on_it(
         return fit_answer_model(train, composer)
 
     answers = out_of_fold_answers(
-        examples, bundled_engine.composer, 4, bundled_engine.defaults, fit=recording_fit
+        examples, bundled_engine.composer, 4, bundled_engine.defaults, recording_fit, seed
     )
     assert set(answers) == {q.id for q in sample}
-    folds = assign_folds(sample, 4)
+    folds = assign_folds(sample, 4, seed)
     assert len(fitted_on) == 4
     for fold, seen in enumerate(fitted_on):
         scored = {q.id for q, f in zip(sample, folds, strict=True) if f == fold}
