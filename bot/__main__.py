@@ -284,6 +284,7 @@ def _evaluate(
     from bot.app import build_engine
     from bot.evaluation import EvalFileError, evaluate, format_report, read_question_files
     from bot.evaluation.crossval import cross_validate
+    from bot.retrieval.index import progress_reporter
 
     if folds is not None and folds < 2:
         print("samizdat: --folds needs at least 2", file=sys.stderr)
@@ -310,7 +311,16 @@ def _evaluate(
     engine = build_engine(config, models=ModelSet.untrained() if folds else None)
     options = replace(engine.defaults, strictness=strictness)
     if folds:
-        report = cross_validate(questions, engine.composer, folds, options, repeats=repeats)
+        report = cross_validate(
+            questions,
+            engine.composer,
+            folds,
+            options,
+            repeats=repeats,
+            progress=progress_reporter(
+                folds * repeats, noun="fold models", verb="fitting", every=1
+            ),
+        )
         assignments = f" x {repeats} fold assignments" if repeats > 1 else ""
         heading = f"out-of-fold, {folds} folds{assignments}, {len(questions)} questions"
     else:

@@ -52,13 +52,25 @@ def cross_validate(
     options: ComposeOptions,
     report_on: Sequence[EvalQuestion] | None = None,
     repeats: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> EvalReport:
     """Out-of-fold scores over `report_on` (default: all the questions), averaged over
-    `repeats` fold assignments (the first is the one the README's tables use)."""
+    `repeats` fold assignments (the first is the one the README's tables use). `progress`
+    hears of each fit done, out of `folds * repeats`: a long run should show it is moving."""
     examples = [make_example(q, composer) for q in questions]
     scored = report_on if report_on is not None else questions
+    fitted = 0
+
+    def fit(train: Sequence[Example], composer: Composer) -> AnswerModel:
+        nonlocal fitted
+        model = fit_answer_model(train, composer)
+        fitted += 1
+        if progress is not None:
+            progress(fitted, folds * repeats)
+        return model
+
     runs = []
     for seed in range(repeats):
-        answers = out_of_fold_answers(examples, composer, folds, options, seed=seed)
+        answers = out_of_fold_answers(examples, composer, folds, options, fit, seed)
         runs.append([(q, answers[q.id]) for q in scored])
     return score_runs(runs)

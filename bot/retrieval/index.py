@@ -83,7 +83,7 @@ def _tokens(
             progress(done, total)
 
 
-_PAST = {"indexing": "indexed", "embedding": "embedded"}
+_PAST = {"indexing": "indexed", "embedding": "embedded", "fitting": "fitted"}
 
 
 def progress_reporter(

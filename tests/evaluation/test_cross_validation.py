@@ -12,7 +12,7 @@ from bot.answers.compose import Composer
 from bot.answers.engine import AnswerEngine
 from bot.answers.learning import AnswerModel
 from bot.evaluation import EvalQuestion, read_question_files
-from bot.evaluation.crossval import out_of_fold_answers
+from bot.evaluation.crossval import cross_validate, out_of_fold_answers
 from bot.evaluation.folds import assign_folds
 from bot.evaluation.training import Example, fit_answer_model, make_example
 
@@ -86,3 +86,26 @@ def test_no_question_is_answered_by_a_model_fitted_on_it(
         assert scored and not scored & seen
         groups = {q.group_key for q in sample if q.id in scored}
         assert not any(q.group_key in groups for q in sample if q.id in seen)
+
+
+def test_repeats_report_each_fit_and_the_spread_of_their_runs(
+    questions: list[EvalQuestion], bundled_engine: AnswerEngine
+) -> None:
+    sample = questions[::8]
+    heard: list[tuple[int, int]] = []
+    report = cross_validate(
+        sample,
+        bundled_engine.composer,
+        2,
+        bundled_engine.defaults,
+        repeats=2,
+        progress=lambda done, total: heard.append((done, total)),
+    )
+    assert heard == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert len(report.runs) == 2
+    assert report.overall["n"] == len(sample)
+    for key in ("answer_hit", "false_abstention"):
+        values = [run[key] for run in report.runs]
+        assert all(v is not None for v in values)
+        mean = sum(v for v in values if v is not None) / 2
+        assert report.overall[key] == pytest.approx(mean, abs=0.001)
