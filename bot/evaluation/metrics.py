@@ -112,6 +112,31 @@ def evidence_rank(evidence: str, passages: Sequence[str]) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """How one answer scored on its question, worked out once however many tallies count it."""
+
+    answerable: bool
+    answered: bool
+    hit: bool = False
+    evidence_rank: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.hit if self.answerable else not self.answered
+
+
+def _outcome(question: EvalQuestion, result: Answer) -> _Outcome:
+    if question.doc is None:
+        return _Outcome(answerable=False, answered=result.answered)
+    return _Outcome(
+        answerable=True,
+        answered=result.answered,
+        hit=answer_hit(result, question.answers),
+        evidence_rank=evidence_rank(question.evidence or "", [p.text for p in result.passages]),
+    )
+
+
 @dataclass
 class _Tally:
     answerable: int = 0
@@ -122,17 +147,17 @@ class _Tally:
     unanswerable: int = 0
     abstain: int = 0
 
-    def add(self, question: EvalQuestion, result: Answer) -> None:
-        if question.doc is None:
+    def add(self, outcome: _Outcome) -> None:
+        if not outcome.answerable:
             self.unanswerable += 1
-            self.abstain += not result.answered
+            self.abstain += not outcome.answered
             return
-        rank = evidence_rank(question.evidence or "", [p.text for p in result.passages])
+        rank = outcome.evidence_rank
         self.answerable += 1
-        self.hits += answer_hit(result, question.answers)
+        self.hits += outcome.hit
         self.ev1 += rank == 1
         self.ev5 += rank is not None and rank <= 5
-        self.false_abstain += not result.answered
+        self.false_abstain += not outcome.answered
 
     def metrics(self, runs: int = 1) -> dict[str, float | None]:
         """Shares of the questions; pooled over `runs` runs over the same questions, each
@@ -182,11 +207,11 @@ def score_runs(runs: Sequence[Scored]) -> EvalReport:
     for run in runs:
         run_tally = _Tally()
         for q, result in run:
-            run_tally.add(q, result)
+            outcome = _outcome(q, result)
+            run_tally.add(outcome)
             for key in ("overall", q.type, f"language:{q.language}"):
-                tallies[key].add(q, result)
-            ok = (not result.answered) if q.doc is None else answer_hit(result, q.answers)
-            if not ok:
+                tallies[key].add(outcome)
+            if not outcome.ok:
                 missed[q.id] += 1
                 failures.setdefault(
                     q.id,
