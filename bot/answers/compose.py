@@ -45,11 +45,16 @@ from bot.semantic.vectors import SemanticIndex
 # Passages whose sentences may be quoted, and passages returned with an answer.
 SHORTLIST = 5
 LISTED = 8
+# When the sentence model gives the best quote less than even odds of being the one that
+# answers, the best quote that does not overlap it is given too, cited on its own: the reader
+# sees both candidates instead of the toss of a coin. A product rule, not fitted.
+RUNNER_UP_BELOW = 0.5
 
 
 @dataclass(frozen=True)
 class ComposeOptions:
     max_sentences: int = 2
+    max_quotes: int = 2
     strictness: str = "normal"
     closest_sections: int = 3
 
@@ -69,6 +74,11 @@ class Choice:
 
     window: Window
     share: float
+    runner_up: Window | None = None
+
+    @property
+    def quotes(self) -> tuple[Window, ...]:
+        return (self.window,) if self.runner_up is None else (self.window, self.runner_up)
 
 
 class Composer:
@@ -185,13 +195,22 @@ class Composer:
         return any(t in question.weights for terms in sentences for t in terms)
 
     @staticmethod
-    def choose(spans: Sequence[Window], scores: NDArray[np.float64]) -> Choice | None:
+    def choose(
+        spans: Sequence[Window], scores: NDArray[np.float64], quotes: int = 2
+    ) -> Choice | None:
+        """The best quote, and a runner-up when the best is no better than even odds and
+        `quotes` allows a second."""
         if not spans:
             return None
         shares = np.exp(scores - scores.max())
         shares /= shares.sum()
-        best = int(np.argmax(scores))
-        return Choice(spans[best], float(shares[best]))
+        order = np.lexsort((np.arange(len(spans)), -scores))
+        best = spans[order[0]]
+        share = float(shares[order[0]])
+        runner_up = None
+        if quotes > 1 and share < RUNNER_UP_BELOW:
+            runner_up = next((spans[i] for i in order[1:] if not spans[i].overlaps(best)), None)
+        return Choice(best, share, runner_up)
 
     def decision_row(
         self, question: PreparedQuestion, ranked: Ranked, choice: Choice
@@ -228,7 +247,7 @@ class Composer:
         ranked = self.rank(question, candidates, model.passages)
         spans, rows = self.window_rows(question, ranked, options.max_sentences)
         scores = model.sentences.score(rows, self.gate("sentence", question))
-        choice = self.choose(spans, scores) if spans else None
+        choice = self.choose(spans, scores, options.max_quotes) if spans else None
         if choice is None or (not question.weights and question.vector is None):
             return self._decline(question.text, ranked, options.closest_sections)
         row = self.decision_row(question, ranked, choice)
@@ -238,24 +257,10 @@ class Composer:
         return self._answer(question.text, ranked, choice)
 
     def _answer(self, question: str, ranked: Ranked, choice: Choice) -> Answer:
-        passage = choice.window.candidate.passage
-        document = self._library.document(passage.doc_id)
-        info = document.info
-        quote = choice.window.text
-        citation = Citation(
-            marker=1,
-            passage_id=passage.id,
-            doc_id=passage.doc_id,
-            title=info.title,
-            author=info.author,
-            section=passage.section,
-            quote=quote,
-            caveat=info.satire,
-            shelf=document.shelf,
-        )
-        # The passage quoted comes first, then the rest by relevance.
-        quoted = choice.window.candidate.index
-        order = [quoted] + [c.index for c in ranked.candidates if c.index != quoted]
+        citations = [self._citation(marker, w) for marker, w in enumerate(choice.quotes, 1)]
+        # The passages quoted come first, then the rest by relevance.
+        quoted = list(dict.fromkeys(w.candidate.index for w in choice.quotes))
+        order = quoted + [c.index for c in ranked.candidates if c.index not in quoted]
         by_index = {
             c.index: (c, p) for c, p in zip(ranked.candidates, ranked.probability, strict=True)
         }
@@ -263,9 +268,25 @@ class Composer:
         return Answer(
             question=question,
             answered=True,
-            text=f"{quote} [1]",
-            citations=[citation],
+            text=" ".join(f"{c.quote} [{c.marker}]" for c in citations),
+            citations=citations,
             passages=passages,
+        )
+
+    def _citation(self, marker: int, window: Window) -> Citation:
+        passage = window.candidate.passage
+        document = self._library.document(passage.doc_id)
+        info = document.info
+        return Citation(
+            marker=marker,
+            passage_id=passage.id,
+            doc_id=passage.doc_id,
+            title=info.title,
+            author=info.author,
+            section=passage.section,
+            quote=window.text,
+            caveat=info.satire,
+            shelf=document.shelf,
         )
 
     def _retrieved(self, candidate: Candidate, probability: float) -> RetrievedPassage:

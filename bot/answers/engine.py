@@ -79,14 +79,15 @@ class AnswerEngine:
 def compose_options(
     brief: bool, strictness: str, config: AnswerConfig, max_sources: int = 5
 ) -> ComposeOptions:
-    """A brief answer is the best sentence and the one after it; detailed goes to the max.
+    """A brief answer quotes runs of up to two sentences; a detailed one up to the max.
 
-    Each quoted sentence is one source, so a place that shows fewer sources gets fewer
-    sentences rather than citation markers with nothing listed under them.
+    Each quote is one source, so a place that shows a single source gets a single quote
+    rather than a citation marker with nothing listed under it.
     """
     sentences = min(2, config.max_sentences) if brief else config.max_sentences
     return ComposeOptions(
-        max_sentences=max(1, min(sentences, max_sources)),
+        max_sentences=max(1, sentences),
+        max_quotes=min(2, max_sources),
         strictness=strictness,
         closest_sections=config.closest_sections,
     )

@@ -1,11 +1,14 @@
 """Answers quote the library verbatim, cite exactly, and decline rather than invent."""
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from bot.answers.compose import ComposeOptions
-from bot.answers.engine import AnswerEngine
+from bot.answers.compose import Choice, ComposeOptions, Composer
+from bot.answers.engine import AnswerEngine, compose_options
+from bot.answers.features import Window
 from bot.evaluation import read_question_files, read_questions
 from bot.evaluation.crossval import cross_validate
 
@@ -103,3 +106,66 @@ def test_quality_floor_out_of_fold(bundled_engine: AnswerEngine) -> None:
     assert metrics["evidence@5"] >= 0.93
     assert metrics["abstention"] >= 0.30
     assert metrics["false_abstention"] <= 0.08
+
+
+def _spans_of(engine: AnswerEngine, question: str) -> list[Window]:
+    composer = engine.composer
+    prepared = composer.prepare(question)
+    ranked = composer.rank(prepared, composer.candidates(prepared), composer.model.passages)
+    spans, _ = composer.window_rows(prepared, ranked, 2)
+    return spans
+
+
+def test_a_runner_up_is_quoted_only_when_the_best_quote_is_no_better_than_even(
+    bundled_engine: AnswerEngine,
+) -> None:
+    spans = _spans_of(bundled_engine, "why did the kuzbass colony fail")
+    assert len(spans) > 3
+    sure = np.zeros(len(spans))
+    sure[2] = 20.0  # nearly all the probability on one quote
+    choice = Composer.choose(spans, sure)
+    assert choice is not None and choice.window is spans[2]
+    assert choice.share > 0.5 and choice.runner_up is None
+    assert choice.quotes == (spans[2],)
+
+    unsure = np.zeros(len(spans))
+    unsure[2], unsure[0] = 2.0, 1.9  # two close favourites
+    choice = Composer.choose(spans, unsure)
+    assert choice is not None and choice.window is spans[2] and choice.share < 0.5
+    assert choice.runner_up is not None
+    assert not choice.runner_up.overlaps(choice.window)
+    best_other = max(
+        (i for i, s in enumerate(spans) if not s.overlaps(spans[2])), key=lambda i: unsure[i]
+    )
+    assert choice.runner_up is spans[best_other]
+    assert Composer.choose(spans, unsure, quotes=1) == Choice(spans[2], choice.share)
+
+
+def test_an_unsure_answer_cites_two_quotes_and_lists_both_passages_first(
+    bundled_engine: AnswerEngine,
+) -> None:
+    two = None
+    for gold in read_questions(DEV_SET):
+        answer = bundled_engine.answer(gold.question)
+        if len(answer.citations) == 2:
+            two = (gold.question, answer)
+            break
+    assert two is not None, "no dev question is answered with a runner-up"
+    question, answer = two
+    first, second = answer.citations
+    assert (first.marker, second.marker) == (1, 2)
+    assert answer.text == f"{first.quote} [1] {second.quote} [2]"
+    quoted = list(dict.fromkeys([first.passage_id, second.passage_id]))
+    assert [p.passage_id for p in answer.passages[: len(quoted)]] == quoted
+    single = bundled_engine.answer(question, replace(bundled_engine.defaults, max_quotes=1))
+    assert single.citations == [first]
+    assert single.text == f"{first.quote} [1]"
+
+
+@pytest.mark.parametrize(("shown", "quotes"), [(1, 1), (2, 2), (5, 2)])
+def test_a_place_showing_one_source_gets_one_quote(
+    bundled_engine: AnswerEngine, shown: int, quotes: int
+) -> None:
+    options = compose_options(True, "normal", bundled_engine.config, max_sources=shown)
+    assert options.max_quotes == quotes
+    assert options.max_sentences == 2  # a quote is one source however many sentences it runs

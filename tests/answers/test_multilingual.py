@@ -20,10 +20,10 @@ def test_a_translated_question_is_answered_from_the_english_text(
     answer = bundled_engine.answer(question)
     assert answer.answered
     assert "Ruth and Thomas Doyle" in answer.text  # the library's own English words
-    [citation] = answer.citations
-    assert citation.doc_id == "kuzbass"
-    passage = bundled_engine.library.passage(citation.passage_id)
-    assert passage is not None and citation.quote in passage.text
+    assert answer.citations[0].doc_id == "kuzbass"
+    for citation in answer.citations:
+        passage = bundled_engine.library.passage(citation.passage_id)
+        assert passage is not None and citation.quote in passage.text
 
 
 @pytest.mark.parametrize(
