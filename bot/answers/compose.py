@@ -78,7 +78,18 @@ class Choice:
 
     @property
     def quotes(self) -> tuple[Window, ...]:
-        return (self.window,) if self.runner_up is None else (self.window, self.runner_up)
+        """What is quoted: the best run, then the runner-up; a runner-up that continues the
+        best run in its passage (just before or just after it) joins it as one quote, in
+        the text's order, rather than the same passage cited twice."""
+        best, second = self.window, self.runner_up
+        if second is None:
+            return (best,)
+        if second.candidate.index == best.candidate.index and (
+            second.end == best.start or best.end == second.start
+        ):
+            start, end = min(best.start, second.start), max(best.end, second.end)
+            return (Window(best.shortlist_rank, best.candidate, start, end),)
+        return (best, second)
 
 
 class Composer:

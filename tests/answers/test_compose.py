@@ -169,3 +169,25 @@ def test_a_place_showing_one_source_gets_one_quote(
     options = compose_options(True, "normal", bundled_engine.config, max_sources=shown)
     assert options.max_quotes == quotes
     assert options.max_sentences == 2  # a quote is one source however many sentences it runs
+
+
+def test_a_runner_up_that_continues_the_best_quote_joins_it(bundled_engine: AnswerEngine) -> None:
+    spans = _spans_of(bundled_engine, "why did the kuzbass colony fail")
+    pairs = [
+        (a, b)
+        for a in spans
+        for b in spans
+        if a.candidate.index == b.candidate.index and a.end == b.start
+    ]
+    assert pairs
+    before, after = pairs[0]
+    for best, second in ((before, after), (after, before)):
+        [joined] = Choice(best, 0.3, second).quotes
+        assert (joined.candidate, joined.start, joined.end) == (
+            best.candidate,
+            before.start,
+            after.end,
+        )
+        assert joined.text == f"{before.text} {after.text}"  # in the text's order
+    apart = next(w for w in spans if w.candidate.index != before.candidate.index)
+    assert Choice(before, 0.3, apart).quotes == (before, apart)
