@@ -43,9 +43,12 @@ class ServerSettings(BaseModel):
     denied_channels: tuple[str, ...] = Field(
         (), description="Channels where the bot never answers, even when the list above is empty."
     )
-    sources_shown: int = Field(3, ge=1, le=5, description="How many sources an answer lists (1-5).")
+    sources_shown: int = Field(
+        3, ge=1, le=5, description="How many sources an answer lists (1-5); 1 also means one quote."
+    )
     answer_length: AnswerLength = Field(
-        AnswerLength.BRIEF, description="brief (one or two sentences) or detailed (up to three)."
+        AnswerLength.BRIEF,
+        description="brief (quotes of one or two sentences) or detailed (up to three).",
     )
     show_quotes: bool = Field(True, description="Quote the sentences, or only cite them.")
     visibility: Visibility = Field(
