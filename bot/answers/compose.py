@@ -2,9 +2,10 @@
 
 The bot never writes prose of its own. Three fitted models (see `learning.py`) decide: which
 of the retrieved passages are relevant, which of their sentences answers, and whether the
-library answers at all. The quote is a run of consecutive sentences (two in a brief answer,
-three in a detailed one): the sentence model weighs runs, since the sentence that names the
-subject is often not the one that holds the answer.
+library answers at all. A quote is a run of consecutive sentences (up to two in a brief
+answer, three in a detailed one): the sentence model weighs runs, since the sentence that
+names the subject is often not the one that holds the answer. When the model is unsure of
+its best run, the next best is quoted after it, each cited on its own.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class Ranked:
 @dataclass(frozen=True)
 class Choice:
     """The quote: a run of consecutive sentences, and the sentence model's probability that
-    it is the one among the candidates that answers."""
+    it is the one among the candidates that answers; and the runner-up quoted after it, if
+    any."""
 
     window: Window
     share: float
@@ -209,7 +211,7 @@ class Composer:
     def choose(
         spans: Sequence[Window], scores: NDArray[np.float64], quotes: int = 2
     ) -> Choice | None:
-        """The best quote, and a runner-up when the best is no better than even odds and
+        """The best quote, and a runner-up when the best has less than even odds and
         `quotes` allows a second."""
         if not spans:
             return None

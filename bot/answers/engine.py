@@ -86,7 +86,7 @@ def compose_options(
     """
     sentences = min(2, config.max_sentences) if brief else config.max_sentences
     return ComposeOptions(
-        max_sentences=max(1, sentences),
+        max_sentences=sentences,
         max_quotes=min(2, max_sources),
         strictness=strictness,
         closest_sections=config.closest_sections,
