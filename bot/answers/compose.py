@@ -50,12 +50,14 @@ LISTED = 8
 # answers, the best quote that does not overlap it is given too, cited on its own: the reader
 # sees both candidates instead of the toss of a coin. A product rule, not fitted.
 RUNNER_UP_BELOW = 0.5
+# Quotes an answer may hold: the best, and that runner-up.
+MAX_QUOTES = 2
 
 
 @dataclass(frozen=True)
 class ComposeOptions:
     max_sentences: int = 2
-    max_quotes: int = 2
+    max_quotes: int = MAX_QUOTES
     strictness: str = "normal"
     closest_sections: int = 3
 
@@ -209,7 +211,7 @@ class Composer:
 
     @staticmethod
     def choose(
-        spans: Sequence[Window], scores: NDArray[np.float64], quotes: int = 2
+        spans: Sequence[Window], scores: NDArray[np.float64], quotes: int = MAX_QUOTES
     ) -> Choice | None:
         """The best quote, and a runner-up when the best has less than even odds and
         `quotes` allows a second."""
@@ -217,12 +219,13 @@ class Composer:
             return None
         shares = np.exp(scores - scores.max())
         shares /= shares.sum()
-        order = np.lexsort((np.arange(len(spans)), -scores))
-        best = spans[order[0]]
-        share = float(shares[order[0]])
+        at = int(np.argmax(scores))
+        best, share = spans[at], float(shares[at])
         runner_up = None
         if quotes > 1 and share < RUNNER_UP_BELOW:
-            runner_up = next((spans[i] for i in order[1:] if not spans[i].overlaps(best)), None)
+            apart = [i for i, span in enumerate(spans) if not span.overlaps(best)]
+            if apart:
+                runner_up = spans[max(apart, key=lambda i: float(scores[i]))]
         return Choice(best, share, runner_up)
 
     def decision_row(
@@ -270,9 +273,10 @@ class Composer:
         return self._answer(question.text, ranked, choice)
 
     def _answer(self, question: str, ranked: Ranked, choice: Choice) -> Answer:
-        citations = [self._citation(marker, w) for marker, w in enumerate(choice.quotes, 1)]
+        quotes = choice.quotes
+        citations = [self._citation(marker, w) for marker, w in enumerate(quotes, 1)]
         # The passages quoted come first, then the rest by relevance.
-        quoted = list(dict.fromkeys(w.candidate.index for w in choice.quotes))
+        quoted = list(dict.fromkeys(w.candidate.index for w in quotes))
         order = quoted + [c.index for c in ranked.candidates if c.index not in quoted]
         by_index = {
             c.index: (c, p) for c, p in zip(ranked.candidates, ranked.probability, strict=True)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.answers.compose import ComposeOptions, Composer
+from bot.answers.compose import MAX_QUOTES, ComposeOptions, Composer
 from bot.answers.model import Answer
 from bot.config import AnswerConfig
 from bot.library.loader import Library
@@ -87,7 +87,7 @@ def compose_options(
     sentences = min(2, config.max_sentences) if brief else config.max_sentences
     return ComposeOptions(
         max_sentences=sentences,
-        max_quotes=min(2, max_sources),
+        max_quotes=min(MAX_QUOTES, max_sources),
         strictness=strictness,
         closest_sections=config.closest_sections,
     )

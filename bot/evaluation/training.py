@@ -132,7 +132,8 @@ def fit_answer_model(examples: Sequence[Example], composer: Composer) -> AnswerM
     def decide_row(model: Standardised, e: Example) -> None:
         spans, rows, _ = sentence_data[e.gold.id]
         scores = model.score(rows, composer.gate("sentence", e.question))
-        choice = composer.choose(spans, scores) if spans else None
+        # The decision judges the best quote alone, whether or not a runner-up follows it.
+        choice = composer.choose(spans, scores, quotes=1) if spans else None
         decision_rows[e.gold.id] = (
             composer.decision_row(e.question, ranked[e.gold.id], choice)
             if choice is not None
