@@ -85,8 +85,13 @@ _NUMBER_QUESTION = re.compile(
     r"\b(?:how many|how much|what number|what percentage|what share|what proportion"
     r"|how large|how big|how old|at what age|what size|how far|how strong)\b"
 )
+# "Who" asks for a person unless another question word comes first: in "what did the leaders
+# who had never worked blame", it only says which leaders.
+_WHO_QUESTION = re.compile(
+    r"^(?:(?!\b(?:what|which|when|where|why|how)\b).)*\b(?:who|whom|whose)\b"
+)
 _PERSON_QUESTION = re.compile(
-    r"\b(?:who|whom|whose)\b|\bwhich (?:couple|person|people|man|woman|men|women|leader|group"
+    r"\bwhich (?:couple|person|people|man|woman|men|women|leader|group"
     r"|party|faction|anarchist|bolshevik|author|writer|historian|commander|general|official"
     r"|worker|organi[sz]ation)\b|\b(?:name|named|called)\b"
 )
@@ -107,7 +112,7 @@ def question_kind(question: str) -> Kind:
         return Kind.NUMBER
     if _PLACE_QUESTION.search(q):
         return Kind.PLACE
-    if _PERSON_QUESTION.search(q):
+    if _WHO_QUESTION.search(q) or _PERSON_QUESTION.search(q):
         return Kind.PERSON
     return Kind.OTHER
 

@@ -14,6 +14,10 @@ from bot.answers.kinds import Kind, holds, names, question_kind, satisfied
         ("how old was shliapnikov when he started working metal", Kind.NUMBER),
         ("how long did the fight against makhno drag on", Kind.DURATION),
         ("who was the opposition guy that executed the grand duke", Kind.PERSON),
+        ("in a class society who runs production", Kind.PERSON),
+        # A "who" after another question word only says which ones are meant.
+        ("what did the leaders who had never worked in a factory blame", Kind.OTHER),
+        ("why did the sailors who rebelled lose", Kind.OTHER),
         ("why did the sailors rebel", Kind.OTHER),
         ("what was the name of the ship they sailed on", Kind.PERSON),
         ("what was the engineer's first name", Kind.PERSON),
