@@ -2,10 +2,12 @@
 
 The bot never writes prose of its own. Three fitted models (see `learning.py`) decide: which
 of the retrieved passages are relevant, which of their sentences answers, and whether the
-library answers at all. A quote is a run of consecutive sentences (up to two in a brief
-answer, three in a detailed one): the sentence model weighs runs, since the sentence that
-names the subject is often not the one that holds the answer. When the model is unsure of
-its best run, the next best is quoted after it, each cited on its own.
+library answers at all; quotes that lack the kind of thing asked for (no name for a "who",
+no date for a "when") are declined whatever the models say. A quote is a run of
+consecutive sentences (up to two in a brief answer, three in a detailed one): the sentence
+model weighs runs, since the sentence that names the subject is often not the one that
+holds the answer. When the model is unsure of its best run, the next best is quoted after
+it, each cited on its own.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bot.answers.features import (
     window_features,
     windows,
 )
+from bot.answers.kinds import DECLINABLE_KINDS, holds
 from bot.answers.learning import AnswerModel, Standardised
 from bot.answers.model import (
     Answer,
@@ -94,6 +97,14 @@ class Choice:
             start, end = min(best.start, second.start), max(best.end, second.end)
             return (Window(best.shortlist_rank, best.candidate, start, end),)
         return (best, second)
+
+
+def holds_what_was_asked(question: PreparedQuestion, quote: Window) -> bool:
+    """Whether the quote holds the kind of thing the question asks for: a question asking
+    who, when, how long or how many is not answered by a quote that names no one, gives no
+    date or no number, however well it matches its words. Like the decision model, this
+    judges the best quote; a runner-up is shown beside an answer, not instead of one."""
+    return question.kind not in DECLINABLE_KINDS or holds(question.kind, quote.text, question.text)
 
 
 class Composer:
@@ -268,7 +279,9 @@ class Composer:
             return self._decline(question.text, ranked, options.closest_sections)
         row = self.decision_row(question, ranked, choice)
         likely = float(model.decision.probability(row, self.gate("decision", question))[0])
-        if likely < model.threshold(options.strictness):
+        if not holds_what_was_asked(question, choice.window) or likely < model.threshold(
+            options.strictness
+        ):
             return self._decline(question.text, ranked, options.closest_sections)
         return self._answer(question.text, ranked, choice)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.answers.compose import Composer, Ranked
+from bot.answers.compose import Composer, Ranked, holds_what_was_asked
 from bot.answers.features import DECISION_SIGNS, Window, feature_names
 from bot.answers.learning import (
     AnswerModel,
@@ -128,12 +128,16 @@ def fit_answer_model(examples: Sequence[Example], composer: Composer) -> AnswerM
 
     decision_rows: dict[str, Matrix] = {}
     correct: dict[str, bool] = {}
+    vetoed: dict[str, bool] = {}
 
     def decide_row(model: Standardised, e: Example) -> None:
         spans, rows, _ = sentence_data[e.gold.id]
         scores = model.score(rows, composer.gate("sentence", e.question))
         # The decision judges the best quote alone, whether or not a runner-up follows it.
         choice = composer.choose(spans, scores, quotes=1) if spans else None
+        vetoed[e.gold.id] = choice is not None and not holds_what_was_asked(
+            e.question, choice.window
+        )
         decision_rows[e.gold.id] = (
             composer.decision_row(e.question, ranked[e.gold.id], choice)
             if choice is not None
@@ -166,7 +170,9 @@ def fit_answer_model(examples: Sequence[Example], composer: Composer) -> AnswerM
         ),
     )
     thresholds = thresholds_for(
-        np.array([probability[e.gold.id] for e in examples]),
+        # A quote that lacks what was asked is declined whatever its probability, and counts
+        # against the same allowance of declined answerable questions.
+        np.array([0.0 if vetoed[e.gold.id] else probability[e.gold.id] for e in examples]),
         np.array([e.gold.answerable for e in examples], dtype=bool),
     )
     return AnswerModel(
