@@ -28,7 +28,7 @@ from bot.answers.features import (
     window_features,
     windows,
 )
-from bot.answers.kinds import DECLINABLE_KINDS, holds
+from bot.answers.kinds import DECLINABLE_KINDS, lacks
 from bot.answers.learning import AnswerModel, Standardised
 from bot.answers.model import (
     Answer,
@@ -104,7 +104,9 @@ def holds_what_was_asked(question: PreparedQuestion, quote: Window) -> bool:
     who, when, how long or how many is not answered by a quote that names no one, gives no
     date or no number, however well it matches its words. Like the decision model, this
     judges the best quote; a runner-up is shown beside an answer, not instead of one."""
-    return question.kind not in DECLINABLE_KINDS or holds(question.kind, quote.text, question.text)
+    return question.kind not in DECLINABLE_KINDS or not lacks(
+        question.kind, quote.text, question.text
+    )
 
 
 class Composer:

@@ -69,6 +69,8 @@ _DURATION = re.compile(
 )
 # Capitalised words; a sentence's first word counts only if it is rare (see `names`).
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*[a-z]")
+# Capitalised words inside a sentence (not its first word), months aside.
+_INNER_CAPITALISED = re.compile(rf"(?<=[\w,;:)]\s)(?!(?:{_MONTHS})\b)[A-Z][\w’'-]*[a-z]")
 # Things known by their number: "the 8th Party Congress", "the 10th Congress".
 _NUMBERED = re.compile(r"\b(\d+(?:st|nd|rd|th))\s+[A-Z]")
 # Groups known by what they believe or where they are from: "the anarchists", "Mensheviks".
@@ -165,3 +167,16 @@ def holds(kind: Kind, sentence: str, question: str = "") -> bool:
             not _in(w, asked) and w not in _NOT_NAMES for w in _CAPITALISED.findall(sentence)
         )
     return True
+
+
+def lacks(kind: Kind, text: str, question: str) -> bool:
+    """Whether `text` surely holds nothing of what a question of `kind` asks for. As `holds`,
+    except that for a name any capitalised word inside a sentence counts: "founded by John
+    Smith" names someone in common words, which the rarity test misses, and a rule that
+    declines must not mistake such a name for none."""
+    if kind is Kind.PERSON:
+        asked = _asked(question)
+        inner = _INNER_CAPITALISED.findall(text)
+        if any(word not in _NOT_NAMES and not _in(word, asked) for word in inner):
+            return False
+    return not holds(kind, text, question)

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.answers.kinds import Kind, holds, names, question_kind
+from bot.answers.kinds import Kind, holds, lacks, names, question_kind
 
 
 @pytest.mark.parametrize(
@@ -115,3 +115,21 @@ def test_who_is_answered_by_a_name_or_a_group_the_question_lacks() -> None:
     assert not holds(Kind.PERSON, "The 10th Congress approved it.", "what did the 10th congress do")
     votes = "how many votes did it get"
     assert not holds(Kind.NUMBER, "A large minority of votes in 1921.", votes)
+
+
+def test_the_rule_that_declines_sees_a_name_made_of_common_words() -> None:
+    """A document an admin adds may name people "John Smith": common words, which the
+    rarity test does not take for a name, but the rule that declines must."""
+    question = "who founded the colony"
+    for sentence in (
+        "The colony was founded by John Smith.",
+        "Mary Brown founded it.",
+        "The strike was called by Anna.",
+    ):
+        assert not lacks(Kind.PERSON, sentence, question)
+    # Months, the question's own names and a sentence's first word are not names.
+    assert lacks(Kind.PERSON, "In March the Colony was founded.", question)
+    assert lacks(Kind.PERSON, "On March 16 the Cheka raided it.", "who led the cheka raid")
+    # Other kinds are lacking exactly when they are not held.
+    assert lacks(Kind.DATE, "It was founded by John Smith.", "when was the colony founded")
+    assert not lacks(Kind.DATE, "It was founded in 1922.", "when was the colony founded")
