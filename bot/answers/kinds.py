@@ -69,6 +69,12 @@ _DURATION = re.compile(
 )
 # Capitalised words; a sentence's first word counts only if it is rare (see `names`).
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*[a-z]")
+# "How much did Lenin trust them", "how strong was the opposition": a degree, which a count
+# may answer but words as often do.
+_DEGREE_QUESTION = re.compile(
+    r"\bhow (?:far|strong|large|big)\b"
+    r"|\bhow much (?:did|does|do|was|were|is|are|had|has|have|could|would|can)\b"
+)
 # Capitalised words inside a sentence (not its first word), months aside.
 _INNER_CAPITALISED = re.compile(rf"(?<=[\w,;:)]\s)(?!(?:{_MONTHS})\b)[A-Z][\w’'-]*[a-z]")
 # Things known by their number: "the 8th Party Congress", "the 10th Congress".
@@ -173,7 +179,10 @@ def lacks(kind: Kind, text: str, question: str) -> bool:
     """Whether `text` surely holds nothing of what a question of `kind` asks for. As `holds`,
     except that for a name any capitalised word inside a sentence counts: "founded by John
     Smith" names someone in common words, which the rarity test misses, and a rule that
-    declines must not mistake such a name for none."""
+    declines must not mistake such a name for none. Nor is a count surely wanted when the
+    question asks how far, how strong or how much someone did something."""
+    if kind is Kind.NUMBER and _DEGREE_QUESTION.search(question.lower()):
+        return False  # "how strong was the opposition" may be answered in words
     if kind is Kind.PERSON:
         asked = _asked(question)
         inner = _INNER_CAPITALISED.findall(text)

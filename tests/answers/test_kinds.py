@@ -130,6 +130,12 @@ def test_the_rule_that_declines_sees_a_name_made_of_common_words() -> None:
     # Months, the question's own names and a sentence's first word are not names.
     assert lacks(Kind.PERSON, "In March the Colony was founded.", question)
     assert lacks(Kind.PERSON, "On March 16 the Cheka raided it.", "who led the cheka raid")
+    # A question of degree may be answered in words; a question of quantity may not.
+    sentence = "Lenin distrusted the committees and wanted managers appointed."
+    assert not lacks(Kind.NUMBER, sentence, "how much did lenin trust the committees")
+    assert not lacks(Kind.NUMBER, sentence, "how strong was the opposition to lenin")
+    assert lacks(Kind.NUMBER, sentence, "how many committees did lenin close")
+    assert lacks(Kind.NUMBER, sentence, "how much grain did lenin requisition")
     # Other kinds are lacking exactly when they are not held.
     assert lacks(Kind.DATE, "It was founded by John Smith.", "when was the colony founded")
     assert not lacks(Kind.DATE, "It was founded in 1922.", "when was the colony founded")
