@@ -75,6 +75,12 @@ _DEGREE_QUESTION = re.compile(
     r"\bhow (?:far|strong|large|big)\b"
     r"|\bhow much (?:did|does|do|was|were|is|are|had|has|have|could|would|can)\b"
 )
+# Time told against another event rather than by the calendar.
+_RELATIVE_TIME = re.compile(
+    r"\b(?:later|earlier|afterwards?|after|before|during|until|since|meanwhile"
+    r"|on the eve of|at the (?:end|beginning|start|time|height) of)\b",
+    re.IGNORECASE,
+)
 # Capitalised words inside a sentence (not its first word), months aside.
 _INNER_CAPITALISED = re.compile(rf"(?<=[\w,;:)]\s)(?!(?:{_MONTHS})\b)[A-Z][\w’'-]*[a-z]")
 # Things known by their number: "the 8th Party Congress", "the 10th Congress".
@@ -180,9 +186,12 @@ def lacks(kind: Kind, text: str, question: str) -> bool:
     except that for a name any capitalised word inside a sentence counts: "founded by John
     Smith" names someone in common words, which the rarity test misses, and a rule that
     declines must not mistake such a name for none. Nor is a count surely wanted when the
-    question asks how far, how strong or how much someone did something."""
+    question asks how far, how strong or how much someone did something, nor a date when the
+    text places the event against another ("two days later", "after the congress")."""
     if kind is Kind.NUMBER and _DEGREE_QUESTION.search(question.lower()):
         return False  # "how strong was the opposition" may be answered in words
+    if kind is Kind.DATE and _RELATIVE_TIME.search(text):
+        return False  # "two days later", "after the congress" place it in time
     if kind is Kind.PERSON:
         asked = _asked(question)
         inner = _INNER_CAPITALISED.findall(text)

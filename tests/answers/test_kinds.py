@@ -136,6 +136,11 @@ def test_the_rule_that_declines_sees_a_name_made_of_common_words() -> None:
     assert not lacks(Kind.NUMBER, sentence, "how strong was the opposition to lenin")
     assert lacks(Kind.NUMBER, sentence, "how many committees did lenin close")
     assert lacks(Kind.NUMBER, sentence, "how much grain did lenin requisition")
+    # An event placed against another is placed in time.
+    storm = "when did the cheka storm the factory"
+    assert not lacks(Kind.DATE, "Two days later the Cheka stormed the factory.", storm)
+    assert not lacks(Kind.DATE, "After the congress the Cheka stormed it.", storm)
+    assert lacks(Kind.DATE, "The Cheka stormed the factory.", storm)
     # Other kinds are lacking exactly when they are not held.
     assert lacks(Kind.DATE, "It was founded by John Smith.", "when was the colony founded")
     assert not lacks(Kind.DATE, "It was founded in 1922.", "when was the colony founded")
