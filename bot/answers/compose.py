@@ -2,8 +2,8 @@
 
 The bot never writes prose of its own. Three fitted models (see `learning.py`) decide: which
 of the retrieved passages are relevant, which of their sentences answers, and whether the
-library answers at all; quotes that lack the kind of thing asked for (no name for a "who",
-no date for a "when") are declined whatever the models say. A quote is a run of
+library answers at all; a best quote that lacks the kind of thing asked for (no name for a
+"who", no date for a "when") is declined whatever the models say. A quote is a run of
 consecutive sentences (up to two in a brief answer, three in a detailed one): the sentence
 model weighs runs, since the sentence that names the subject is often not the one that
 holds the answer. When the model is unsure of its best run, the next best is quoted after

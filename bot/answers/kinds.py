@@ -3,8 +3,8 @@
 "How many" wants a count, "when did" a date, "how long" a duration, "who" a name or a group,
 "where" or "which country" a place. A sentence that matches the question's words but holds
 no such thing is a near miss. These checks are features of the learned sentence choice and
-of the decision to answer; and quotes that hold none of what was asked are declined, since
-the few near misses among the training questions are too few for a model to learn that.
+of the decision to answer; and a quote that surely holds none of it is declined (`lacks`):
+the training questions hold too few such near misses for a model to learn that.
 """
 
 from __future__ import annotations

@@ -128,14 +128,14 @@ def fit_answer_model(examples: Sequence[Example], composer: Composer) -> AnswerM
 
     decision_rows: dict[str, Matrix] = {}
     correct: dict[str, bool] = {}
-    vetoed: dict[str, bool] = {}
+    lacking: dict[str, bool] = {}  # the best quote lacks what was asked: declined by rule
 
     def decide_row(model: Standardised, e: Example) -> None:
         spans, rows, _ = sentence_data[e.gold.id]
         scores = model.score(rows, composer.gate("sentence", e.question))
         # The decision judges the best quote alone, whether or not a runner-up follows it.
         choice = composer.choose(spans, scores, quotes=1) if spans else None
-        vetoed[e.gold.id] = choice is not None and not holds_what_was_asked(
+        lacking[e.gold.id] = choice is not None and not holds_what_was_asked(
             e.question, choice.window
         )
         decision_rows[e.gold.id] = (
@@ -172,7 +172,7 @@ def fit_answer_model(examples: Sequence[Example], composer: Composer) -> AnswerM
     thresholds = thresholds_for(
         # A quote that lacks what was asked is declined whatever its probability, and counts
         # against the same allowance of declined answerable questions.
-        np.array([0.0 if vetoed[e.gold.id] else probability[e.gold.id] for e in examples]),
+        np.array([0.0 if lacking[e.gold.id] else probability[e.gold.id] for e in examples]),
         np.array([e.gold.answerable for e in examples], dtype=bool),
     )
     return AnswerModel(
