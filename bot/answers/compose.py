@@ -28,7 +28,7 @@ from bot.answers.features import (
     window_features,
     windows,
 )
-from bot.answers.kinds import DECLINABLE_KINDS, lacks
+from bot.answers.kinds import lacks
 from bot.answers.learning import AnswerModel, Standardised
 from bot.answers.model import (
     Answer,
@@ -104,9 +104,7 @@ def holds_what_was_asked(question: PreparedQuestion, quote: Window) -> bool:
     who, when, how long or how many is not answered by a quote that names no one, gives no
     date or no number, however well it matches its words. Like the decision model, this
     judges the best quote; a runner-up is shown beside an answer, not instead of one."""
-    return question.kind not in DECLINABLE_KINDS or not lacks(
-        question.kind, quote.text, question.text
-    )
+    return not lacks(question.kind, quote.text, question.text)
 
 
 class Composer:
@@ -279,11 +277,11 @@ class Composer:
         choice = self.choose(spans, scores, options.max_quotes) if spans else None
         if choice is None or (not question.weights and question.vector is None):
             return self._decline(question.text, ranked, options.closest_sections)
+        if not holds_what_was_asked(question, choice.window):
+            return self._decline(question.text, ranked, options.closest_sections)
         row = self.decision_row(question, ranked, choice)
         likely = float(model.decision.probability(row, self.gate("decision", question))[0])
-        if not holds_what_was_asked(question, choice.window) or likely < model.threshold(
-            options.strictness
-        ):
+        if likely < model.threshold(options.strictness):
             return self._decline(question.text, ranked, options.closest_sections)
         return self._answer(question.text, ranked, choice)
 

@@ -10,6 +10,7 @@ the training questions hold too few such near misses for a model to learn that.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 
 from bot.retrieval.specificity import is_rare
@@ -26,9 +27,8 @@ class Kind(StrEnum):
 
 
 TYPED_KINDS = (Kind.DATE, Kind.DURATION, Kind.NUMBER, Kind.PERSON, Kind.PLACE)
-# The kinds whose absence the checks below see surely enough to decline on. A place is not
-# among them: "where" is answered as often by "in the factories" as by a name.
-DECLINABLE_KINDS = (Kind.DATE, Kind.DURATION, Kind.NUMBER, Kind.PERSON)
+# The kinds whose absence `lacks` sees surely enough to decline on.
+_DECLINABLE_KINDS = (Kind.DATE, Kind.DURATION, Kind.NUMBER, Kind.PERSON)
 
 _MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -168,17 +168,24 @@ def holds(kind: Kind, sentence: str, question: str = "") -> bool:
         # The day of a date is not a count ("on February 8").
         return bool(_COUNT.search(_DATE.sub(" ", sentence)))
     if kind is Kind.PERSON:
-        asked = _asked(question)
-        new_names = [n for n in names(sentence) if not _in(n, asked)]
-        groups = [g for g in _GROUP.findall(sentence) if fold(g) not in asked]
-        numbered = [n for n in _NUMBERED.findall(sentence) if not _in(n, asked)]
-        return bool(new_names or groups or numbered)
+        return _names_someone(sentence, _asked(question))
     if kind is Kind.PLACE:
-        asked = _asked(question)
-        return any(
-            not _in(w, asked) and w not in _NOT_NAMES for w in _CAPITALISED.findall(sentence)
-        )
+        return _any_new(_CAPITALISED.findall(sentence), _asked(question))
     return True
+
+
+def _names_someone(sentence: str, asked: set[str]) -> bool:
+    """A name, a group or a numbered body that the question does not already name."""
+    return (
+        any(not _in(n, asked) for n in names(sentence))
+        or any(fold(g) not in asked for g in _GROUP.findall(sentence))
+        or any(not _in(n, asked) for n in _NUMBERED.findall(sentence))
+    )
+
+
+def _any_new(capitalised: Iterable[str], asked: set[str]) -> bool:
+    """Whether a capitalised word is neither a function word nor named by the question."""
+    return any(w not in _NOT_NAMES and not _in(w, asked) for w in capitalised)
 
 
 def lacks(kind: Kind, text: str, question: str) -> bool:
@@ -187,14 +194,17 @@ def lacks(kind: Kind, text: str, question: str) -> bool:
     Smith" names someone in common words, which the rarity test misses, and a rule that
     declines must not mistake such a name for none. Nor is a count surely wanted when the
     question asks how far, how strong or how much someone did something, nor a date when the
-    text places the event against another ("two days later", "after the congress")."""
+    text places the event against another ("two days later", "after the congress"). A place
+    is never surely lacking: "in the factories" answers "where" without a name."""
+    if kind not in _DECLINABLE_KINDS:
+        return False
     if kind is Kind.NUMBER and _DEGREE_QUESTION.search(question.lower()):
         return False  # "how strong was the opposition" may be answered in words
     if kind is Kind.DATE and _RELATIVE_TIME.search(text):
         return False  # "two days later", "after the congress" place it in time
     if kind is Kind.PERSON:
         asked = _asked(question)
-        inner = _INNER_CAPITALISED.findall(text)
-        if any(word not in _NOT_NAMES and not _in(word, asked) for word in inner):
-            return False
+        return not (
+            _any_new(_INNER_CAPITALISED.findall(text), asked) or _names_someone(text, asked)
+        )
     return not holds(kind, text, question)

@@ -5,10 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from bot.answers.compose import Choice, ComposeOptions, Composer, holds_what_was_asked
 from bot.answers.engine import AnswerEngine, compose_options
 from bot.answers.features import Window
+from bot.answers.learning import AnswerModel
+from bot.answers.question import PreparedQuestion
 from bot.evaluation import read_question_files, read_questions
 from bot.evaluation.crossval import cross_validate
 
@@ -111,11 +114,23 @@ def test_quality_floor_out_of_fold(bundled_engine: AnswerEngine) -> None:
 
 
 def _spans_of(engine: AnswerEngine, question: str) -> list[Window]:
+    return _windows_of(engine, question)[1]
+
+
+def _windows_of(
+    engine: AnswerEngine, question: str
+) -> tuple[PreparedQuestion, list[Window], NDArray[np.float64]]:
+    """The question prepared, its candidate quotes and their rows, as the shipped model sees."""
     composer = engine.composer
     prepared = composer.prepare(question)
     ranked = composer.rank(prepared, composer.candidates(prepared), composer.model.passages)
-    spans, _ = composer.window_rows(prepared, ranked, 2)
-    return spans
+    spans, rows = composer.window_rows(prepared, ranked, 2)
+    return prepared, spans, rows
+
+
+def _answering_always(composer: Composer) -> AnswerModel:
+    """The shipped model with every threshold at 0: only the rule on what was asked declines."""
+    return replace(composer.model, thresholds=dict.fromkeys(composer.model.thresholds, 0.0))
 
 
 def test_a_runner_up_is_quoted_only_when_the_best_quote_is_no_better_than_even(
@@ -209,10 +224,8 @@ def test_quotes_lacking_what_was_asked_are_declined_however_sure_the_model(
     died", never who led the raid or how old he was: a quote matching every other word is
     still no answer."""
     composer = bundled_engine.composer
-    always = replace(composer.model, thresholds=dict.fromkeys(composer.model.thresholds, 0.0))
-    prepared = composer.prepare(question)
-    ranked = composer.rank(prepared, composer.candidates(prepared), always.passages)
-    spans, rows = composer.window_rows(prepared, ranked, 2)
+    always = _answering_always(composer)
+    prepared, spans, rows = _windows_of(bundled_engine, question)
     choice = Composer.choose(
         spans, always.sentences.score(rows, composer.gate("sentence", prepared))
     )
@@ -234,7 +247,7 @@ def test_a_where_question_is_not_declined_for_want_of_a_place_name(
     """ "Embedded as workers in sites of struggle" answers where anarchism wants its
     militants; the place check looks for names, so it does not get to decline."""
     composer = bundled_engine.composer
-    always = replace(composer.model, thresholds=dict.fromkeys(composer.model.thresholds, 0.0))
+    always = _answering_always(composer)
     question = "where does anarchism want its militants to be, according to the essay"
     answer = composer.compose(question, bundled_engine.defaults, always)
     assert answer.answered and "sites of struggle" in answer.text
