@@ -207,10 +207,16 @@ def fit_listwise(names: Sequence[str], groups: Sequence[Group]) -> Standardised:
 
 
 def thresholds_for(
-    probability: NDArray[np.float64], answerable: NDArray[np.bool_]
+    probability: NDArray[np.float64],
+    answerable: NDArray[np.bool_],
+    declined: NDArray[np.bool_] | None = None,
 ) -> dict[str, float]:
     """Per strictness, the decision probability below which the bot declines: the highest
-    that declines at most that strictness's share of the answerable questions given."""
+    that declines at most that strictness's share of the answerable questions given.
+    `declined` marks questions declined whatever their probability (their quote lacks what
+    was asked); they count against the same share."""
+    if declined is not None:
+        probability = np.where(declined, 0.0, probability)
     known = np.sort(probability[answerable])
     if len(known) == 0:
         return {name: 0.5 for name in DECLINE_RATES}

@@ -170,10 +170,9 @@ def fit_answer_model(examples: Sequence[Example], composer: Composer) -> AnswerM
         ),
     )
     thresholds = thresholds_for(
-        # A quote that lacks what was asked is declined whatever its probability, and counts
-        # against the same allowance of declined answerable questions.
-        np.array([0.0 if lacking[e.gold.id] else probability[e.gold.id] for e in examples]),
+        np.array([probability[e.gold.id] for e in examples]),
         np.array([e.gold.answerable for e in examples], dtype=bool),
+        np.array([lacking[e.gold.id] for e in examples], dtype=bool),
     )
     return AnswerModel(
         semantic=semantic,

@@ -69,6 +69,24 @@ def test_each_strictness_declines_at_most_its_share_of_answerable_questions() ->
     assert thresholds["lenient"] <= thresholds["normal"] <= thresholds["strict"]
 
 
+def test_questions_declined_whatever_their_probability_use_up_the_same_share() -> None:
+    """Answerable questions the rule on what was asked declines count as declined: the
+    thresholds leave room only for the rest of each strictness's share."""
+    probability = np.linspace(0.01, 0.99, 100)
+    answerable = np.ones(100, dtype=bool)
+    declined = np.zeros(100, dtype=bool)
+    declined[[50, 90]] = True  # sure-looking quotes that lack what was asked
+    alone = thresholds_for(probability, answerable)
+    thresholds = thresholds_for(probability, answerable, declined)
+    for name, rate in DECLINE_RATES.items():
+        assert (declined | (probability < thresholds[name])).mean() <= rate
+        assert thresholds[name] < alone[name]
+    # More than a share declined already: the thresholds decline nothing more.
+    declined[[10, 30]] = True
+    thresholds = thresholds_for(probability, answerable, declined)
+    assert not (probability < thresholds["lenient"]).any()
+
+
 def test_the_shipped_model_matches_the_features_and_survives_a_round_trip(
     tmp_path: Path,
 ) -> None:
