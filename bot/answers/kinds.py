@@ -114,6 +114,9 @@ _PERSON_QUESTION = re.compile(
     r"|party|faction|anarchist|bolshevik|author|writer|historian|commander|general|official"
     r"|worker|organi[sz]ation)\b|\b(?:name|named|called)\b"
 )
+# "Which country", "what town": a place asked for by its name, unlike "where", which "in the
+# factories" answers.
+_PLACE_NAME_QUESTION = re.compile(r"\b(?:which|what) (?:country|city|town|region|island|village)\b")
 _PLACE_QUESTION = re.compile(
     r"\bwhere\b|\bwhich (?:country|city|town|place|region|island|factory|plant|village)\b"
     r"|\bwhat (?:country|city|town|place|region|island)\b"
@@ -195,14 +198,16 @@ def lacks(kind: Kind, text: str, question: str) -> bool:
     declines must not mistake such a name for none. Nor is a count surely wanted when the
     question asks how far, how strong or how much someone did something, nor a date when the
     text places the event against another ("two days later", "after the congress"). A place
-    is never surely lacking: "in the factories" answers "where" without a name."""
-    if kind not in _DECLINABLE_KINDS:
+    is surely lacking only when asked for by its name ("which country"): "in the factories"
+    answers "where" without one."""
+    named_place = kind is Kind.PLACE and bool(_PLACE_NAME_QUESTION.search(question.lower()))
+    if kind not in _DECLINABLE_KINDS and not named_place:
         return False
     if kind is Kind.NUMBER and _DEGREE_QUESTION.search(question.lower()):
         return False  # "how strong was the opposition" may be answered in words
     if kind is Kind.DATE and _RELATIVE_TIME.search(text):
         return False  # "two days later", "after the congress" place it in time
-    if kind is Kind.PERSON:
+    if kind is Kind.PERSON or named_place:
         asked = _asked(question)
         return not (
             _any_new(_INNER_CAPITALISED.findall(text), asked) or _names_someone(text, asked)

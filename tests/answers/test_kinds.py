@@ -141,8 +141,15 @@ def test_the_rule_that_declines_sees_a_name_made_of_common_words() -> None:
     assert not lacks(Kind.DATE, "Two days later the Cheka stormed the factory.", storm)
     assert not lacks(Kind.DATE, "After the congress the Cheka stormed it.", storm)
     assert lacks(Kind.DATE, "The Cheka stormed the factory.", storm)
-    # A place is never surely lacking: "in the factories" answers a where without a name.
+    # "In the factories" answers a where without a name; a place asked for by its name wants one.
     assert not lacks(Kind.PLACE, "They wanted militants in the factories.", "where were they")
+    sent = "which country was shlyapnikov sent to"
+    assert lacks(Kind.PLACE, "In Shlyapnikov’s absence, the congress met.", sent)
+    assert not lacks(Kind.PLACE, "Shlyapnikov was sent to Norway.", sent)
+    assert not lacks(Kind.PLACE, "Kristiania took him in.", sent)  # a rare first word
+    assert not lacks(
+        Kind.PLACE, "They met in the town of Gulyai-Polye.", "what town did they meet in"
+    )
     # Other kinds are lacking exactly when they are not held.
     assert lacks(Kind.DATE, "It was founded by John Smith.", "when was the colony founded")
     assert not lacks(Kind.DATE, "It was founded in 1922.", "when was the colony founded")
