@@ -49,9 +49,11 @@ _NUMBER_WORDS = (
     r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
     r"|eighty|ninety|hundred|thousand|million|billion|dozen|half|a few|several|a couple"
 )
-# A count: digits that are not a year or an ordinal ("10th"), or a number word.
+# A count: digits that are not a year or an ordinal ("10th"), or a number word; but "one of
+# many workers" counts nothing.
 _COUNT = re.compile(
-    rf"\b(?!{_YEAR}\b)\d[\d,.]*\b(?!st|nd|rd|th)|\b(?:{_NUMBER_WORDS})s?\b|\d+\s*%",
+    rf"\b(?!{_YEAR}\b)\d[\d,.]*\b(?!st|nd|rd|th)|\b(?!one\s+of\b)(?:{_NUMBER_WORDS})s?\b"
+    r"|\d+\s*%",
     re.IGNORECASE,
 )
 # An age: "aged 71", "71 years old", "at the age of 71", "a 71-year-old".

@@ -115,6 +115,9 @@ def test_who_is_answered_by_a_name_or_a_group_the_question_lacks() -> None:
     assert not holds(Kind.PERSON, "The 10th Congress approved it.", "what did the 10th congress do")
     votes = "how many votes did it get"
     assert not holds(Kind.NUMBER, "A large minority of votes in 1921.", votes)
+    assert not holds(Kind.NUMBER, "Ignatov was one of many who voted.", votes)
+    assert holds(Kind.NUMBER, "It got one vote.", votes)
+    assert holds(Kind.NUMBER, "It got one of the three votes.", votes)
 
 
 def test_the_rule_that_declines_sees_a_name_made_of_common_words() -> None:
