@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from bot.retrieval.specificity import is_rare
-from bot.retrieval.tokenize import fold, words
+from bot.retrieval.tokenize import STOP_WORDS, fold, words
 
 
 class Kind(StrEnum):
@@ -119,6 +119,12 @@ _PERSON_QUESTION = re.compile(
 # "Which country", "what town": a place asked for by its name, unlike "where", which "in the
 # factories" answers.
 _PLACE_NAME_QUESTION = re.compile(r"\b(?:which|what) (?:country|city|town|region|island|village)\b")
+# "Kutkin's first name", "the first name of Kutkin": a name that stands before the one asked
+# about, not any name.
+_FIRST_NAME_QUESTION = re.compile(
+    r"\b([^\W\d_][\w’'-]*?)(?:'s|’s) (?:first|given|christian) name\b"
+    r"|\b(?:first|given|christian) name of ([^\W\d_][\w’'-]*)"
+)
 _PLACE_QUESTION = re.compile(
     r"\bwhere\b|\bwhich (?:country|city|town|place|region|island|factory|plant|village)\b"
     r"|\bwhat (?:country|city|town|place|region|island)\b"
@@ -199,7 +205,8 @@ def lacks(kind: Kind, text: str, question: str) -> bool:
     Smith" names someone in common words, which the rarity test misses, and a rule that
     declines must not mistake such a name for none. Nor is a count surely wanted when the
     question asks how far, how strong or how much someone did something, nor a date when the
-    text places the event against another ("two days later", "after the congress"). A place
+    text places the event against another ("two days later", "after the congress"). Someone's
+    first name is the capitalised word before their other name. A place
     is surely lacking only when asked for by its name ("which country"): "in the factories"
     answers "where" without one."""
     named_place = kind is Kind.PLACE and bool(_PLACE_NAME_QUESTION.search(question.lower()))
@@ -209,9 +216,19 @@ def lacks(kind: Kind, text: str, question: str) -> bool:
         return False  # "how strong was the opposition" may be answered in words
     if kind is Kind.DATE and _RELATIVE_TIME.search(text):
         return False  # "two days later", "after the congress" place it in time
+    surname = _first_name_of(question)
+    if kind is Kind.PERSON and surname:
+        return not re.search(rf"\b[A-Z][\w’'.-]*\s+(?i:{re.escape(surname)})\b", text)
     if kind is Kind.PERSON or named_place:
         asked = _asked(question)
         return not (
             _any_new(_INNER_CAPITALISED.findall(text), asked) or _names_someone(text, asked)
         )
     return not holds(kind, text, question)
+
+
+def _first_name_of(question: str) -> str | None:
+    """Whose first name the question asks for ("kutkin's first name"), if it names them."""
+    match = _FIRST_NAME_QUESTION.search(question.lower())
+    surname = match and (match.group(1) or match.group(2))
+    return surname if surname and surname not in STOP_WORDS else None

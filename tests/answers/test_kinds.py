@@ -133,6 +133,15 @@ def test_the_rule_that_declines_sees_a_name_made_of_common_words() -> None:
     # Months, the question's own names and a sentence's first word are not names.
     assert lacks(Kind.PERSON, "In March the Colony was founded.", question)
     assert lacks(Kind.PERSON, "On March 16 the Cheka raided it.", "who led the cheka raid")
+    # A first name is the one standing before the name asked about, not any other.
+    kutkin = "what was kutkin's first name"
+    replaced = "Sebald Rutgers left. His replacement by Russian engineer Kutkin followed."
+    assert lacks(Kind.PERSON, replaced, kutkin)
+    assert lacks(Kind.PERSON, replaced, "the first name of kutkin?")
+    assert not lacks(Kind.PERSON, "Ivan Kutkin took over.", kutkin)
+    assert not lacks(Kind.PERSON, "They hired Mr. Kutkin.", kutkin)  # not sure: not declined
+    # Whose first name is not said: any new name may be it.
+    assert not lacks(Kind.PERSON, replaced, "what was the first name of the engineer who came")
     # A question of degree may be answered in words; a question of quantity may not.
     sentence = "Lenin distrusted the committees and wanted managers appointed."
     assert not lacks(Kind.NUMBER, sentence, "how much did lenin trust the committees")
