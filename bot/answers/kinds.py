@@ -27,7 +27,8 @@ class Kind(StrEnum):
 
 
 TYPED_KINDS = (Kind.DATE, Kind.DURATION, Kind.NUMBER, Kind.PERSON, Kind.PLACE)
-# The kinds whose absence `lacks` sees surely enough to decline on.
+# The kinds whose absence `lacks` sees surely enough to decline on (and places asked for by
+# their name).
 _DECLINABLE_KINDS = (Kind.DATE, Kind.DURATION, Kind.NUMBER, Kind.PERSON)
 
 _MONTHS = (
@@ -116,9 +117,10 @@ _PERSON_QUESTION = re.compile(
     r"|party|faction|anarchist|bolshevik|author|writer|historian|commander|general|official"
     r"|worker|organi[sz]ation)\b|\b(?:name|named|called)\b"
 )
-# "Which country", "what town": a place asked for by its name, unlike "where", which "in the
-# factories" answers.
-_PLACE_NAME_QUESTION = re.compile(r"\b(?:which|what) (?:country|city|town|region|island|village)\b")
+# Places known by a name: "which country", "what town" ask for one; "where" does not, since
+# "in the factories" answers it.
+_NAMED_PLACES = "country|city|town|region|island|village"
+_PLACE_NAME_QUESTION = re.compile(rf"\b(?:which|what) (?:{_NAMED_PLACES})\b")
 # "Kutkin's first name", "the first name of Kutkin": a name that stands before the one asked
 # about, not any name.
 _FIRST_NAME_QUESTION = re.compile(
@@ -126,8 +128,8 @@ _FIRST_NAME_QUESTION = re.compile(
     r"|\b(?:first|given|christian) name of ([^\W\d_][\w’'-]*)"
 )
 _PLACE_QUESTION = re.compile(
-    r"\bwhere\b|\bwhich (?:country|city|town|place|region|island|factory|plant|village)\b"
-    r"|\bwhat (?:country|city|town|place|region|island)\b"
+    rf"\bwhere\b|\bwhich (?:{_NAMED_PLACES}|place|factory|plant)\b"
+    rf"|\bwhat (?:{_NAMED_PLACES}|place)\b"
 )
 
 
@@ -206,9 +208,9 @@ def lacks(kind: Kind, text: str, question: str) -> bool:
     declines must not mistake such a name for none. Nor is a count surely wanted when the
     question asks how far, how strong or how much someone did something, nor a date when the
     text places the event against another ("two days later", "after the congress"). Someone's
-    first name is the capitalised word before their other name. A place
-    is surely lacking only when asked for by its name ("which country"): "in the factories"
-    answers "where" without one."""
+    first name is the capitalised word before their other name. A place is surely lacking
+    only when asked for by its name ("which country"): "in the factories" answers "where"
+    without one."""
     named_place = kind is Kind.PLACE and bool(_PLACE_NAME_QUESTION.search(question.lower()))
     if kind not in _DECLINABLE_KINDS and not named_place:
         return False
