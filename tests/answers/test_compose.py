@@ -100,16 +100,16 @@ def test_strictness_changes_only_the_decision_to_answer(bundled_engine: AnswerEn
 def test_quality_floor_out_of_fold(bundled_engine: AnswerEngine) -> None:
     """Scored by models fitted without the questions scored (5-fold), over both dev sets.
 
-    A floor against regressions, below what the README reports (84.2 / 96.2 / 47.8 / 5.1);
+    A floor against regressions, below what the README reports (84.2 / 96.2 / 60.9 / 5.1);
     without the runner-up quote answer hit would be 79.1, and without declining quotes that
-    lack what was asked abstention would be 39.1, each under this floor.
+    lack what was asked abstention would be 43.5, each under this floor.
     """
     questions = read_question_files([DEV_SET, DEV_SET_B])
     report = cross_validate(questions, bundled_engine.composer, 5, bundled_engine.defaults)
     metrics = {name: value for name, value in report.overall.items() if value is not None}
     assert metrics["answer_hit"] >= 0.80
     assert metrics["evidence@5"] >= 0.93
-    assert metrics["abstention"] >= 0.43
+    assert metrics["abstention"] >= 0.56
     assert metrics["false_abstention"] <= 0.08
 
 
