@@ -112,10 +112,15 @@ _NUMBER_QUESTION = re.compile(
 _WHO_QUESTION = re.compile(
     r"^(?:(?!\b(?:what|which|when|where|why|how)\b).)*\b(?:who|whom|whose)\b"
 )
+# "Which leader", "which left SR leader", "which three white commanders", "which linguist":
+# someone, told by a noun for people or by the endings of one ("-ist", "-ian", "-ik"). Up to
+# two words may describe whom, but not a verb ("which did the bolsheviks put first" asks for
+# a thing).
 _PERSON_QUESTION = re.compile(
-    r"\bwhich (?:couple|person|people|man|woman|men|women|leader|group"
-    r"|party|faction|anarchist|bolshevik|author|writer|historian|commander|general|official"
-    r"|worker|organi[sz]ation)\b|\b(?:name|named|called)\b"
+    r"\bwhich (?:(?!(?:did|does|do|was|were|is|are|had|has|have|will|would|could|can|should"
+    r"|of|the|a|an)\b)[\w-]+ ){0,2}(?:couple|person|people|man|woman|men|women|leader|group"
+    r"|party|faction|author|writer|commander|general|official|worker|organi[sz]ation"
+    r"|[a-z]{3,}(?:ist|ian|ik))s?\b|\b(?:name|named|called)\b"
 )
 # Places known by a name: "which country", "what town" ask for one; "where" does not, since
 # "in the factories" answers it.

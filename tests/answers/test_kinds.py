@@ -23,6 +23,13 @@ from bot.answers.kinds import Kind, holds, lacks, names, question_kind
         ("what was the engineer's first name", Kind.PERSON),
         ("which country was he sent to", Kind.PLACE),
         ("where was the press hidden", Kind.PLACE),
+        # Someone described ("left SR", "three white") or known by a noun's ending ("-ist").
+        ("which left SR leader did the workers want released", Kind.PERSON),
+        ("which three white commanders did they help beat", Kind.PERSON),
+        ("which famous linguist wrote the foreword", Kind.PERSON),
+        ("which libertarians did the committee invite", Kind.PERSON),
+        ("political or social revolution - which did the bolsheviks put first", Kind.OTHER),
+        ("which list was it on", Kind.OTHER),
     ],
 )
 def test_question_kinds(question: str, kind: Kind) -> None:
