@@ -72,12 +72,11 @@ _DURATION = re.compile(
 )
 # Capitalised words; a sentence's first word counts only if it is rare (see `names`).
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*[a-z]")
+# Verbs that follow a question word: "how much did", "which did the bolsheviks".
+_AUXILIARIES = "did|does|do|was|were|is|are|had|has|have|will|would|could|can|should"
 # "How much did Lenin trust them", "how strong was the opposition": a degree, which a count
 # may answer but words as often do.
-_DEGREE_QUESTION = re.compile(
-    r"\bhow (?:far|strong|large|big)\b"
-    r"|\bhow much (?:did|does|do|was|were|is|are|had|has|have|could|would|can)\b"
-)
+_DEGREE_QUESTION = re.compile(rf"\bhow (?:far|strong|large|big)\b|\bhow much (?:{_AUXILIARIES})\b")
 # Time told against another event rather than by the calendar.
 _RELATIVE_TIME = re.compile(
     r"\b(?:later|earlier|afterwards?|after|before|during|until|since|meanwhile"
@@ -117,8 +116,8 @@ _WHO_QUESTION = re.compile(
 # two words may describe whom, but not a verb ("which did the bolsheviks put first" asks for
 # a thing).
 _PERSON_QUESTION = re.compile(
-    r"\bwhich (?:(?!(?:did|does|do|was|were|is|are|had|has|have|will|would|could|can|should"
-    r"|of|the|a|an)\b)[\w-]+ ){0,2}(?:couple|person|people|man|woman|men|women|leader|group"
+    rf"\bwhich (?:(?!(?:{_AUXILIARIES}|of|the|a|an)\b)[\w-]+ ){{0,2}}"
+    r"(?:couple|person|people|man|woman|men|women|leader|group"
     r"|party|faction|author|writer|commander|general|official|worker|organi[sz]ation"
     r"|[a-z]{3,}(?:ist|ian|ik))s?\b|\b(?:name|named|called)\b"
 )
@@ -223,8 +222,7 @@ def lacks(kind: Kind, text: str, question: str) -> bool:
         return False  # "how strong was the opposition" may be answered in words
     if kind is Kind.DATE and _RELATIVE_TIME.search(text):
         return False  # "two days later", "after the congress" place it in time
-    surname = _first_name_of(question)
-    if kind is Kind.PERSON and surname:
+    if kind is Kind.PERSON and (surname := _first_name_of(question)):
         return not re.search(rf"\b[A-Z][\w’'.-]*\s+(?i:{re.escape(surname)})\b", text)
     if kind is Kind.PERSON or named_place:
         asked = _asked(question)
