@@ -114,8 +114,10 @@ _WHO_QUESTION = re.compile(
 # "Which leader", "which left SR leader", "which three white commanders", "which linguist":
 # someone, told by a noun for people or by the endings of one ("-ist", "-ian", "-ik"). Up to
 # two words may describe whom, but not a verb ("which did the bolsheviks put first" asks for
-# a thing).
+# a thing). As with "who", a "which" after another question word only says which ones are
+# meant ("what did the unions which anarchists led do").
 _PERSON_QUESTION = re.compile(
+    r"^(?:(?!\b(?:what|when|where|why|how|who)\b).)*"
     rf"\bwhich (?:(?!(?:{_AUXILIARIES}|of|the|a|an)\b)[\w-]+ ){{0,2}}"
     r"(?:couple|person|people|man|woman|men|women|leader|group"
     r"|party|faction|author|writer|commander|general|official|worker|organi[sz]ation"

@@ -30,6 +30,7 @@ from bot.answers.kinds import Kind, holds, lacks, names, question_kind
         ("which libertarians did the committee invite", Kind.PERSON),
         ("political or social revolution - which did the bolsheviks put first", Kind.OTHER),
         ("which list was it on", Kind.OTHER),
+        ("what did the unions which anarchists led demand", Kind.OTHER),
     ],
 )
 def test_question_kinds(question: str, kind: Kind) -> None:
