@@ -111,17 +111,19 @@ _NUMBER_QUESTION = re.compile(
 _WHO_QUESTION = re.compile(
     r"^(?:(?!\b(?:what|which|when|where|why|how)\b).)*\b(?:who|whom|whose)\b"
 )
-# "Which leader", "which left SR leader", "which three white commanders", "which linguist":
-# someone, told by a noun for people or by the endings of one ("-ist", "-ian", "-ik"). Up to
-# two words may describe whom, but not a verb ("which did the bolsheviks put first" asks for
-# a thing). As with "who", a "which" after another question word only says which ones are
-# meant ("what did the unions which anarchists led do").
+# "Which leader", "which left SR leader", "which three white commanders", "which linguist
+# did": someone, told by a noun for people, or by the endings of one ("-ist", "-ian", "-ik")
+# where it ends the phrase ("which socialist measures" asks for measures). Up to two words
+# may describe whom, but not a verb ("which did the bolsheviks put first" asks for a thing).
+# As with "who", a "which" after another question word only says which ones are meant
+# ("what did the unions which anarchists led do").
 _PERSON_QUESTION = re.compile(
     r"^(?:(?!\b(?:what|when|where|why|how|who)\b).)*"
     rf"\bwhich (?:(?!(?:{_AUXILIARIES}|of|the|a|an)\b)[\w-]+ ){{0,2}}"
-    r"(?:couple|person|people|man|woman|men|women|leader|group"
-    r"|party|faction|author|writer|commander|general|official|worker|organi[sz]ation"
-    r"|[a-z]{3,}(?:ist|ian|ik))s?\b|\b(?:name|named|called)\b"
+    r"(?:(?:couple|person|people|man|woman|men|women|leader|group|party|faction|anarchist"
+    r"|bolshevik|author|writer|historian|commander|general|official|worker|organi[sz]ation)s?\b"
+    rf"|[a-z]{{3,}}(?:ist|ian|ik)s?\b(?=\s+(?:{_AUXILIARIES})\b|\s*[?,.!]|\s*$))"
+    r"|\b(?:name|named|called)\b"
 )
 # Places known by a name: "which country", "what town" ask for one; "where" does not, since
 # "in the factories" answers it.

@@ -26,7 +26,8 @@ from bot.answers.kinds import Kind, holds, lacks, names, question_kind
         # Someone described ("left SR", "three white") or known by a noun's ending ("-ist").
         ("which left SR leader did the workers want released", Kind.PERSON),
         ("which three white commanders did they help beat", Kind.PERSON),
-        ("which famous linguist wrote the foreword", Kind.PERSON),
+        ("which famous linguist did the foreword", Kind.PERSON),
+        ("which socialist measures did lenin adopt", Kind.OTHER),
         ("which libertarians did the committee invite", Kind.PERSON),
         ("political or social revolution - which did the bolsheviks put first", Kind.OTHER),
         ("which list was it on", Kind.OTHER),
