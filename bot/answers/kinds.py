@@ -35,6 +35,7 @@ _MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
     "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec"
 )
+_MONTH = re.compile(_MONTHS)
 _SEASONS = "spring|summer|autumn|fall|winter"
 _YEAR = r"(?:1[6-9]\d\d|20\d\d)(?:s|’s|'s)?"
 _DATE = re.compile(
@@ -188,6 +189,8 @@ def holds(kind: Kind, sentence: str, question: str = "") -> bool:
             return bool(_AGE.search(sentence))
         # The day of a date is not a count ("on February 8").
         return bool(_COUNT.search(_DATE.sub(" ", sentence)))
+    if kind is Kind.PERSON and (surname := _first_name_of(question)):
+        return _first_name_before(surname, sentence)
     if kind is Kind.PERSON:
         return _names_someone(sentence, _asked(question))
     if kind is Kind.PLACE:
@@ -227,7 +230,7 @@ def lacks(kind: Kind, text: str, question: str) -> bool:
     if kind is Kind.DATE and _RELATIVE_TIME.search(text):
         return False  # "two days later", "after the congress" place it in time
     if kind is Kind.PERSON and (surname := _first_name_of(question)):
-        return not re.search(rf"\b[A-Z][\w’'.-]*\s+(?i:{re.escape(surname)})\b", text)
+        return not _first_name_before(surname, text)
     if kind is Kind.PERSON or named_place:
         asked = _asked(question)
         return not (
@@ -241,3 +244,10 @@ def _first_name_of(question: str) -> str | None:
     match = _FIRST_NAME_QUESTION.search(question.lower())
     surname = match and (match.group(1) or match.group(2))
     return surname if surname and surname not in STOP_WORDS else None
+
+
+def _first_name_before(surname: str, text: str) -> bool:
+    """Whether a capitalised word stands right before `surname` ("Nestor Makhno"), other than
+    a function word or a month ("In Makhno's absence", "in March Trotsky")."""
+    before = re.finditer(rf"\b([A-Z][\w’'.-]*)\s+(?i:{re.escape(surname)})\b", text)
+    return any(m.group(1) not in _NOT_NAMES and not _MONTH.fullmatch(m.group(1)) for m in before)

@@ -251,3 +251,19 @@ def test_a_where_question_is_not_declined_for_want_of_a_place_name(
     question = "where does anarchism want its militants to be, according to the essay"
     answer = composer.compose(question, bundled_engine.defaults, always)
     assert answer.answered and "sites of struggle" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("what was makhno's first name", "Nestor Makhno"),
+        ("what was trotsky's first name", "Leon Trotsky"),
+    ],
+)
+def test_a_first_name_is_quoted_where_it_stands_before_the_name(
+    bundled_engine: AnswerEngine, question: str, name: str
+) -> None:
+    """Most sentences name Makhno or Trotsky alone; the one that answers is the one that
+    gives the first name before it, and the bot, with the models it ships, quotes it."""
+    answer = bundled_engine.answer(question, bundled_engine.defaults)
+    assert answer.answered and name in answer.text

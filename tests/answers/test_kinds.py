@@ -117,6 +117,8 @@ def test_who_is_answered_by_a_name_or_a_group_the_question_lacks() -> None:
     first_name = "what was kutkin's first name"
     assert not holds(Kind.PERSON, "The engineer Kutkin’s approach alienated them.", first_name)
     assert holds(Kind.PERSON, "Ivan Kutkin’s approach alienated them.", first_name)
+    assert not holds(Kind.PERSON, "As Kutkin said, Rutgers had left.", first_name)
+    assert not holds(Kind.PERSON, "In March Kutkin took over from Sebald Rutgers.", first_name)
     assert not holds(Kind.PLACE, "In Shlyapnikov’s absence it met.", "where was shlyapnikov sent")
     # Things known by their number are named too, unless the question gives the number.
     congress = "which party congress wrote it into the program"
