@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import lru_cache
 
 from bot.retrieval.specificity import is_rare
 from bot.retrieval.tokenize import STOP_WORDS, fold, words
@@ -168,11 +169,13 @@ def names(sentence: str) -> list[str]:
     ]
 
 
-def _asked(question: str) -> set[str]:
-    return set(words(question))
+# Both read the question, which stays the same for every window of its answer: read it once.
+@lru_cache(maxsize=1024)
+def _asked(question: str) -> frozenset[str]:
+    return frozenset(words(question))
 
 
-def _in(word: str, asked: set[str]) -> bool:
+def _in(word: str, asked: frozenset[str]) -> bool:
     """Whether the question already names `word` ("Kutkin's" is the asked "kutkin"): both
     are read as the index reads words, folded and without possessive endings."""
     return set(words(word)) <= asked
@@ -198,7 +201,7 @@ def holds(kind: Kind, sentence: str, question: str = "") -> bool:
     return True
 
 
-def _names_someone(sentence: str, asked: set[str]) -> bool:
+def _names_someone(sentence: str, asked: frozenset[str]) -> bool:
     """A name, a group or a numbered body that the question does not already name."""
     return (
         any(not _in(n, asked) for n in names(sentence))
@@ -207,7 +210,7 @@ def _names_someone(sentence: str, asked: set[str]) -> bool:
     )
 
 
-def _any_new(capitalised: Iterable[str], asked: set[str]) -> bool:
+def _any_new(capitalised: Iterable[str], asked: frozenset[str]) -> bool:
     """Whether a capitalised word is neither a function word nor named by the question."""
     return any(w not in _NOT_NAMES and not _in(w, asked) for w in capitalised)
 
@@ -239,6 +242,7 @@ def lacks(kind: Kind, text: str, question: str) -> bool:
     return not holds(kind, text, question)
 
 
+@lru_cache(maxsize=1024)
 def _first_name_of(question: str) -> str | None:
     """Whose first name the question asks for ("kutkin's first name"), if it names them."""
     match = _FIRST_NAME_QUESTION.search(question.lower())
